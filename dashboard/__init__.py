@@ -1,0 +1,1 @@
+"""Handoff: the marketing-sales hand-off dashboard."""

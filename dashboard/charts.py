@@ -1,0 +1,315 @@
+"""Pure chart builders: ready polars frames in, plotly figures out, one shared look."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import plotly.graph_objects as go
+import polars as pl
+from plotly.subplots import make_subplots
+
+from dashboard.domain import MAIN_PATH, STAGE_LABELS
+
+FONT = "Source Sans Pro, Helvetica, Arial, sans-serif"
+STAGE_COLORS = dict(
+    zip(
+        (s.value for s in MAIN_PATH),
+        ("#9db4d6", "#5b8fd1", "#2f6fbf", "#22589a", "#5d9c59", "#2e7d32"),
+        strict=True,
+    )
+)
+IMMATURE_FILL = "rgba(255, 183, 77, 0.18)"
+
+
+def _base(fig: go.Figure, *, title: str, height: int = 420) -> go.Figure:
+    fig.update_layout(
+        title={"text": title, "x": 0, "xanchor": "left", "font": {"size": 17}},
+        font={"family": FONT, "size": 13},
+        height=height,
+        margin={"l": 10, "r": 10, "t": 60, "b": 10},
+        template="plotly_white",
+        hoverlabel={"font": {"family": FONT}},
+    )
+    return fig
+
+
+def empty_figure(title: str, message: str = "No leads match these filters.") -> go.Figure:
+    """A figure that says why it is empty instead of drawing empty axes."""
+    fig = go.Figure()
+    fig.add_annotation(
+        text=message, showarrow=False, font={"size": 15, "color": "#666"}, x=0.5, y=0.5, xref="paper", yref="paper"
+    )
+    fig.update_xaxes(visible=False)
+    fig.update_yaxes(visible=False)
+    return _base(fig, title=title, height=260)
+
+
+def _pct(value: float | None) -> str:
+    return "–" if value is None else f"{value:.1%}"
+
+
+def funnel_chart(frame: pl.DataFrame, *, title: str = "Funnel") -> go.Figure:
+    """The demand waterfall with each stage's count, % of previous stage and % of first stage."""
+    if frame.is_empty() or frame["count"].sum() == 0:
+        return empty_figure(title)
+    rows = frame.sort("stage_order").to_dicts()
+    fig = go.Figure(
+        go.Funnel(
+            y=[r["stage_label"] for r in rows],
+            x=[r["count"] for r in rows],
+            textinfo="none",
+            marker={"color": [STAGE_COLORS[r["stage"]] for r in rows]},
+            connector={"line": {"color": "#c8d3e0", "width": 1}, "fillcolor": "#eef2f7"},
+            hovertemplate="%{y}: %{x:,} leads<extra></extra>",
+        )
+    )
+    # The conversions sit in a column to the right of the funnel, where small stages cannot hide them.
+    for r in rows:
+        conversion = (
+            f"{_pct(r['pct_of_previous'])} of previous · {_pct(r['pct_of_first'])} of first"
+            if r["stage_order"] > 0
+            else "first stage"
+        )
+        fig.add_annotation(
+            x=1.0,
+            xref="paper",
+            xanchor="left",
+            y=r["stage_label"],
+            yref="y",
+            text=f"<b>{r['count']:,}</b>  <span style='color:#555'>{conversion}</span>",
+            showarrow=False,
+            align="left",
+        )
+    fig = _base(fig, title=title)
+    fig.update_layout(margin={"l": 10, "r": 300})
+    return fig
+
+
+def weekly_trend_chart(frame: pl.DataFrame, *, title: str, immature_from: date | None = None) -> go.Figure:
+    """Leads per week at each stage, one panel per stage so small stages stay readable."""
+    if frame.is_empty() or frame["count"].sum() == 0:
+        return empty_figure(title)
+    stages = [s for s in MAIN_PATH]
+    fig = make_subplots(
+        rows=2,
+        cols=3,
+        shared_xaxes=True,
+        subplot_titles=[STAGE_LABELS[s] for s in stages],
+        vertical_spacing=0.14,
+        horizontal_spacing=0.06,
+    )
+    for i, stage in enumerate(stages):
+        part = frame.filter(pl.col("stage") == stage.value).sort("week")
+        fig.add_trace(
+            go.Scatter(
+                x=part["week"].to_list(),
+                y=part["count"].to_list(),
+                mode="lines+markers",
+                name=STAGE_LABELS[stage],
+                line={"color": STAGE_COLORS[stage.value], "width": 2},
+                marker={"size": 5},
+                hovertemplate="Week of %{x|%d %b %Y}: %{y:,} leads<extra>" + STAGE_LABELS[stage] + "</extra>",
+                showlegend=False,
+            ),
+            row=i // 3 + 1,
+            col=i % 3 + 1,
+        )
+    if immature_from is not None:
+        last = frame["week"].max()
+        if last is not None and immature_from <= last:
+            fig.add_vrect(x0=immature_from, x1=last, fillcolor=IMMATURE_FILL, line_width=0, row="all", col="all")
+            fig.add_annotation(
+                text="Shaded: recent cohorts, still settling",
+                xref="paper",
+                yref="paper",
+                x=1,
+                y=1.13,
+                showarrow=False,
+                font={"size": 12, "color": "#a15c00"},
+                xanchor="right",
+            )
+    fig.update_yaxes(rangemode="tozero", title_text=None)
+    fig.update_xaxes(tickformat="%d %b", nticks=6)
+    return _base(fig, title=title, height=480)
+
+
+SMALL_SAMPLE_COLOR = "#c9ced6"
+RATE_COLOR = "#2f6fbf"
+LOW_RATE_COLOR = "#c0504d"
+
+
+def acceptance_bars(frame: pl.DataFrame, *, label: str, title: str, benchmark: float | None = None) -> go.Figure:
+    """Horizontal bars of acceptance rate per group, with the Wilson interval and the counts beside each rate."""
+    rows = frame.filter(pl.col("decided") > 0)
+    if rows.is_empty():
+        return empty_figure(title, "No MQLs were decided in this period.")
+    rows = rows.reverse()  # plotly draws the first row at the bottom
+    colors = [SMALL_SAMPLE_COLOR if small else RATE_COLOR for small in rows["small_sample"]]
+    # Counts sit in the category label so they never collide with the interval whiskers.
+    labels = [
+        f"{name}  <span style='color:#666'>{acc:,}/{dec:,}{' · small sample' if small else ''}</span>"
+        for name, acc, dec, small in rows.select(label, "accepted", "decided", "small_sample").iter_rows()
+    ]
+    fig = go.Figure(
+        go.Bar(
+            y=labels,
+            x=rows["rate"].to_list(),
+            orientation="h",
+            marker={"color": colors},
+            error_x={
+                "type": "data",
+                "symmetric": False,
+                "array": (rows["rate_high"] - rows["rate"]).to_list(),
+                "arrayminus": (rows["rate"] - rows["rate_low"]).to_list(),
+                "color": "#333",
+                "thickness": 1,
+                "width": 3,
+            },
+            text=[f"{r:.0%}" for r in rows["rate"]],
+            textposition="inside",
+            insidetextanchor="start",
+            insidetextfont={"color": "white"},
+            customdata=rows.select("rate_low", "rate_high", "accepted", "decided", "pending").rows(),
+            hovertemplate="%{y}<br>Acceptance %{x:.1%} (95% interval %{customdata[0]:.0%}–%{customdata[1]:.0%})"
+            "<br>%{customdata[2]:,} accepted of %{customdata[3]:,} decided · %{customdata[4]:,} pending<extra></extra>",
+        )
+    )
+    if benchmark is not None:
+        fig.add_vline(
+            x=benchmark, line_dash="dot", line_color="#888", annotation_text="overall", annotation_position="top"
+        )
+    fig.update_xaxes(
+        title_text="Acceptance rate (accepted ÷ decided), with 95% interval", tickformat=".0%", range=[0, 1]
+    )
+    fig.update_yaxes(title_text=None, automargin=True)
+    return _base(fig, title=title, height=max(260, 60 + 26 * rows.height))
+
+
+def acceptance_heatmap(frame: pl.DataFrame, *, title: str) -> go.Figure:
+    """Acceptance rate per campaign (rows) and channel (columns); cells with a small sample are hatched grey."""
+    rows = frame.filter(pl.col("decided") > 0)
+    if rows.is_empty():
+        return empty_figure(title, "No MQLs were decided in this period.")
+    campaigns = rows.sort("channel_label", "campaign")["campaign"].unique(maintain_order=True).to_list()
+    channels = rows["channel_label"].unique(maintain_order=False).sort().to_list()
+    index = {(r["campaign"], r["channel_label"]): r for r in rows.iter_rows(named=True)}
+
+    def cell(c: str, ch: str, solid: bool):
+        r = index.get((c, ch))
+        if r is None or r["small_sample"] == solid:
+            return None
+        return r["rate"]
+
+    def hover(c: str, ch: str) -> str:
+        r = index.get((c, ch))
+        if r is None:
+            return ""
+        note = " · small sample" if r["small_sample"] else ""
+        return f"{r['accepted']:,} accepted of {r['decided']:,} decided ({r['pending']:,} pending){note}"
+
+    texts = [[hover(c, ch) for ch in channels] for c in campaigns]
+    labels = [[(f"{index[(c, ch)]['rate']:.0%}" if (c, ch) in index else "") for ch in channels] for c in campaigns]
+    fig = go.Figure()
+    fig.add_trace(
+        go.Heatmap(
+            z=[[cell(c, ch, solid=True) for ch in channels] for c in campaigns],
+            x=channels,
+            y=campaigns,
+            zmin=0,
+            zmax=1,
+            colorscale="RdYlGn",
+            colorbar={"title": "Acceptance", "tickformat": ".0%"},
+            text=labels,
+            texttemplate="%{text}",
+            customdata=texts,
+            hovertemplate="%{y} · %{x}<br>Acceptance %{z:.0%}<br>%{customdata}<extra></extra>",
+            xgap=2,
+            ygap=2,
+            name="solid",
+        )
+    )
+    fig.add_trace(
+        go.Heatmap(
+            z=[[cell(c, ch, solid=False) for ch in channels] for c in campaigns],
+            x=channels,
+            y=campaigns,
+            colorscale=[[0, SMALL_SAMPLE_COLOR], [1, SMALL_SAMPLE_COLOR]],
+            showscale=False,
+            text=[
+                [(labels[i][j] + "*") if cell(c, ch, solid=False) is not None else "" for j, ch in enumerate(channels)]
+                for i, c in enumerate(campaigns)
+            ],
+            texttemplate="%{text}",
+            customdata=texts,
+            hovertemplate="%{y} · %{x}<br>Too few decisions for a solid rate<br>%{customdata}<extra></extra>",
+            xgap=2,
+            ygap=2,
+            name="small sample",
+        )
+    )
+    fig.update_yaxes(autorange="reversed", automargin=True)
+    fig.update_xaxes(side="top", automargin=True)
+    fig.add_annotation(
+        text="* grey: fewer than 30 decisions, too few for a solid rate",
+        xref="paper",
+        yref="paper",
+        x=0,
+        y=-0.02,
+        yanchor="top",
+        showarrow=False,
+        font={"size": 12, "color": "#666"},
+    )
+    return _base(fig, title=title, height=max(360, 120 + 22 * len(campaigns)))
+
+
+def weekly_acceptance_chart(current: pl.DataFrame, previous: pl.DataFrame, *, title: str) -> go.Figure:
+    """Weekly acceptance rate per channel; the previous period, shifted onto these weeks, dotted."""
+    if current.filter(pl.col("decided") > 0).is_empty():
+        return empty_figure(title, "No MQLs were decided in this period.")
+    fig = go.Figure()
+    palette = [
+        "#2f6fbf",
+        "#c0504d",
+        "#5d9c59",
+        "#8064a2",
+        "#f79646",
+        "#4bacc6",
+        "#7f7f7f",
+        "#9bbb59",
+        "#e377c2",
+        "#17becf",
+        "#bcbd22",
+    ]
+    for i, channel in enumerate(current["channel_label"].unique().sort().to_list()):
+        color = palette[i % len(palette)]
+        for frame, dash, suffix, show in ((current, "solid", "", True), (previous, "dot", " (previous period)", False)):
+            part = frame.filter((pl.col("channel_label") == channel) & (pl.col("decided") > 0)).sort("week")
+            if part.is_empty():
+                continue
+            fig.add_trace(
+                go.Scatter(
+                    x=part["week"].to_list(),
+                    y=part["rate"].to_list(),
+                    mode="lines+markers" if dash == "solid" else "lines",
+                    name=channel + suffix,
+                    legendgroup=channel,
+                    showlegend=show,
+                    line={"color": color, "dash": dash, "width": 2 if dash == "solid" else 1},
+                    customdata=part.select("accepted", "decided").rows(),
+                    hovertemplate=channel + suffix + "<br>Week of %{x|%d %b}: %{y:.0%} "
+                    "(%{customdata[0]:,} of %{customdata[1]:,})<extra></extra>",
+                )
+            )
+    fig.update_yaxes(title_text="Acceptance rate", tickformat=".0%", range=[0, 1])
+    fig.update_xaxes(title_text="MQL week", tickformat="%d %b")
+    fig.add_annotation(
+        text="Dotted: the previous period, shifted onto these weeks",
+        xref="paper",
+        yref="paper",
+        x=0,
+        y=1.06,
+        showarrow=False,
+        font={"size": 12, "color": "#666"},
+        xanchor="left",
+    )
+    return _base(fig, title=title, height=440)

@@ -1,0 +1,192 @@
+"""Reusable widgets: the shared filter bar, the first-start seeding, the KPI row."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import polars as pl
+import streamlit as st
+
+from dashboard import data
+from dashboard.config import Settings
+from dashboard.domain import TIER_LABELS, CountingMode, Tier
+from dashboard.filters import FilterOptions, Filters, parse_params, to_params
+
+FILTER_KEYS = {
+    "start": "filter_start",
+    "end": "filter_end",
+    "channels": "filter_channels",
+    "campaigns": "filter_campaigns",
+    "tiers": "filter_tiers",
+    "mode": "filter_mode",
+}
+
+
+def prepare_database(settings: Settings) -> None:
+    """Create the schema; on the very first start, fill the empty database with demo data behind a progress bar."""
+    if not _is_empty(settings.database_url) or not settings.seed_demo_on_first_start:
+        return
+    bar = st.progress(0.0, text="First start: creating the demo database…")
+
+    def progress(done: int, total: int) -> None:
+        bar.progress(done / total, text=f"First start: writing demo leads ({done:,} of {total:,})…")
+
+    data.seed_demo_once(settings, progress)
+    _is_empty.clear()
+    bar.empty()
+
+
+@st.cache_resource(ttl=60)
+def _is_empty(url: str) -> bool:
+    return data.database_is_empty(url)
+
+
+def _initialise(options: FilterOptions, today: date) -> None:
+    params = {k: st.query_params[k] for k in st.query_params}
+    parsed = parse_params(params, options, today)
+    f = parsed.filters
+    for name, key in FILTER_KEYS.items():
+        value = getattr(f, name)
+        st.session_state[key] = list(value) if isinstance(value, tuple) else value
+    st.session_state["filter_notices"] = parsed.notices
+    st.session_state["filter_parsed"] = f
+
+
+def filter_bar(
+    options: FilterOptions, channel_labels: dict[str, str], campaign_labels: dict[int, str], today: date
+) -> Filters:
+    """The sidebar filters shared by every page, kept in the URL so a link reproduces the view."""
+    if "filter_parsed" not in st.session_state:
+        _initialise(options, today)
+    with st.sidebar:
+        st.header("Filters")
+        st.date_input("From", key=FILTER_KEYS["start"], format="YYYY-MM-DD")
+        st.date_input("To", key=FILTER_KEYS["end"], format="YYYY-MM-DD")
+        st.multiselect(
+            "Channel",
+            options=list(options.channels),
+            format_func=lambda k: channel_labels.get(k, k),
+            key=FILTER_KEYS["channels"],
+            placeholder="All channels",
+        )
+        st.multiselect(
+            "Campaign",
+            options=list(options.campaigns),
+            format_func=lambda i: campaign_labels.get(i, str(i)),
+            key=FILTER_KEYS["campaigns"],
+            placeholder="All campaigns",
+        )
+        st.multiselect(
+            "Rep tier",
+            options=list(options.tiers),
+            format_func=lambda t: TIER_LABELS.get(Tier(t), t) if t in Tier._value2member_map_ else t,
+            key=FILTER_KEYS["tiers"],
+            placeholder="Both tiers",
+        )
+    state = st.session_state
+    start, end = state[FILTER_KEYS["start"]], state[FILTER_KEYS["end"]]
+    if start > end:
+        st.sidebar.error("“From” is after “To”: the dates were swapped.")
+        start, end = end, start
+    filters = Filters(
+        start=start,
+        end=end,
+        channels=tuple(state[FILTER_KEYS["channels"]]),
+        campaigns=tuple(state[FILTER_KEYS["campaigns"]]),
+        tiers=tuple(state[FILTER_KEYS["tiers"]]),
+        mode=CountingMode(state.get(FILTER_KEYS["mode"]) or CountingMode.COHORT),
+    )
+    params = to_params(filters, today)
+    if {k: st.query_params[k] for k in st.query_params} != params:
+        st.query_params.from_dict(params)
+    if filters != state["filter_parsed"]:
+        state["filter_notices"] = []
+    return filters
+
+
+def link_notices() -> None:
+    """Say which parts of the opened link were ignored, until the user changes a filter."""
+    for notice in st.session_state.get("filter_notices", []):
+        st.warning(notice, icon=":material/link_off:")
+
+
+def counting_mode_toggle() -> CountingMode:
+    """The visible cohort / in-period switch (shared through the URL)."""
+    from dashboard.domain import COUNTING_MODE_LABELS
+
+    if st.session_state.get(FILTER_KEYS["mode"]) is None:
+        st.session_state[FILTER_KEYS["mode"]] = CountingMode.COHORT
+    value = st.radio(
+        "Counting mode",
+        options=list(CountingMode),
+        format_func=lambda m: COUNTING_MODE_LABELS[CountingMode(m)],
+        key=FILTER_KEYS["mode"],
+        horizontal=True,
+        help="Cohort: leads created in the period, followed to wherever they got. "
+        "In-period: stage changes that happened in the period, whenever the lead was created.",
+    )
+    return CountingMode(value)
+
+
+def kpi_row(kpis: pl.DataFrame, previous: Filters) -> None:
+    """One metric per stage with its change against the previous period of the same length."""
+    period = f"{previous.start:%d %b %Y} – {previous.end:%d %b %Y}"
+    for column, row in zip(st.columns(kpis.height), kpis.iter_rows(named=True), strict=False):
+        delta = None
+        if row["previous"]:
+            relative = f" ({row['relative_change']:+.0%})" if row["relative_change"] is not None else ""
+            delta = f"{row['change']:+,}{relative}"
+        column.metric(
+            row["stage_label"],
+            f"{row['count']:,}",
+            delta=delta,
+            help=f"Leads at this stage; the change is against the previous period ({period}: {row['previous']:,}).",
+            border=True,
+        )
+
+
+def period_caption(filters: Filters) -> str:
+    period = f"{filters.start:%d %b %Y} – {filters.end:%d %b %Y}"
+    return f"{period} ({filters.days} days), compared with the {filters.days} days before"
+
+
+def selected_points(event) -> list[dict]:
+    """The points a plotly selection event picked (empty when nothing is selected)."""
+    try:
+        return list(event.selection.points)
+    except AttributeError:
+        return []
+
+
+def leads_table(frame: pl.DataFrame, *, caption: str, file_stem: str) -> None:
+    """A table of leads with a CSV download; every value is shown as plain text."""
+    st.caption(caption)
+    st.dataframe(frame, hide_index=True, width="stretch")
+    st.download_button(
+        "Download these leads (CSV)",
+        data=frame.write_csv(),
+        file_name=f"{file_stem}.csv",
+        mime="text/csv",
+        key=f"download_{file_stem}",
+    )
+
+
+def leave_legacy_multipage_mode() -> None:
+    """Rerun once if Streamlit still runs this app as a legacy pages/-folder app.
+
+    Streamlit treats an app with a pages/ folder as a legacy multipage app until its first
+    st.navigation call: the first run after a server start is wrapped (with other widget ids)
+    or, when it opens a page's own URL, runs that page without the entry script.
+    """
+    from streamlit.runtime.pages_manager import PagesManager
+
+    if PagesManager.uses_pages_directory:
+        PagesManager.uses_pages_directory = False
+        st.rerun()
+
+
+def page_context() -> tuple[Settings, Filters]:
+    """The settings and shared filters the entry script prepared for this page."""
+    if "filters" not in st.session_state:
+        leave_legacy_multipage_mode()
+    return st.session_state["settings"], st.session_state["filters"]

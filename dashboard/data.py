@@ -1,0 +1,198 @@
+"""The boundary: read the database into polars once, run queries, return ready frames."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from datetime import date, datetime, time
+
+import polars as pl
+import sqlalchemy as sa
+import streamlit as st
+from sqlmodel import Session, select
+
+from dashboard import db
+from dashboard.config import Settings
+from dashboard.filters import FilterOptions, Filters
+from dashboard.models import Campaign, ChannelRow, Lead, Rep, SalesDecision, StageEvent
+from queries import acceptance, funnel
+from queries.leads import filter_dimensions, lead_dimensions
+
+TTL_SECONDS = 600
+
+
+@dataclass(frozen=True)
+class Tables:
+    """The tables the analytics read, as polars frames (immutable: never changed in place)."""
+
+    leads: pl.DataFrame
+    events: pl.DataFrame
+    campaigns: pl.DataFrame
+    channels: pl.DataFrame
+    reps: pl.DataFrame
+    decisions: pl.DataFrame
+
+    def dimensions(self) -> pl.LazyFrame:
+        return lead_dimensions(self.leads.lazy(), self.campaigns.lazy(), self.channels.lazy(), self.reps.lazy())
+
+
+def read_tables(url: str) -> Tables:
+    """Every analytics table read in bulk (ADBC), without ORM objects."""
+    return Tables(
+        leads=db.read_table(Lead, url=url),
+        events=db.read_table(StageEvent, url=url),
+        campaigns=db.read_table(Campaign, url=url),
+        channels=db.read_table(ChannelRow, url=url),
+        reps=db.read_table(Rep, url=url),
+        decisions=db.read_table(SalesDecision, url=url),
+    )
+
+
+# cache_resource, not cache_data: cache_data would copy a million-row frame on every rerun;
+# the frames are immutable and writers clear this cache.
+@st.cache_resource(ttl=TTL_SECONDS, max_entries=2, show_spinner="Loading leads from the database…")
+def tables(url: str) -> Tables:
+    """The analytics tables of the database at url, read once and shared by every session."""
+    return read_tables(url)
+
+
+_seed_lock = threading.Lock()
+
+
+def database_is_empty(url: str) -> bool:
+    """Create the schema if needed; True when the database has no data at all yet."""
+    engine = db.make_engine(url)
+    try:
+        db.create_schema(engine)
+        with Session(engine) as session:
+            return session.exec(select(sa.func.count()).select_from(ChannelRow)).one() == 0
+    except sa.exc.OperationalError as exc:
+        raise db.DatabaseUnavailable(db.describe_connection_error(engine.url, exc)) from exc
+    finally:
+        engine.dispose()
+
+
+def seed_demo_once(settings: Settings, progress) -> bool:
+    """Fill an empty database with demo data (one seeder per process); False when it already had data."""
+    from seed import populate
+    from seed.generator import today_plan
+
+    with _seed_lock:
+        if not database_is_empty(settings.database_url):
+            return False
+        plan = today_plan(settings.demo_leads, settings.demo_weeks, seed=7)
+        populate(settings.database_url, plan, progress=progress)
+    tables.clear()
+    return True
+
+
+@st.cache_data(ttl=TTL_SECONDS, max_entries=8)
+def filter_options(url: str) -> tuple[FilterOptions, dict[str, str], dict[int, str]]:
+    """The values the filters offer, with the labels to show for channels and campaigns."""
+    t = tables(url)
+    channel_labels = dict(zip(t.channels["key"], t.channels["label"], strict=True))
+    campaigns = t.campaigns.sort("name")
+    campaign_labels = dict(zip(campaigns["id"], campaigns["name"], strict=True))
+    tiers = tuple(sorted(t.reps["tier"].unique().to_list()))
+    options = FilterOptions(channels=tuple(channel_labels), campaigns=tuple(campaign_labels), tiers=tiers)
+    return options, channel_labels, campaign_labels
+
+
+@dataclass(frozen=True)
+class Overview:
+    kpis: pl.DataFrame  # stage, stage_label, count, previous, change, relative_change
+    funnel: pl.DataFrame  # stage, stage_label, count, pct_of_previous, pct_of_first
+    weekly: pl.DataFrame  # week, stage, stage_label, count
+    cohort_leads: int
+    immature_share: float
+    immature_since: datetime
+
+
+def overview_frames(t: Tables, filters: Filters, *, now: datetime, maturity_days: int) -> Overview:
+    """The funnel overview's figures for filters, computed from the tables."""
+    dims = filter_dimensions(
+        t.dimensions(), channels=filters.channels, campaigns=filters.campaigns, tiers=filters.tiers
+    )
+    events = t.events.lazy()
+    current = funnel.stage_counts(dims, events, start=filters.start, end=filters.end, mode=filters.mode)
+    prev = filters.previous()
+    previous = funnel.stage_counts(dims, events, start=prev.start, end=prev.end, mode=filters.mode)
+    since = funnel.immature_since(now, maturity_days)
+    kpis, conversion, weekly, maturity = pl.collect_all(
+        [
+            funnel.kpi_comparison(current, previous),
+            funnel.funnel_conversion(current),
+            funnel.weekly_stage_counts(dims, events, start=filters.start, end=filters.end, mode=filters.mode),
+            funnel.immature_share(dims, start=filters.start, end=filters.end, since=since),
+        ]
+    )
+    return Overview(
+        kpis=kpis,
+        funnel=conversion,
+        weekly=weekly,
+        cohort_leads=int(maturity["leads"][0]),
+        immature_share=float(maturity["immature_share"][0]),
+        immature_since=since,
+    )
+
+
+@st.cache_data(ttl=TTL_SECONDS, max_entries=64, show_spinner="Counting the funnel…")
+def overview(url: str, filters: Filters, today: date, maturity_days: int) -> Overview:
+    """The overview's figures (cached per filters and day)."""
+    return overview_frames(tables(url), filters, now=datetime.combine(today, time()), maturity_days=maturity_days)
+
+
+def _filtered(t: Tables, filters: Filters) -> pl.LazyFrame:
+    return filter_dimensions(
+        t.dimensions(), channels=filters.channels, campaigns=filters.campaigns, tiers=filters.tiers
+    )
+
+
+@dataclass(frozen=True)
+class Acceptance:
+    by_channel: pl.DataFrame
+    by_campaign: pl.DataFrame
+    matrix: pl.DataFrame  # campaign, channel_label, rates
+    weekly: pl.DataFrame  # week, channel_label, rates (this period)
+    weekly_previous: pl.DataFrame  # the same for the previous period, weeks shifted onto this one
+    total: pl.DataFrame  # one row of rates for everything filtered
+    outcomes: pl.DataFrame  # one row per MQL: the leads behind every figure
+
+
+OUTCOME_COLUMNS = ("external_id", "campaign", "channel_label", "owner", "mql_at", "outcome", "reason", "decided_at")
+
+
+def acceptance_frames(t: Tables, filters: Filters, *, order: str) -> Acceptance:
+    """The acceptance page's figures for filters."""
+    dims = (
+        _filtered(t, filters)
+        .join(t.leads.lazy().select(pl.col("id").alias("lead_id"), "external_id"), on="lead_id", how="left")
+        .join(
+            t.reps.lazy().select(pl.col("id").alias("owner_rep_id"), pl.col("name").alias("owner")),
+            on="owner_rep_id",
+            how="left",
+        )
+    )
+    events, decisions = t.events.lazy(), t.decisions.lazy()
+    outcomes = acceptance.mql_outcomes(dims, events, decisions, start=filters.start, end=filters.end)
+    prev = filters.previous()
+    previous = acceptance.mql_outcomes(dims, events, decisions, start=prev.start, end=prev.end)
+    shift = pl.duration(days=filters.days)
+    by_channel, by_campaign, matrix, weekly, weekly_previous, total, rows = pl.collect_all(
+        [
+            acceptance.acceptance_by(outcomes, by=["channel", "channel_label"], order=order),
+            acceptance.acceptance_by(outcomes, by=["campaign", "channel_label"], order=order),
+            acceptance.acceptance_rates(outcomes, by=["campaign", "channel_label"]),
+            acceptance.weekly_acceptance(outcomes, by=["channel_label"]),
+            acceptance.weekly_acceptance(previous.with_columns(pl.col("mql_at") + shift), by=["channel_label"]),
+            acceptance.acceptance_rates(outcomes.with_columns(pl.lit("all").alias("all")), by=["all"]),
+            outcomes.sort("mql_at", descending=True).select(OUTCOME_COLUMNS),
+        ]
+    )
+    return Acceptance(by_channel, by_campaign, matrix, weekly, weekly_previous, total, rows)
+
+
+@st.cache_data(ttl=TTL_SECONDS, max_entries=64, show_spinner="Computing acceptance…")
+def acceptance_view(url: str, filters: Filters, order: str) -> Acceptance:
+    """The acceptance page's figures (cached per filters and sort order)."""
+    return acceptance_frames(tables(url), filters, order=order)

@@ -1,0 +1,144 @@
+"""SQLModel tables: the schema, nothing else."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from pydantic import NaiveDatetime
+from sqlmodel import Field, SQLModel
+
+# Every timestamp is naive UTC: one convention across SQLite, PostgreSQL and polars.
+
+
+class ChannelRow(SQLModel, table=True):
+    __tablename__ = "channel"
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(unique=True, index=True)
+    label: str
+    view_through: bool = False
+
+
+class Campaign(SQLModel, table=True):
+    __tablename__ = "campaign"
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(unique=True)
+    channel_id: int = Field(foreign_key="channel.id", index=True)
+    start_date: date
+    end_date: date | None = None
+    spend: float = 0.0
+
+
+class Rep(SQLModel, table=True):
+    __tablename__ = "rep"
+    id: int | None = Field(default=None, primary_key=True)
+    name: str
+    tier: str = Field(index=True)  # domain.Tier
+    team: str
+    weekly_capacity: int
+    active: bool = True
+
+
+class ScoringModel(SQLModel, table=True):
+    __tablename__ = "scoring_model"
+    id: int | None = Field(default=None, primary_key=True)
+    version: int = Field(unique=True)
+    w_demographic: float
+    w_firmographic: float
+    w_behavioural: float
+    w_engagement: float
+    mql_threshold: float
+    gate_known_company: bool = False
+    gate_budget: bool = False
+    gate_authority: bool = False
+    gate_timeline_months: int | None = None  # None: the timeline gate is off
+    active_from: NaiveDatetime
+    active_to: NaiveDatetime | None = None
+    author: str
+    note: str = ""
+
+
+class Lead(SQLModel, table=True):
+    __tablename__ = "lead"
+    id: int | None = Field(default=None, primary_key=True)
+    external_id: str = Field(unique=True, index=True)
+    created_at: NaiveDatetime = Field(index=True)
+    campaign_id: int | None = Field(default=None, foreign_key="campaign.id", index=True)
+    owner_rep_id: int | None = Field(default=None, foreign_key="rep.id", index=True)
+    senior_rep_id: int | None = Field(default=None, foreign_key="rep.id")
+    # demographic
+    role: str | None = None
+    seniority: str | None = None
+    country: str | None = None
+    region: str | None = None
+    # firmographic
+    company: str | None = None
+    industry: str | None = None
+    company_size_band: str | None = None
+    revenue_band: str | None = None
+    # behavioural
+    web_visits: int = 0
+    content_downloads: int = 0
+    email_clicks: int = 0
+    ctv_completions: int = 0
+    event_attendance: int = 0
+    # engagement with sales outreach
+    sales_engagement: int = 0
+    # BANT facts
+    has_budget: bool | None = None
+    is_authority: bool | None = None
+    has_need: bool | None = None
+    timeline_months: int | None = None
+    # where the lead is now, and how it was scored when it became an MQL
+    stage: str = Field(default="inquiry", index=True)  # domain.Stage
+    mql_route: str | None = None  # "score" or "spot_check" (reviewed below threshold)
+    mql_score: float | None = None
+    scoring_model_id: int | None = Field(default=None, foreign_key="scoring_model.id")
+
+
+class StageEvent(SQLModel, table=True):
+    __tablename__ = "stage_event"
+    id: int | None = Field(default=None, primary_key=True)
+    lead_id: int = Field(foreign_key="lead.id", index=True)
+    stage: str = Field(index=True)  # domain.Stage
+    occurred_at: NaiveDatetime = Field(index=True)
+    actor: str
+    rep_id: int | None = Field(default=None, foreign_key="rep.id")
+
+
+class SalesDecision(SQLModel, table=True):
+    """A decision at the SAL gate: accepted, or rejected with a reason of a kind."""
+
+    __tablename__ = "sales_decision"
+    id: int | None = Field(default=None, primary_key=True)
+    lead_id: int = Field(foreign_key="lead.id", index=True)
+    decision: str  # domain.Decision
+    reason: str | None = None  # domain.REJECTION_REASONS key
+    reason_kind: str | None = None  # domain.ReasonKind
+    comment: str | None = None
+    rep_id: int | None = Field(default=None, foreign_key="rep.id", index=True)
+    decided_at: NaiveDatetime = Field(index=True)
+
+
+class Disqualification(SQLModel, table=True):
+    """A disqualification at the SQL gate, after contact; never mixed with rejections."""
+
+    __tablename__ = "disqualification"
+    id: int | None = Field(default=None, primary_key=True)
+    lead_id: int = Field(foreign_key="lead.id", index=True)
+    reason: str  # domain.DISQUALIFICATION_REASONS key
+    comment: str | None = None
+    rep_id: int | None = Field(default=None, foreign_key="rep.id")
+    disqualified_at: NaiveDatetime = Field(index=True)
+
+
+# Column order of each table as the bulk writers and readers see it.
+TABLES: tuple[type[SQLModel], ...] = (
+    ChannelRow,
+    Campaign,
+    Rep,
+    ScoringModel,
+    Lead,
+    StageEvent,
+    SalesDecision,
+    Disqualification,
+)

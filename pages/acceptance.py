@@ -1,0 +1,70 @@
+"""SAL acceptance by channel and campaign: rates with counts and intervals, trend, drill-down."""
+
+import polars as pl
+import streamlit as st
+
+from dashboard import charts, components, data
+
+settings, filters = components.page_context()
+st.title("Sales acceptance")
+st.caption(
+    "Acceptance rate = accepted ÷ (accepted + rejected) among MQLs of the period that sales has decided on; "
+    "pending MQLs are counted apart. Bars show the 95% Wilson interval; grey bars have fewer than 30 decisions."
+)
+order = st.radio(
+    "Sort",
+    options=["worst_first", "largest_first"],
+    format_func={"worst_first": "Worst acceptance first", "largest_first": "Largest volume first"}.get,
+    horizontal=True,
+    key="acceptance_order",
+)
+view = data.acceptance_view(settings.database_url, filters, order)
+total = view.total.row(0, named=True) if view.total.height else None
+if total is None or total["decided"] + total["pending"] == 0:
+    st.info(
+        "No MQLs match these filters in this period. Widen the dates or clear a filter.", icon=":material/search_off:"
+    )
+    st.stop()
+
+kpis = st.columns(4)
+kpis[0].metric(
+    "Acceptance rate",
+    f"{total['rate']:.1%}" if total["rate"] is not None else "–",
+    border=True,
+    help=f"95% interval {total['rate_low']:.1%}–{total['rate_high']:.1%}" if total["rate"] is not None else None,
+)
+kpis[1].metric("Accepted", f"{total['accepted']:,}", border=True)
+kpis[2].metric("Rejected", f"{total['rejected']:,}", border=True)
+kpis[3].metric("Pending decision", f"{total['pending']:,}", border=True, help="MQLs not yet decided; not in the rate.")
+
+by_channel = st.plotly_chart(
+    charts.acceptance_bars(view.by_channel, label="channel_label", title="By channel", benchmark=total["rate"]),
+    key="acceptance_by_channel",
+    on_select="rerun",
+    selection_mode="points",
+)
+by_campaign = st.plotly_chart(
+    charts.acceptance_bars(view.by_campaign, label="campaign", title="By campaign", benchmark=total["rate"]),
+    key="acceptance_by_campaign",
+    on_select="rerun",
+    selection_mode="points",
+)
+matrix = st.plotly_chart(
+    charts.acceptance_heatmap(view.matrix, title="Campaign × channel"),
+    key="acceptance_matrix",
+    on_select="rerun",
+    selection_mode="points",
+)
+st.plotly_chart(
+    charts.weekly_acceptance_chart(view.weekly, view.weekly_previous, title="Weekly acceptance by channel"),
+    key="acceptance_weekly",
+)
+
+st.subheader("Leads behind the figures")
+picked = {}
+for event, column in ((by_channel, "channel_label"), (by_campaign, "campaign"), (matrix, "campaign")):
+    for point in components.selected_points(event):
+        picked = {column: point.get("y")}
+rows = view.outcomes.filter(pl.col(k) == v for k, v in picked.items()) if picked else view.outcomes
+what = ", ".join(f"{v}" for v in picked.values()) or "all MQLs of the period (select a bar or cell to narrow)"
+components.leads_table(rows, caption=f"{rows.height:,} leads: {what}", file_stem="acceptance_leads")

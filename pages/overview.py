@@ -1,0 +1,43 @@
+"""Funnel overview: KPIs against the previous period, the funnel, and the weekly trend."""
+
+from dataclasses import replace
+from datetime import date
+
+import streamlit as st
+
+from dashboard import charts, components, data
+
+settings, shared = components.page_context()
+st.title("Funnel overview")
+mode = components.counting_mode_toggle()
+filters = replace(shared, mode=mode)
+st.caption(components.period_caption(filters))
+
+overview = data.overview(settings.database_url, filters, date.today(), settings.cohort_maturity_days)
+if overview.kpis["count"].sum() == 0 and overview.kpis["previous"].sum() == 0:
+    st.info(
+        "No leads match these filters in this period or the one before. Widen the dates or clear a filter.",
+        icon=":material/search_off:",
+    )
+    st.stop()
+
+components.kpi_row(overview.kpis, filters.previous())
+
+cohort = mode == "cohort"
+if cohort and overview.immature_share > 0:
+    st.caption(
+        f":material/hourglass_top: {overview.immature_share:.0%} of these {overview.cohort_leads:,} leads "
+        f"were created in the last {settings.cohort_maturity_days} days: their later stages are still filling, "
+        "so recent conversion looks low."
+    )
+st.plotly_chart(
+    charts.funnel_chart(overview.funnel, title="Funnel: count, % of previous stage, % of first stage"),
+    key="overview_funnel",
+)
+trend_title = "Leads per week by creation week (cohorts)" if cohort else "Stage entries per week"
+st.plotly_chart(
+    charts.weekly_trend_chart(
+        overview.weekly, title=trend_title, immature_from=overview.immature_since.date() if cohort else None
+    ),
+    key="overview_trend",
+)

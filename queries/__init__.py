@@ -1,0 +1,1 @@
+"""Pure polars queries: LazyFrames in, LazyFrames out; no I/O, no Streamlit."""

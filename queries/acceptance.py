@@ -1,0 +1,91 @@
+"""Acceptance at the SAL gate: rates with Wilson intervals by channel, campaign and week."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import polars as pl
+
+from dashboard.domain import Decision, Stage
+from queries.leads import period_bounds
+
+Z_95 = 1.959963984540054
+# Below this many decisions a rate is shown with its interval and marked as a small sample.
+SMALL_SAMPLE = 30
+
+
+def wilson_bounds(successes: pl.Expr, trials: pl.Expr, z: float = Z_95) -> tuple[pl.Expr, pl.Expr]:
+    """The Wilson score interval of successes / trials (null where trials is 0)."""
+    n = trials.cast(pl.Float64)
+    p = successes.cast(pl.Float64) / n
+    centre = (p + z**2 / (2 * n)) / (1 + z**2 / n)
+    half = z * ((p * (1 - p) / n + z**2 / (4 * n**2)).sqrt()) / (1 + z**2 / n)
+    valid = trials > 0
+    return pl.when(valid).then(centre - half), pl.when(valid).then(centre + half)
+
+
+def mql_outcomes(
+    leads: pl.LazyFrame, events: pl.LazyFrame, decisions: pl.LazyFrame, *, start: date, end: date
+) -> pl.LazyFrame:
+    """MQLs that entered the MQL stage in the period, each with its outcome: accepted, rejected or pending."""
+    lo, hi = period_bounds(start, end)
+    mqls = (
+        events.filter((pl.col("stage") == Stage.MQL.value) & pl.col("occurred_at").is_between(lo, hi, closed="left"))
+        .group_by("lead_id")
+        .agg(pl.col("occurred_at").min().alias("mql_at"))
+    )
+    # A lead's latest decision is the one that stands.
+    latest = (
+        decisions.sort("decided_at")
+        .group_by("lead_id")
+        .agg(
+            pl.col("decision").last(),
+            pl.col("decided_at").last(),
+            pl.col("reason").last(),
+            pl.col("reason_kind").last(),
+        )
+    )
+    return (
+        leads.join(mqls, on="lead_id", how="inner")
+        .join(latest, on="lead_id", how="left")
+        .with_columns(pl.col("decision").fill_null("pending").alias("outcome"))
+    )
+
+
+def acceptance_rates(outcomes: pl.LazyFrame, *, by: list[str]) -> pl.LazyFrame:
+    """accepted, rejected, pending, decided, rate = accepted / decided and its Wilson interval, per group."""
+    counted = outcomes.group_by(by).agg(
+        (pl.col("outcome") == Decision.ACCEPTED.value).sum().cast(pl.Int64).alias("accepted"),
+        (pl.col("outcome") == Decision.REJECTED.value).sum().cast(pl.Int64).alias("rejected"),
+        (pl.col("outcome") == "pending").sum().cast(pl.Int64).alias("pending"),
+    )
+    decided = pl.col("accepted") + pl.col("rejected")
+    low, high = wilson_bounds(pl.col("accepted"), decided)
+    return counted.with_columns(
+        decided.alias("decided"),
+        pl.when(decided > 0).then(pl.col("accepted") / decided).alias("rate"),
+        low.alias("rate_low"),
+        high.alias("rate_high"),
+        (decided < SMALL_SAMPLE).alias("small_sample"),
+    )
+
+
+def acceptance_by(outcomes: pl.LazyFrame, *, by: list[str], order: str = "worst_first") -> pl.LazyFrame:
+    """acceptance_rates per group, sorted for a meeting: worst rate first, or largest volume first."""
+    rates = acceptance_rates(outcomes, by=by)
+    if order == "largest_first":
+        return rates.sort(["decided", *by], descending=[True] + [False] * len(by))
+    return rates.sort(["rate", "decided", *by], descending=[False, True] + [False] * len(by), nulls_last=True)
+
+
+def weekly_acceptance(outcomes: pl.LazyFrame, *, by: list[str]) -> pl.LazyFrame:
+    """acceptance_rates per MQL week (Monday) and group."""
+    weekly = outcomes.with_columns(pl.col("mql_at").dt.truncate("1w").dt.date().alias("week"))
+    return acceptance_rates(weekly, by=["week", *by]).sort("week", *by)
+
+
+def leads_behind(outcomes: pl.LazyFrame, **selected: object) -> pl.LazyFrame:
+    """The MQLs behind one bar or cell: rows whose columns equal the selected values."""
+    conditions = [pl.col(column) == value for column, value in selected.items()]
+    rows = outcomes.filter(*conditions) if conditions else outcomes
+    return rows.sort("mql_at", descending=True)

@@ -1,0 +1,144 @@
+"""The real thing: the app served by `streamlit run`, driven in Debian's Chromium through Playwright."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import free_port, wait_for_port
+
+pytestmark = pytest.mark.browser
+ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+MAIN = '[data-testid="stMain"]'
+
+
+@pytest.fixture(scope="module")
+def app_url(tmp_path_factory):
+    """The app on a free port with a fresh SQLite file that it seeds on first start."""
+    folder = tmp_path_factory.mktemp("served")
+    port = free_port()
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"sqlite:///{folder / 'handoff.db'}",
+        "HANDOFF_SEED_DEMO": "1",
+        "HANDOFF_DEMO_LEADS": "3000",
+    }
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            str(ROOT / "streamlit_app.py"),
+            "--server.port",
+            str(port),
+            "--server.address",
+            "127.0.0.1",
+            "--server.headless",
+            "true",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        wait_for_port(port, 60)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
+
+
+@pytest.fixture
+def page(chromium_path, tmp_path):
+    """A Chromium page with its profile in a temporary folder; fails the test on console errors."""
+    from playwright.sync_api import sync_playwright
+
+    os.environ.setdefault("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    os.environ.setdefault("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    with sync_playwright() as p:
+        context = p.chromium.launch_persistent_context(
+            str(tmp_path / "profile"),
+            executable_path=chromium_path,
+            args=CHROMIUM_ARGS,
+            viewport={"width": 1400, "height": 1100},
+        )
+        tab = context.new_page()
+        errors: list[str] = []
+        tab.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        tab.on("pageerror", lambda e: errors.append(str(e)))
+        yield tab
+        context.close()
+    assert errors == [], errors
+
+
+def kpis(tab) -> dict[str, str]:
+    metrics = tab.locator(f'{MAIN} [data-testid="stMetric"]')
+    return {
+        metrics.nth(i).locator('[data-testid="stMetricLabel"]').inner_text().strip(): metrics.nth(i)
+        .locator('[data-testid="stMetricValue"]')
+        .inner_text()
+        .strip()
+        for i in range(metrics.count())
+    }
+
+
+def test_overview_loads_and_a_channel_filter_changes_the_kpis(app_url, page, artifacts):
+    page.goto(app_url)
+    page.locator(f'{MAIN} [data-testid="stPlotlyChart"]').first.wait_for(timeout=90_000)
+    page.wait_for_timeout(1500)
+    before = kpis(page)
+    assert int(before["Inquiries"].replace(",", "")) > 0
+    page.screenshot(path=str(artifacts / "overview.png"), full_page=True)
+
+    sidebar = page.locator('[data-testid="stSidebar"]')
+    sidebar.locator('[data-testid="stMultiSelect"]').filter(has_text="Channel").locator("input").click()
+    page.get_by_role("option", name="Connected TV (CTV)").click()
+    page.locator(f"{MAIN} h1").first.click()  # close the dropdown
+    page.wait_for_function(
+        """(before) => {
+            const v = document.querySelector('[data-testid="stMain"] [data-testid="stMetricValue"]');
+            return v && v.innerText.trim() !== before;
+        }""",
+        arg=before["Inquiries"],
+        timeout=30_000,
+    )
+    page.wait_for_timeout(1500)
+    after = kpis(page)
+    assert int(after["Inquiries"].replace(",", "")) < int(before["Inquiries"].replace(",", ""))
+    assert "channel=ctv" in page.url
+    page.screenshot(path=str(artifacts / "overview_filtered.png"), full_page=True)
+
+
+def test_an_invalid_link_parameter_shows_a_notice(app_url, page, artifacts):
+    page.goto(f"{app_url}/?channel=not-a-channel")
+    page.locator(f'{MAIN} [data-testid="stPlotlyChart"]').first.wait_for(timeout=90_000)
+    main = page.locator(MAIN)
+    assert "ignored" in main.inner_text()
+    assert "Traceback" not in main.inner_text()
+    page.screenshot(path=str(artifacts / "overview_bad_link.png"), full_page=True)
+
+
+def test_acceptance_page_renders(app_url, page, artifacts):
+    page.goto(app_url)
+    page.locator(f'{MAIN} [data-testid="stPlotlyChart"]').first.wait_for(timeout=90_000)
+    page.locator('[data-testid="stSidebarNav"]').get_by_text("Sales acceptance").click()
+    page.locator(MAIN).get_by_text("By channel").first.wait_for(timeout=60_000)
+    page.wait_for_timeout(2000)
+    assert "Acceptance rate" in kpis(page)
+    page.set_viewport_size({"width": 1400, "height": 3200})
+    page.wait_for_timeout(1000)
+    page.screenshot(path=str(artifacts / "acceptance.png"), full_page=True)
