@@ -21,7 +21,10 @@ def wilson_bounds(successes: pl.Expr, trials: pl.Expr, z: float = Z_95) -> tuple
     centre = (p + z**2 / (2 * n)) / (1 + z**2 / n)
     half = z * ((p * (1 - p) / n + z**2 / (4 * n**2)).sqrt()) / (1 + z**2 / n)
     valid = trials > 0
-    return pl.when(valid).then(centre - half), pl.when(valid).then(centre + half)
+    # At p = 0 (or 1) the bound is exactly 0 (or 1); floating point would land a hair off it.
+    low = pl.when(successes == 0).then(0.0).otherwise((centre - half).clip(0, 1))
+    high = pl.when(successes == trials).then(1.0).otherwise((centre + half).clip(0, 1))
+    return pl.when(valid).then(low), pl.when(valid).then(high)
 
 
 def mql_outcomes(

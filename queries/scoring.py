@@ -84,13 +84,13 @@ def score_expr(rule: ScoringRule) -> pl.Expr:
     """The weighted score (0-100) of rows that carry the component sub-scores."""
     total = sum(rule.weight(c) for c in ScoreComponent)
     if total <= 0:
-        return pl.lit(0.0)
+        return pl.col(SCORE_COLUMNS[ScoreComponent.DEMOGRAPHIC]) * 0.0  # one 0 per row, not a scalar
     return pl.sum_horizontal([pl.col(SCORE_COLUMNS[c]) * (rule.weight(c) / total) for c in ScoreComponent])
 
 
 def gates_expr(rule: ScoringRule) -> pl.Expr:
     """True where a lead passes every gate the rule turns on."""
-    gates = [pl.lit(True)]
+    gates = [pl.int_range(pl.len()) >= 0]  # all true, one per row (a bare literal would be a scalar)
     if rule.gate_known_company:
         gates.append(pl.col("company").is_not_null())
     if rule.gate_budget:

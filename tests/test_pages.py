@@ -119,3 +119,22 @@ def test_an_unreachable_database_shows_a_sentence_not_a_traceback(monkeypatch, t
     at.run()
     assert not at.exception
     assert any("cannot reach its database" in e.value for e in at.error)
+
+
+def test_acceptance_page_renders_and_follows_the_filters(monkeypatch, seeded_url):
+    at = _app(monkeypatch, seeded_url)
+    at.run()
+    at.switch_page("pages/acceptance.py").run()
+    assert not at.exception
+    before = _kpis(at)
+    assert set(before) == {"Acceptance rate", "Accepted", "Rejected", "Pending decision"}
+    assert before["Acceptance rate"].endswith("%")
+    titles = [c.proto.spec for c in at.get("plotly_chart")]
+    assert len(titles) == 4
+    at.multiselect(key="filter_channels").set_value(["ctv"]).run()
+    assert not at.exception
+    after = _kpis(at)
+    assert int(after["Accepted"].replace(",", "")) < int(before["Accepted"].replace(",", ""))
+    # the sort control reorders the bars: largest volume first puts the biggest campaign on top
+    at.radio(key="acceptance_order").set_value("largest_first").run()
+    assert not at.exception

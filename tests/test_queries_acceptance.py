@@ -1,0 +1,103 @@
+"""Acceptance queries: outcomes, rates, Wilson intervals; pending never moves a rate."""
+
+from __future__ import annotations
+
+import math
+from datetime import date, datetime
+
+import polars as pl
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from queries import acceptance
+
+D = datetime
+LEADS = pl.LazyFrame({"lead_id": [1, 2, 3, 4, 5], "channel": ["ctv", "ctv", "ctv", "email", "email"]})
+EVENTS = pl.LazyFrame(
+    {
+        "lead_id": [1, 2, 3, 4, 5, 5],
+        "stage": ["mql", "mql", "mql", "mql", "inquiry", "mql"],
+        "occurred_at": [D(2026, 3, 2), D(2026, 3, 3), D(2026, 3, 4), D(2026, 3, 5), D(2026, 2, 1), D(2026, 4, 2)],
+    }
+)
+# lead 1 was rejected, then re-decided and accepted: the latest decision stands. Lead 3 is pending.
+DECISIONS = pl.LazyFrame(
+    {
+        "lead_id": [1, 1, 2, 4],
+        "decision": ["rejected", "accepted", "rejected", "accepted"],
+        "decided_at": [D(2026, 3, 2, 5), D(2026, 3, 3), D(2026, 3, 3, 5), D(2026, 3, 6)],
+        "reason": ["wrong_territory", None, "duplicate", None],
+        "reason_kind": ["procedural", None, "procedural", None],
+    }
+)
+
+
+def outcomes(start=date(2026, 3, 1), end=date(2026, 3, 31)) -> pl.LazyFrame:
+    return acceptance.mql_outcomes(LEADS, EVENTS, DECISIONS, start=start, end=end)
+
+
+def test_outcomes_of_the_period():
+    result = outcomes().collect().sort("lead_id")
+    # lead 5 became an MQL in April: outside the period
+    assert result["lead_id"].to_list() == [1, 2, 3, 4]
+    assert result["outcome"].to_list() == ["accepted", "rejected", "pending", "accepted"]
+
+
+def test_rates_by_channel_by_hand():
+    result = acceptance.acceptance_rates(outcomes(), by=["channel"]).collect().sort("channel")
+    ctv, email = result.rows(named=True)
+    assert (ctv["accepted"], ctv["rejected"], ctv["pending"], ctv["decided"]) == (1, 1, 1, 2)
+    assert ctv["rate"] == 0.5 and ctv["small_sample"]
+    assert (email["accepted"], email["decided"], email["rate"]) == (1, 1, 1.0)
+    # Wilson 95% for 1 of 2: centre (0.5 + z²/4) / (1 + z²/2) = 0.5, half-width z·sqrt(1/8 + z²/16)/(1 + z²/2)
+    z = acceptance.Z_95
+    half = z * math.sqrt(0.25 / 2 + z**2 / 16) / (1 + z**2 / 2)
+    assert ctv["rate_low"] == pytest.approx(0.5 - half) and ctv["rate_high"] == pytest.approx(0.5 + half)
+
+
+def test_empty_period():
+    result = acceptance.acceptance_rates(outcomes(date(2025, 1, 1), date(2025, 1, 2)), by=["channel"]).collect()
+    assert result.is_empty()
+
+
+def test_a_group_with_only_pending_has_no_rate():
+    result = acceptance.acceptance_rates(
+        pl.LazyFrame({"g": ["a", "a"], "outcome": ["pending", "pending"]}), by=["g"]
+    ).collect()
+    assert result.row(0, named=True) | {} == {
+        "g": "a",
+        "accepted": 0,
+        "rejected": 0,
+        "pending": 2,
+        "decided": 0,
+        "rate": None,
+        "rate_low": None,
+        "rate_high": None,
+        "small_sample": True,
+    }
+
+
+@pytest.mark.parametrize(
+    ("order", "expected"),
+    [("worst_first", ["ctv", "email"]), ("largest_first", ["ctv", "email"])],
+)
+def test_sort_orders(order, expected):
+    assert acceptance.acceptance_by(outcomes(), by=["channel"], order=order).collect()["channel"].to_list() == expected
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    st.lists(st.sampled_from(["accepted", "rejected"]), min_size=1, max_size=60),
+    st.integers(min_value=0, max_value=30),
+)
+def test_rates_stay_in_range_and_pending_never_moves_them(decided, pending):
+    frame = pl.LazyFrame({"g": ["x"] * (len(decided) + pending), "outcome": decided + ["pending"] * pending})
+    with_pending = acceptance.acceptance_rates(frame, by=["g"]).collect().row(0, named=True)
+    without = (
+        acceptance.acceptance_rates(pl.LazyFrame({"g": ["x"] * len(decided), "outcome": decided}), by=["g"])
+        .collect()
+        .row(0, named=True)
+    )
+    assert with_pending["rate"] == without["rate"]
+    assert 0 <= with_pending["rate_low"] <= with_pending["rate"] <= with_pending["rate_high"] <= 1
