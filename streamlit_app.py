@@ -25,6 +25,7 @@ page = st.navigation(
     [
         st.Page("pages/overview.py", title="Funnel overview", default=True),
         st.Page("pages/acceptance.py", title="Sales acceptance"),
+        st.Page("pages/rejections.py", title="Rejection feedback"),
     ]
 )
 components.link_notices()

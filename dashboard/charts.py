@@ -313,3 +313,123 @@ def weekly_acceptance_chart(current: pl.DataFrame, previous: pl.DataFrame, *, ti
         xanchor="left",
     )
     return _base(fig, title=title, height=440)
+
+
+KIND_COLORS = {"procedural": "#8064a2", "clerical": "#f79646", "definitional": "#c0504d"}
+
+
+def pareto_chart(frame: pl.DataFrame, *, title: str) -> go.Figure:
+    """Rejection reasons as bars, largest first, with the cumulative share as a line."""
+    if frame.is_empty() or frame["count"].sum() == 0:
+        return empty_figure(title, "No MQLs were rejected in this period.")
+    fig = make_subplots(specs=[[{"secondary_y": True}]])
+    fig.add_trace(
+        go.Bar(
+            x=frame["reason_label"].to_list(),
+            y=frame["count"].to_list(),
+            marker={"color": [KIND_COLORS.get(k, "#888") for k in frame["reason_kind"]]},
+            text=[f"{c:,}" for c in frame["count"]],
+            textposition="outside",
+            customdata=frame.select("reason_kind", "share").rows(),
+            hovertemplate="%{x}<br>%{y:,} rejections (%{customdata[1]:.0%}), %{customdata[0]}<extra></extra>",
+            name="Rejections",
+            showlegend=False,
+        ),
+        secondary_y=False,
+    )
+    fig.add_trace(
+        go.Scatter(
+            x=frame["reason_label"].to_list(),
+            y=frame["cumulative_share"].to_list(),
+            mode="lines+markers",
+            line={"color": "#333", "width": 1.5},
+            name="Cumulative share",
+            hovertemplate="Cumulative %{y:.0%}<extra></extra>",
+        ),
+        secondary_y=True,
+    )
+    for kind, color in KIND_COLORS.items():
+        fig.add_trace(go.Bar(x=[None], y=[None], marker={"color": color}, name=kind.capitalize(), showlegend=True))
+    fig.update_yaxes(title_text="Rejections", secondary_y=False, rangemode="tozero")
+    fig.update_yaxes(title_text="Cumulative share", tickformat=".0%", range=[0, 1.05], secondary_y=True)
+    fig.update_xaxes(tickangle=-20, automargin=True)
+    fig.update_layout(legend={"orientation": "h", "y": 1.08, "x": 1, "xanchor": "right"})
+    return _base(fig, title=title, height=440)
+
+
+def kind_rate_bars(frame: pl.DataFrame, *, label: str, title: str) -> go.Figure:
+    """Rejection rate by reason kind per group, stacked: how much of each group's decided MQLs each kind rejects."""
+    if frame.is_empty():
+        return empty_figure(title, "No MQLs were rejected in this period.")
+    groups = (
+        frame.group_by(label).agg(pl.col("rate").sum().alias("total")).sort("total", descending=False)[label].to_list()
+    )
+    fig = go.Figure()
+    for kind, color in KIND_COLORS.items():
+        part = frame.filter(pl.col("reason_kind") == kind)
+        values = dict(zip(part[label], part.select("rate", "count", "decided").rows(), strict=True))
+        fig.add_trace(
+            go.Bar(
+                y=groups,
+                x=[values.get(g, (0, 0, 0))[0] for g in groups],
+                orientation="h",
+                name=kind.capitalize(),
+                marker={"color": color},
+                customdata=[values.get(g, (0, 0, 0))[1:] for g in groups],
+                hovertemplate="%{y}<br>" + kind + ": %{x:.0%} (%{customdata[0]:,} of %{customdata[1]:,} decided)"
+                "<extra></extra>",
+            )
+        )
+    fig.update_layout(
+        barmode="stack", legend={"orientation": "h", "y": 1.02, "x": 1, "xanchor": "right", "yanchor": "bottom"}
+    )
+    fig.update_xaxes(title_text="Share of decided MQLs rejected", tickformat=".0%")
+    fig.update_yaxes(automargin=True)
+    return _base(fig, title=title, height=max(300, 90 + 24 * len(groups)))
+
+
+def weekly_kind_chart(frame: pl.DataFrame, *, title: str) -> go.Figure:
+    """Rejections per week by reason kind; the week-over-week change in the hover and on the latest week."""
+    if frame.is_empty() or frame["count"].sum() == 0:
+        return empty_figure(title, "No MQLs were rejected in this period.")
+    fig = go.Figure()
+    for kind, color in KIND_COLORS.items():
+        part = frame.filter(pl.col("reason_kind") == kind).sort("week")
+        change = [("–" if c is None else f"{c:+,}") for c in part["change"]]
+        fig.add_trace(
+            go.Scatter(
+                x=part["week"].to_list(),
+                y=part["count"].to_list(),
+                mode="lines+markers",
+                name=kind.capitalize(),
+                line={"color": color, "width": 2},
+                customdata=change,
+                hovertemplate=kind + " · week of %{x|%d %b}: %{y:,} (%{customdata} on the week before)<extra></extra>",
+            )
+        )
+    fig.update_yaxes(title_text="Rejections per week", rangemode="tozero")
+    fig.update_xaxes(title_text="Decision week", tickformat="%d %b")
+    fig.update_layout(legend={"orientation": "h", "y": 1.02, "x": 1, "xanchor": "right", "yanchor": "bottom"})
+    return _base(fig, title=title, height=380)
+
+
+def count_bars(frame: pl.DataFrame, *, label: str, title: str, x_title: str, color: str = "#5b8fd1") -> go.Figure:
+    """Plain horizontal count bars, largest on top."""
+    if frame.is_empty() or frame["count"].sum() == 0:
+        return empty_figure(title, "Nothing in this period.")
+    rows = frame.sort("count")
+    fig = go.Figure(
+        go.Bar(
+            y=rows[label].to_list(),
+            x=rows["count"].to_list(),
+            orientation="h",
+            marker={"color": color},
+            text=[f"{c:,}" for c in rows["count"]],
+            textposition="outside",
+            cliponaxis=False,
+            hovertemplate="%{y}: %{x:,}<extra></extra>",
+        )
+    )
+    fig.update_xaxes(title_text=x_title, rangemode="tozero")
+    fig.update_yaxes(automargin=True)
+    return _base(fig, title=title, height=max(260, 80 + 30 * rows.height))

@@ -14,8 +14,8 @@ from sqlmodel import Session, select
 from dashboard import db
 from dashboard.config import Settings
 from dashboard.filters import FilterOptions, Filters
-from dashboard.models import Campaign, ChannelRow, Lead, Rep, SalesDecision, StageEvent
-from queries import acceptance, funnel
+from dashboard.models import Campaign, ChannelRow, Disqualification, Lead, Rep, SalesDecision, StageEvent
+from queries import acceptance, funnel, rejection
 from queries.leads import filter_dimensions, lead_dimensions
 
 TTL_SECONDS = 600
@@ -31,6 +31,7 @@ class Tables:
     channels: pl.DataFrame
     reps: pl.DataFrame
     decisions: pl.DataFrame
+    disqualifications: pl.DataFrame
 
     def dimensions(self) -> pl.LazyFrame:
         return lead_dimensions(self.leads.lazy(), self.campaigns.lazy(), self.channels.lazy(), self.reps.lazy())
@@ -45,6 +46,7 @@ def read_tables(url: str) -> Tables:
         channels=db.read_table(ChannelRow, url=url),
         reps=db.read_table(Rep, url=url),
         decisions=db.read_table(SalesDecision, url=url),
+        disqualifications=db.read_table(Disqualification, url=url),
     )
 
 
@@ -162,19 +164,25 @@ class Acceptance:
 OUTCOME_COLUMNS = ("external_id", "campaign", "channel_label", "owner", "mql_at", "outcome", "reason", "decided_at")
 
 
+def _people(t: Tables, dims: pl.LazyFrame) -> pl.LazyFrame:
+    """dims with the lead's external id and its owner's name."""
+    reps = t.reps.lazy().select(pl.col("id").alias("owner_rep_id"), pl.col("name").alias("owner"))
+    ids = t.leads.lazy().select(pl.col("id").alias("lead_id"), "external_id")
+    return dims.join(ids, on="lead_id", how="left").join(reps, on="owner_rep_id", how="left")
+
+
+def _outcomes(t: Tables, dims: pl.LazyFrame, filters: Filters) -> pl.LazyFrame:
+    """The period's MQLs with their outcome and the name of the rep who decided."""
+    deciders = t.reps.lazy().select(pl.col("id").alias("decided_by"), pl.col("name").alias("decided_by_name"))
+    outcomes = acceptance.mql_outcomes(dims, t.events.lazy(), t.decisions.lazy(), start=filters.start, end=filters.end)
+    return outcomes.join(deciders, on="decided_by", how="left")
+
+
 def acceptance_frames(t: Tables, filters: Filters, *, order: str) -> Acceptance:
     """The acceptance page's figures for filters."""
-    dims = (
-        _filtered(t, filters)
-        .join(t.leads.lazy().select(pl.col("id").alias("lead_id"), "external_id"), on="lead_id", how="left")
-        .join(
-            t.reps.lazy().select(pl.col("id").alias("owner_rep_id"), pl.col("name").alias("owner")),
-            on="owner_rep_id",
-            how="left",
-        )
-    )
+    dims = _people(t, _filtered(t, filters))
     events, decisions = t.events.lazy(), t.decisions.lazy()
-    outcomes = acceptance.mql_outcomes(dims, events, decisions, start=filters.start, end=filters.end)
+    outcomes = _outcomes(t, dims, filters)
     prev = filters.previous()
     previous = acceptance.mql_outcomes(dims, events, decisions, start=prev.start, end=prev.end)
     shift = pl.duration(days=filters.days)
@@ -196,3 +204,41 @@ def acceptance_frames(t: Tables, filters: Filters, *, order: str) -> Acceptance:
 def acceptance_view(url: str, filters: Filters, order: str) -> Acceptance:
     """The acceptance page's figures (cached per filters and sort order)."""
     return acceptance_frames(tables(url), filters, order=order)
+
+
+@dataclass(frozen=True)
+class Rejections:
+    pareto: pl.DataFrame  # reason, reason_label, reason_kind, count, share, cumulative_share
+    by_kind: pl.DataFrame  # reason_kind, count, decided, rate
+    by_channel: pl.DataFrame  # channel_label, reason_kind, count, decided, rate
+    by_campaign: pl.DataFrame  # campaign, reason_kind, count, decided, rate
+    weekly: pl.DataFrame  # week, reason_kind, count, change
+    comments: pl.DataFrame  # the rejections that carry a comment
+    disqualifications: pl.DataFrame  # reason, reason_label, count
+
+
+COMMENT_COLUMNS = ("decided_at", "external_id", "campaign", "reason", "decided_by_name", "comment")
+
+
+def rejection_frames(t: Tables, filters: Filters, *, search: str) -> Rejections:
+    """The rejection feedback page's figures for filters."""
+    dims = _people(t, _filtered(t, filters))
+    outcomes = _outcomes(t, dims, filters).with_columns(pl.lit("all").alias("all"))
+    frames = pl.collect_all(
+        [
+            rejection.rejection_pareto(outcomes),
+            rejection.rejection_by(outcomes, by=["all"]).drop("all"),
+            rejection.rejection_by(outcomes, by=["channel_label"]),
+            rejection.rejection_by(outcomes, by=["campaign"]),
+            rejection.weekly_rejections(outcomes, start=filters.start, end=filters.end),
+            rejection.rejection_comments(outcomes, search=search).select(COMMENT_COLUMNS),
+            rejection.disqualification_reasons(dims, t.disqualifications.lazy(), start=filters.start, end=filters.end),
+        ]
+    )
+    return Rejections(*frames)
+
+
+@st.cache_data(ttl=TTL_SECONDS, max_entries=64, show_spinner="Collecting rejection reasons…")
+def rejection_view(url: str, filters: Filters, search: str) -> Rejections:
+    """The rejection page's figures (cached per filters and search)."""
+    return rejection_frames(tables(url), filters, search=search)

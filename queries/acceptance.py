@@ -46,6 +46,8 @@ def mql_outcomes(
             pl.col("decided_at").last(),
             pl.col("reason").last(),
             pl.col("reason_kind").last(),
+            pl.col("comment").last(),
+            pl.col("rep_id").last().alias("decided_by"),
         )
     )
     return (

@@ -29,6 +29,8 @@ DECISIONS = pl.LazyFrame(
         "decided_at": [D(2026, 3, 2, 5), D(2026, 3, 3), D(2026, 3, 3, 5), D(2026, 3, 6)],
         "reason": ["wrong_territory", None, "duplicate", None],
         "reason_kind": ["procedural", None, "procedural", None],
+        "comment": ["Wrong region", None, "<b>dup</b>", None],
+        "rep_id": [7, 8, 7, 9],
     }
 )
 
@@ -42,6 +44,8 @@ def test_outcomes_of_the_period():
     # lead 5 became an MQL in April: outside the period
     assert result["lead_id"].to_list() == [1, 2, 3, 4]
     assert result["outcome"].to_list() == ["accepted", "rejected", "pending", "accepted"]
+    assert result["decided_by"].to_list() == [8, 7, None, 9]
+    assert result["comment"].to_list() == [None, "<b>dup</b>", None, None]
 
 
 def test_rates_by_channel_by_hand():

@@ -1,0 +1,59 @@
+"""Rejection feedback: why sales rejects MQLs, who can fix each kind, and the reps' own words."""
+
+import streamlit as st
+
+from dashboard import charts, components, data
+from dashboard.domain import REASON_KIND_FIXERS, ReasonKind
+
+settings, filters = components.page_context()
+st.title("Rejection feedback")
+st.caption(
+    "Rejections happen at the SAL gate, before contact, and are feedback on marketing's criteria. "
+    "Disqualifications after contact are feedback on the lead and are shown apart, at the bottom."
+)
+search = st.text_input("Search the sales comments", key="rejections_search", placeholder="e.g. territory, student")
+view = data.rejection_view(settings.database_url, filters, search)
+if view.pareto["count"].sum() == 0 and view.disqualifications["count"].sum() == 0:
+    st.info("No rejections or disqualifications match these filters in this period.", icon=":material/search_off:")
+    st.stop()
+
+kinds = {row["reason_kind"]: row for row in view.by_kind.iter_rows(named=True)}
+for column, kind in zip(st.columns(len(ReasonKind)), ReasonKind, strict=True):
+    row = kinds.get(kind.value, {"count": 0, "rate": None})
+    column.metric(
+        f"{kind.value.capitalize()} rejections",
+        f"{row['count']:,}",
+        delta=f"{row['rate']:.1%} of decided MQLs" if row["rate"] is not None else None,
+        delta_color="off",
+        delta_arrow="off",
+        border=True,
+    )
+    column.caption(f"Who can fix it: {REASON_KIND_FIXERS[kind]}.")
+st.page_link("pages/overview.py", label="Definitional rejections point at the scoring criteria", icon=":material/tune:")
+
+st.plotly_chart(charts.pareto_chart(view.pareto, title="Pareto of rejection reasons"), key="rejections_pareto")
+st.plotly_chart(charts.weekly_kind_chart(view.weekly, title="Rejections per week by kind"), key="rejections_weekly")
+left, right = st.columns(2)
+left.plotly_chart(
+    charts.kind_rate_bars(view.by_channel, label="channel_label", title="By channel"), key="rejections_channel"
+)
+right.plotly_chart(
+    charts.kind_rate_bars(view.by_campaign, label="campaign", title="By campaign"), key="rejections_campaign"
+)
+
+st.subheader("Sales comments")
+components.leads_table(
+    view.comments, caption=f"{view.comments.height:,} rejections with a comment", file_stem="rejection_comments"
+)
+
+st.subheader("Disqualifications after contact")
+st.plotly_chart(
+    charts.count_bars(
+        view.disqualifications,
+        label="reason_label",
+        title="Disqualified at the SQL gate",
+        x_title="Leads",
+        color="#7f7f7f",
+    ),
+    key="rejections_disqualified",
+)
