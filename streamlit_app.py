@@ -26,6 +26,7 @@ page = st.navigation(
         st.Page("pages/overview.py", title="Funnel overview", default=True),
         st.Page("pages/acceptance.py", title="Sales acceptance"),
         st.Page("pages/rejections.py", title="Rejection feedback"),
+        st.Page("pages/sla.py", title="SLA and hand-off speed"),
     ]
 )
 components.link_notices()

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from dashboard.data import overview_frames, read_tables
+from dashboard.data import acceptance_frames, handoff_frames, overview_frames, read_tables, rejection_frames
 from dashboard.domain import CountingMode
 from dashboard.filters import Filters
 from seed import populate
@@ -52,6 +52,14 @@ def main(argv: list[str] | None = None) -> int:
                 args.runs,
                 lambda f=filters: overview_frames(tables, f, now=now, maturity_days=56),
             )
+        period = Filters(start=end - timedelta(weeks=WEEKS) + timedelta(days=1), end=end)
+        pages = {
+            "acceptance_page": lambda: acceptance_frames(tables, period, order="worst_first"),
+            "rejection_page": lambda: rejection_frames(tables, period, search=""),
+            "sla_page": lambda: handoff_frames(tables, period, sla_hours=24, now=now),
+        }
+        for name, work in pages.items():
+            _timed(name, args.leads, args.runs, work)
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(json.dumps({"name": "peak_rss", "n": args.leads, "peak_rss_mb": round(peak_mb, 1)}), flush=True)
     return 0

@@ -433,3 +433,71 @@ def count_bars(frame: pl.DataFrame, *, label: str, title: str, x_title: str, col
     fig.update_xaxes(title_text=x_title, rangemode="tozero")
     fig.update_yaxes(automargin=True)
     return _base(fig, title=title, height=max(260, 80 + 30 * rows.height))
+
+
+def hbar(
+    frame: pl.DataFrame,
+    *,
+    label: str,
+    value: str,
+    title: str,
+    x_title: str,
+    text: list[str],
+    tickformat: str | None = None,
+    reference: tuple[float, str] | None = None,
+    highlight_below: float | None = None,
+) -> go.Figure:
+    """Horizontal bars of one value per label, in the frame's order (first on top), with a text per bar."""
+    if frame.is_empty():
+        return empty_figure(title, "Nothing in this period.")
+    rows = frame.reverse()
+    values = rows[value].to_list()
+    colors = [
+        LOW_RATE_COLOR if highlight_below is not None and v is not None and v < highlight_below else RATE_COLOR
+        for v in values
+    ]
+    fig = go.Figure(
+        go.Bar(
+            y=rows[label].cast(pl.String).to_list(),
+            x=values,
+            orientation="h",
+            marker={"color": colors},
+            text=list(reversed(text)),
+            textposition="outside",
+            cliponaxis=False,
+            hovertemplate="%{y}: %{text}<extra></extra>",
+        )
+    )
+    if reference is not None:
+        fig.add_vline(x=reference[0], line_dash="dot", line_color="#888", annotation_text=reference[1])
+    fig.update_xaxes(title_text=x_title, tickformat=tickformat, rangemode="tozero")
+    fig.update_yaxes(automargin=True)
+    fig = _base(fig, title=title, height=max(240, 80 + 26 * rows.height))
+    fig.update_layout(margin={"r": 160})
+    return fig
+
+
+def weekly_compliance_chart(frame: pl.DataFrame, *, title: str, highlight: list[str]) -> go.Figure:
+    """SLA compliance per MQL week for each rep; the worst reps drawn in colour, the rest in grey."""
+    if frame.is_empty():
+        return empty_figure(title, "No MQLs were decided in this period.")
+    fig = go.Figure()
+    for name in frame["decided_by_name"].drop_nulls().unique().sort().to_list():
+        part = frame.filter(pl.col("decided_by_name") == name).sort("week")
+        strong = name in highlight
+        fig.add_trace(
+            go.Scatter(
+                x=part["week"].to_list(),
+                y=part["sla_compliance"].to_list(),
+                mode="lines+markers" if strong else "lines",
+                name=name,
+                showlegend=strong,
+                line={"color": LOW_RATE_COLOR if strong else "#c9ced6", "width": 2.5 if strong else 1},
+                customdata=part["decisions"].to_list(),
+                hovertemplate=name
+                + " · week of %{x|%d %b}: %{y:.0%} within SLA (%{customdata} decisions)<extra></extra>",
+            )
+        )
+    fig.update_yaxes(title_text="Decided within the SLA", tickformat=".0%", range=[0, 1.02])
+    fig.update_xaxes(title_text="MQL week", tickformat="%d %b")
+    return _base(fig, title=title, height=360)

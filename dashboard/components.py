@@ -7,7 +7,7 @@ from datetime import date
 import polars as pl
 import streamlit as st
 
-from dashboard import data
+from dashboard import charts, data
 from dashboard.config import Settings
 from dashboard.domain import TIER_LABELS, CountingMode, Tier
 from dashboard.filters import FilterOptions, Filters, parse_params, to_params
@@ -190,3 +190,90 @@ def page_context() -> tuple[Settings, Filters]:
     if "filters" not in st.session_state:
         leave_legacy_multipage_mode()
     return st.session_state["settings"], st.session_state["filters"]
+
+
+def timing_chart(frame: pl.DataFrame, *, label: str, title: str, key: str) -> None:
+    """SLA compliance bars per group with the median and p90 hours beside each."""
+    text = [
+        f"{c:.0%} · median {m:.1f} h · p90 {p:.1f} h · {n:,} decisions"
+        for c, m, p, n in frame.select("sla_compliance", "median_hours", "p90_hours", "decisions").iter_rows()
+    ]
+    fig = charts.hbar(
+        frame,
+        label=label,
+        value="sla_compliance",
+        title=title,
+        x_title="Decided within the SLA",
+        text=text,
+        tickformat=".0%",
+        highlight_below=0.8,
+    )
+    fig.update_xaxes(range=[0, 1])
+    fig.update_layout(margin={"r": 330})
+    st.plotly_chart(fig, key=key)
+
+
+ESCALATION_COLUMNS = {
+    "owner": st.column_config.TextColumn("Junior rep"),
+    "accepted": st.column_config.NumberColumn("Accepted (SAL)", format="%d"),
+    "escalated": st.column_config.NumberColumn("Escalated to a senior (SQL)", format="%d"),
+    "median_days_junior": st.column_config.NumberColumn("Median days in the junior tier", format="%.1f"),
+    "escalation_rate": st.column_config.ProgressColumn("Escalation rate", format="percent", min_value=0, max_value=1),
+}
+
+
+def load_chart(frame: pl.DataFrame):
+    """Each rep's leads worked per week against their weekly capacity."""
+    labels = frame.with_columns(pl.format("{} ({})", "name", "tier").alias("rep"))
+    text = [f"{w:.0f} of {c} per week" for w, c in labels.select("per_week", "weekly_capacity").iter_rows()]
+    return charts.hbar(
+        labels,
+        label="rep",
+        value="utilisation",
+        title="Load against weekly capacity",
+        x_title="Share of capacity",
+        text=text,
+        tickformat=".0%",
+        reference=(1.0, "capacity"),
+    )
+
+
+def velocity_chart(frame: pl.DataFrame):
+    """Median days between successive stages."""
+    text = [
+        "–" if d is None else f"{d:.1f} days ({n:,} leads)" for d, n in frame.select("median_days", "leads").iter_rows()
+    ]
+    return charts.hbar(
+        frame.fill_null(0),
+        label="step",
+        value="median_days",
+        title="Stage velocity (median days)",
+        x_title="Days",
+        text=text,
+    )
+
+
+def comments_table(frame: pl.DataFrame, *, shown: int) -> None:
+    """The newest comments as a plain-text table (markup in a comment is never rendered), all of them downloadable."""
+    st.caption(f"{frame.height:,} rejections with a comment; the newest {min(shown, frame.height):,} are shown.")
+    st.table(
+        frame.head(shown)
+        .with_columns(pl.col("decided_at").dt.strftime("%Y-%m-%d %H:%M"))
+        .rename(
+            {
+                "decided_at": "Decided",
+                "external_id": "Lead",
+                "campaign": "Campaign",
+                "reason": "Reason",
+                "decided_by_name": "Rep",
+                "comment": "Comment",
+            }
+        )
+    )
+    st.download_button(
+        "Download all comments (CSV)",
+        data=frame.write_csv(),
+        file_name="rejection_comments.csv",
+        mime="text/csv",
+        key="download_rejection_comments",
+    )

@@ -15,7 +15,7 @@ from dashboard import db
 from dashboard.config import Settings
 from dashboard.filters import FilterOptions, Filters
 from dashboard.models import Campaign, ChannelRow, Disqualification, Lead, Rep, SalesDecision, StageEvent
-from queries import acceptance, funnel, rejection
+from queries import acceptance, funnel, rejection, sla
 from queries.leads import filter_dimensions, lead_dimensions
 
 TTL_SECONDS = 600
@@ -242,3 +242,51 @@ def rejection_frames(t: Tables, filters: Filters, *, search: str) -> Rejections:
 def rejection_view(url: str, filters: Filters, search: str) -> Rejections:
     """The rejection page's figures (cached per filters and search)."""
     return rejection_frames(tables(url), filters, search=search)
+
+
+@dataclass(frozen=True)
+class HandoffSpeed:
+    overall: pl.DataFrame  # one row: decisions, median_hours, p90_hours, sla_compliance
+    by_rep: pl.DataFrame
+    by_tier: pl.DataFrame
+    by_channel: pl.DataFrame
+    weekly_by_rep: pl.DataFrame  # week, decided_by_name, sla_compliance
+    breached: pl.DataFrame  # pending MQLs past the SLA, oldest first
+    escalation: pl.DataFrame  # per junior owner
+    load: pl.DataFrame  # per rep against capacity
+    velocity: pl.DataFrame  # median days per step
+
+
+BREACH_COLUMNS = ("mql_at", "hours_waiting", "external_id", "owner", "campaign", "channel_label")
+
+
+def handoff_frames(t: Tables, filters: Filters, *, sla_hours: float, now: datetime) -> HandoffSpeed:
+    """The SLA page's figures for filters."""
+    dims = _people(t, _filtered(t, filters))
+    reps = t.reps.lazy()
+    outcomes = _outcomes(t, dims, filters).join(
+        reps.select(pl.col("id").alias("decided_by"), pl.col("tier").alias("decider_tier")), on="decided_by", how="left"
+    )
+    times = sla.decision_times(outcomes, sla_hours=sla_hours).with_columns(pl.lit("all").alias("all"))
+    weekly = times.with_columns(pl.col("mql_at").dt.truncate("1w").dt.date().alias("week"))
+    frames = pl.collect_all(
+        [
+            sla.time_to_decision_by(times, by=["all"]).drop("all"),
+            sla.time_to_decision_by(times, by=["decided_by_name"]),
+            sla.time_to_decision_by(times, by=["decider_tier"]),
+            sla.time_to_decision_by(times, by=["channel_label"]),
+            sla.time_to_decision_by(weekly, by=["week", "decided_by_name"]).sort("week"),
+            sla.breached_pending(outcomes, now=now, sla_hours=sla_hours).select(BREACH_COLUMNS),
+            sla.escalation(dims, t.events.lazy(), start=filters.start, end=filters.end),
+            sla.rep_load(reps, t.events.lazy(), start=filters.start, end=filters.end),
+            sla.stage_velocity(dims, t.events.lazy(), start=filters.start, end=filters.end),
+        ]
+    )
+    return HandoffSpeed(*frames)
+
+
+@st.cache_data(ttl=TTL_SECONDS, max_entries=64, show_spinner="Timing the hand-off…")
+def handoff_view(url: str, filters: Filters, sla_hours: float, today: date) -> HandoffSpeed:
+    """The SLA page's figures (cached per filters, SLA and day)."""
+    now = datetime.now() if today == date.today() else datetime.combine(today, time())
+    return handoff_frames(tables(url), filters, sla_hours=sla_hours, now=now)

@@ -42,9 +42,7 @@ right.plotly_chart(
 )
 
 st.subheader("Sales comments")
-components.leads_table(
-    view.comments, caption=f"{view.comments.height:,} rejections with a comment", file_stem="rejection_comments"
-)
+components.comments_table(view.comments, shown=100)
 
 st.subheader("Disqualifications after contact")
 st.plotly_chart(

@@ -5,10 +5,13 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from datetime import datetime
 from pathlib import Path
 
 import pytest
 
+from seed import populate
+from seed.generator import today_plan
 from tests.conftest import free_port, wait_for_port
 
 pytestmark = pytest.mark.browser
@@ -24,17 +27,18 @@ CHROMIUM_ARGS = [
 MAIN = '[data-testid="stMain"]'
 
 
+EVIL_COMMENT = "<script>window.__pwned = 1</script> not <b>bold</b>"
+
+
 @pytest.fixture(scope="module")
 def app_url(tmp_path_factory):
-    """The app on a free port with a fresh SQLite file that it seeds on first start."""
+    """The app on a free port over a seeded SQLite file that holds one hostile comment."""
     folder = tmp_path_factory.mktemp("served")
     port = free_port()
-    env = {
-        **os.environ,
-        "DATABASE_URL": f"sqlite:///{folder / 'handoff.db'}",
-        "HANDOFF_SEED_DEMO": "1",
-        "HANDOFF_DEMO_LEADS": "3000",
-    }
+    url = f"sqlite:///{folder / 'handoff.db'}"
+    populate(url, today_plan(3000, 26, seed=9))
+    add_hostile_comment(url)
+    env = {**os.environ, "DATABASE_URL": url, "HANDOFF_SEED_DEMO": "1", "HANDOFF_DEMO_LEADS": "3000"}
     server = subprocess.Popen(
         [
             sys.executable,
@@ -56,10 +60,32 @@ def app_url(tmp_path_factory):
     )
     try:
         wait_for_port(port, 60)
-        yield f"http://127.0.0.1:{port}"
+        yield f"http://127.0.0.1:{port}", url
     finally:
         server.terminate()
         server.wait(timeout=20)
+
+
+def add_hostile_comment(url: str) -> None:
+    """Reject one pending MQL with a comment full of markup, the way a rep could type it."""
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:
+        lead, rep = conn.execute(
+            sa.text(
+                "SELECT l.id, l.owner_rep_id FROM lead l JOIN stage_event e ON e.lead_id = l.id AND e.stage = 'mql' "
+                "WHERE NOT EXISTS (SELECT 1 FROM sales_decision d WHERE d.lead_id = l.id) ORDER BY e.occurred_at DESC"
+            )
+        ).first()
+        conn.execute(
+            sa.text(
+                "INSERT INTO sales_decision (lead_id, decision, reason, reason_kind, comment, rep_id, decided_at) "
+                "VALUES (:lead, 'rejected', 'duplicate', 'procedural', :comment, :rep, :now)"
+            ),
+            {"lead": lead, "rep": rep, "comment": EVIL_COMMENT, "now": datetime.now().strftime("%Y-%m-%d %H:%M:%S.%f")},
+        )
+    engine.dispose()
 
 
 @pytest.fixture
@@ -97,7 +123,7 @@ def kpis(tab) -> dict[str, str]:
 
 
 def test_overview_loads_and_a_channel_filter_changes_the_kpis(app_url, page, artifacts):
-    page.goto(app_url)
+    page.goto(app_url[0])
     page.locator(f'{MAIN} [data-testid="stPlotlyChart"]').first.wait_for(timeout=90_000)
     page.wait_for_timeout(1500)
     before = kpis(page)
@@ -124,7 +150,7 @@ def test_overview_loads_and_a_channel_filter_changes_the_kpis(app_url, page, art
 
 
 def test_an_invalid_link_parameter_shows_a_notice(app_url, page, artifacts):
-    page.goto(f"{app_url}/?channel=not-a-channel")
+    page.goto(f"{app_url[0]}/?channel=not-a-channel")
     page.locator(f'{MAIN} [data-testid="stPlotlyChart"]').first.wait_for(timeout=90_000)
     main = page.locator(MAIN)
     assert "ignored" in main.inner_text()
@@ -132,13 +158,43 @@ def test_an_invalid_link_parameter_shows_a_notice(app_url, page, artifacts):
     page.screenshot(path=str(artifacts / "overview_bad_link.png"), full_page=True)
 
 
-def test_acceptance_page_renders(app_url, page, artifacts):
-    page.goto(app_url)
-    page.locator(f'{MAIN} [data-testid="stPlotlyChart"]').first.wait_for(timeout=90_000)
-    page.locator('[data-testid="stSidebarNav"]').get_by_text("Sales acceptance").click()
-    page.locator(MAIN).get_by_text("By channel").first.wait_for(timeout=60_000)
-    page.wait_for_timeout(2000)
-    assert "Acceptance rate" in kpis(page)
+def open_page(tab, base: str, title: str, heading: str) -> None:
+    tab.goto(base)
+    tab.locator(f'{MAIN} [data-testid="stPlotlyChart"]').first.wait_for(timeout=90_000)
+    tab.locator('[data-testid="stSidebarNav"]').get_by_text(title).click()
+    tab.locator(MAIN).get_by_text(heading).first.wait_for(timeout=60_000)
+    tab.wait_for_timeout(2000)
+
+
+@pytest.mark.parametrize(
+    ("title", "heading", "metric", "shot"),
+    [
+        ("Sales acceptance", "By channel", "Acceptance rate", "acceptance.png"),
+        ("SLA and hand-off speed", "By rep", "SLA compliance", "sla.png"),
+    ],
+)
+def test_analytics_pages_render(app_url, page, artifacts, title, heading, metric, shot):
+    open_page(page, app_url[0], title, heading)
+    assert metric in kpis(page)
+    assert page.locator(f'{MAIN} [data-testid="stPlotlyChart"]').count() >= 3
     page.set_viewport_size({"width": 1400, "height": 3200})
     page.wait_for_timeout(1000)
-    page.screenshot(path=str(artifacts / "acceptance.png"), full_page=True)
+    page.screenshot(path=str(artifacts / shot), full_page=True)
+
+
+def test_rejection_comments_show_markup_as_literal_text(app_url, page, artifacts):
+    open_page(page, app_url[0], "Rejection feedback", "Pareto of rejection reasons")
+    search = page.locator(MAIN).get_by_label("Search the sales comments")
+    search.wait_for(timeout=60_000)
+    search.fill("pwned")
+    search.press("Enter")
+    cell = page.locator(f'{MAIN} [data-testid="stTable"]').get_by_text(
+        "<script>window.__pwned = 1</script>", exact=False
+    )
+    cell.wait_for(timeout=30_000)
+    assert "<b>bold</b>" in cell.inner_text()
+    assert page.evaluate("window.__pwned") is None
+    assert page.locator(f"{MAIN} [data-testid='stTable'] b").count() == 0
+    page.set_viewport_size({"width": 1400, "height": 2800})
+    page.wait_for_timeout(1000)
+    page.screenshot(path=str(artifacts / "rejections.png"), full_page=True)

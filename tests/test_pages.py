@@ -138,3 +138,29 @@ def test_acceptance_page_renders_and_follows_the_filters(monkeypatch, seeded_url
     # the sort control reorders the bars: largest volume first puts the biggest campaign on top
     at.radio(key="acceptance_order").set_value("largest_first").run()
     assert not at.exception
+
+
+def test_rejection_page_renders_and_the_search_narrows_the_comments(monkeypatch, seeded_url):
+    at = _app(monkeypatch, seeded_url)
+    at.run()
+    at.switch_page("pages/rejections.py").run()
+    assert not at.exception
+    labels = {m.label for m in at.metric}
+    assert labels == {"Procedural rejections", "Clerical rejections", "Definitional rejections"}
+    everything = at.table[0].value.shape[0]
+    at.text_input(key="rejections_search").set_value("student").run()
+    assert not at.exception
+    narrowed = at.table[0].value
+    assert 0 < narrowed.shape[0] < everything
+    assert all("student" in " ".join(map(str, row)).lower() for row in narrowed.itertuples())
+
+
+def test_sla_page_follows_the_sla_setting(monkeypatch, seeded_url):
+    at = _app(monkeypatch, seeded_url)
+    at.run()
+    at.switch_page("pages/sla.py").run()
+    assert not at.exception
+    strict = _kpis(at)["SLA compliance"]
+    at.number_input(key="sla_hours").set_value(2.0).run()
+    assert not at.exception
+    assert float(_kpis(at)["SLA compliance"].rstrip("%")) < float(strict.rstrip("%"))
