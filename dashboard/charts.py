@@ -169,9 +169,10 @@ def acceptance_bars(frame: pl.DataFrame, *, label: str, title: str, benchmark: f
             textposition="inside",
             insidetextanchor="start",
             insidetextfont={"color": "white"},
-            customdata=rows.select("rate_low", "rate_high", "accepted", "decided", "pending").rows(),
-            hovertemplate="%{y}<br>Acceptance %{x:.1%} (95% interval %{customdata[0]:.0%}–%{customdata[1]:.0%})"
-            "<br>%{customdata[2]:,} accepted of %{customdata[3]:,} decided · %{customdata[4]:,} pending<extra></extra>",
+            # the plain group name first: a selection event reports it back for the drill-down
+            customdata=rows.select(label, "rate_low", "rate_high", "accepted", "decided", "pending").rows(),
+            hovertemplate="%{y}<br>Acceptance %{x:.1%} (95% interval %{customdata[1]:.0%}–%{customdata[2]:.0%})"
+            "<br>%{customdata[3]:,} accepted of %{customdata[4]:,} decided · %{customdata[5]:,} pending<extra></extra>",
         )
     )
     if benchmark is not None:

@@ -158,6 +158,14 @@ def selected_points(event) -> list[dict]:
         return []
 
 
+def point_label(point: dict) -> str | None:
+    """The group a selected bar or cell stands for: a bar's first customdata, else the cell's row label."""
+    custom = point.get("customdata")
+    if isinstance(custom, list | tuple) and custom:
+        return custom[0]
+    return point.get("y")
+
+
 def leads_table(frame: pl.DataFrame, *, caption: str, file_stem: str) -> None:
     """A table of leads with a CSV download; every value is shown as plain text."""
     st.caption(caption)

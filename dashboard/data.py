@@ -175,7 +175,8 @@ def _outcomes(t: Tables, dims: pl.LazyFrame, filters: Filters) -> pl.LazyFrame:
     """The period's MQLs with their outcome and the name of the rep who decided."""
     deciders = t.reps.lazy().select(pl.col("id").alias("decided_by"), pl.col("name").alias("decided_by_name"))
     outcomes = acceptance.mql_outcomes(dims, t.events.lazy(), t.decisions.lazy(), start=filters.start, end=filters.end)
-    return outcomes.join(deciders, on="decided_by", how="left")
+    # Materialised once: every figure of a page reads it, and polars would otherwise recompute it per figure.
+    return outcomes.join(deciders, on="decided_by", how="left").collect().lazy()
 
 
 def acceptance_frames(t: Tables, filters: Filters, *, order: str) -> Acceptance:

@@ -64,7 +64,7 @@ st.subheader("Leads behind the figures")
 picked = {}
 for event, column in ((by_channel, "channel_label"), (by_campaign, "campaign"), (matrix, "campaign")):
     for point in components.selected_points(event):
-        picked = {column: point.get("y")}
+        picked = {column: components.point_label(point)}
 rows = view.outcomes.filter(pl.col(k) == v for k, v in picked.items()) if picked else view.outcomes
 what = ", ".join(f"{v}" for v in picked.values()) or "all MQLs of the period (select a bar or cell to narrow)"
 components.leads_table(rows, caption=f"{rows.height:,} leads: {what}", file_stem="acceptance_leads")

@@ -198,3 +198,20 @@ def test_rejection_comments_show_markup_as_literal_text(app_url, page, artifacts
     page.set_viewport_size({"width": 1400, "height": 2800})
     page.wait_for_timeout(1000)
     page.screenshot(path=str(artifacts / "rejections.png"), full_page=True)
+
+
+def test_selecting_a_bar_lists_the_leads_behind_it(app_url, page, artifacts):
+    open_page(page, app_url[0], "Sales acceptance", "By channel")
+    main = page.locator(MAIN)
+    everything = main.get_by_text("all MQLs of the period").first.inner_text()
+    bars = page.locator(f'{MAIN} [data-testid="stPlotlyChart"]').first.locator("g.point path")
+    bars.nth(bars.count() - 1).click(force=True)  # the top bar: the worst channel
+    caption = main.get_by_text("leads: ").first
+    page.wait_for_function(
+        """() => [...document.querySelectorAll('[data-testid="stMain"] [data-testid="stCaptionContainer"]')]
+              .some(e => /^[\\d,]+ leads: (?!all MQLs)/.test(e.innerText.trim()))""",
+        timeout=30_000,
+    )
+    narrowed = caption.inner_text()
+    assert int(narrowed.split(" ")[0].replace(",", "")) < int(everything.split(" ")[0].replace(",", ""))
+    page.screenshot(path=str(artifacts / "acceptance_drilldown.png"), full_page=True)
