@@ -33,6 +33,23 @@ def _base(fig: go.Figure, *, title: str, height: int = 420) -> go.Figure:
     return fig
 
 
+def _note(
+    fig: go.Figure, text: str, *, x: float, y: float, anchor: str, color: str = "#666", below: bool = False
+) -> None:
+    """A small explanatory line placed on the figure's paper, outside the data."""
+    fig.add_annotation(
+        text=text,
+        xref="paper",
+        yref="paper",
+        x=x,
+        y=y,
+        showarrow=False,
+        font={"size": 12, "color": color},
+        xanchor=anchor,
+        yanchor="top" if below else "auto",
+    )
+
+
 def empty_figure(title: str, message: str = "No leads match these filters.") -> go.Figure:
     """A figure that says why it is empty instead of drawing empty axes."""
     fig = go.Figure()
@@ -118,16 +135,7 @@ def weekly_trend_chart(frame: pl.DataFrame, *, title: str, immature_from: date |
         last = frame["week"].max()
         if last is not None and immature_from <= last:
             fig.add_vrect(x0=immature_from, x1=last, fillcolor=IMMATURE_FILL, line_width=0, row="all", col="all")
-            fig.add_annotation(
-                text="Shaded: recent cohorts, still settling",
-                xref="paper",
-                yref="paper",
-                x=1,
-                y=1.13,
-                showarrow=False,
-                font={"size": 12, "color": "#a15c00"},
-                xanchor="right",
-            )
+            _note(fig, "Shaded: recent cohorts, still settling", x=1, y=1.13, anchor="right", color="#a15c00")
     fig.update_yaxes(rangemode="tozero", title_text=None)
     fig.update_xaxes(tickformat="%d %b", nticks=6)
     return _base(fig, title=title, height=480)
@@ -250,16 +258,7 @@ def acceptance_heatmap(frame: pl.DataFrame, *, title: str) -> go.Figure:
     )
     fig.update_yaxes(autorange="reversed", automargin=True)
     fig.update_xaxes(side="top", automargin=True)
-    fig.add_annotation(
-        text="* grey: fewer than 30 decisions, too few for a solid rate",
-        xref="paper",
-        yref="paper",
-        x=0,
-        y=-0.02,
-        yanchor="top",
-        showarrow=False,
-        font={"size": 12, "color": "#666"},
-    )
+    _note(fig, "* grey: fewer than 30 decisions, too few for a solid rate", x=0, y=-0.02, anchor="left", below=True)
     return _base(fig, title=title, height=max(360, 120 + 22 * len(campaigns)))
 
 
@@ -303,16 +302,7 @@ def weekly_acceptance_chart(current: pl.DataFrame, previous: pl.DataFrame, *, ti
             )
     fig.update_yaxes(title_text="Acceptance rate", tickformat=".0%", range=[0, 1])
     fig.update_xaxes(title_text="MQL week", tickformat="%d %b")
-    fig.add_annotation(
-        text="Dotted: the previous period, shifted onto these weeks",
-        xref="paper",
-        yref="paper",
-        x=0,
-        y=1.06,
-        showarrow=False,
-        font={"size": 12, "color": "#666"},
-        xanchor="left",
-    )
+    _note(fig, "Dotted: the previous period, shifted onto these weeks", x=0, y=1.06, anchor="left")
     return _base(fig, title=title, height=440)
 
 

@@ -263,7 +263,11 @@ def velocity_chart(frame: pl.DataFrame):
 
 def comments_table(frame: pl.DataFrame, *, shown: int) -> None:
     """The newest comments as a plain-text table (markup in a comment is never rendered), all of them downloadable."""
-    st.caption(f"{frame.height:,} rejections with a comment; the newest {min(shown, frame.height):,} are shown.")
+    if frame.is_empty():
+        st.caption("No rejection under these filters carries a comment.")
+        return
+    plural = "" if frame.height == 1 else "s"
+    st.caption(f"{frame.height:,} rejection{plural} with a comment; the newest {min(shown, frame.height):,} shown.")
     st.table(
         frame.head(shown)
         .with_columns(pl.col("decided_at").dt.strftime("%Y-%m-%d %H:%M"))

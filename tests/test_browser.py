@@ -158,12 +158,26 @@ def test_an_invalid_link_parameter_shows_a_notice(app_url, page, artifacts):
     page.screenshot(path=str(artifacts / "overview_bad_link.png"), full_page=True)
 
 
+# The last thing each page draws: once it is there, the page has finished rendering.
+LAST_ELEMENT = {
+    "Sales acceptance": "Leads behind the figures",
+    "Rejection feedback": "Disqualifications after contact",
+    "SLA and hand-off speed": "Stage velocity",
+}
+
+
 def open_page(tab, base: str, title: str, heading: str) -> None:
     tab.goto(base)
     tab.locator(f'{MAIN} [data-testid="stPlotlyChart"]').first.wait_for(timeout=90_000)
     tab.locator('[data-testid="stSidebarNav"]').get_by_text(title).click()
     tab.locator(MAIN).get_by_text(heading).first.wait_for(timeout=60_000)
-    tab.wait_for_timeout(2000)
+    tab.locator(MAIN).get_by_text(LAST_ELEMENT[title]).first.wait_for(timeout=60_000)
+    tab.wait_for_function(
+        """() => !document.querySelector('[data-testid="stStatusWidget"]')
+                 && document.querySelectorAll('[data-testid="stMain"] [data-testid="stPlotlyChart"]').length >= 3""",
+        timeout=60_000,
+    )
+    tab.wait_for_timeout(1500)
 
 
 @pytest.mark.parametrize(
