@@ -166,10 +166,23 @@ def point_label(point: dict) -> str | None:
     return point.get("y")
 
 
+LEAD_COLUMNS = {
+    "external_id": st.column_config.TextColumn("Lead"),
+    "campaign": st.column_config.TextColumn("Campaign"),
+    "channel_label": st.column_config.TextColumn("Channel"),
+    "owner": st.column_config.TextColumn("Owner"),
+    "mql_at": st.column_config.DatetimeColumn("MQL at", format="YYYY-MM-DD HH:mm"),
+    "outcome": st.column_config.TextColumn("Outcome"),
+    "reason": st.column_config.TextColumn("Rejection reason"),
+    "decided_at": st.column_config.DatetimeColumn("Decided at", format="YYYY-MM-DD HH:mm"),
+    "hours_waiting": st.column_config.NumberColumn("Hours waiting", format="%.1f"),
+}
+
+
 def leads_table(frame: pl.DataFrame, *, caption: str, file_stem: str) -> None:
     """A table of leads with a CSV download; every value is shown as plain text."""
     st.caption(caption)
-    st.dataframe(frame, hide_index=True, width="stretch")
+    st.dataframe(frame, hide_index=True, width="stretch", column_config=LEAD_COLUMNS)
     st.download_button(
         "Download these leads (CSV)",
         data=frame.write_csv(),
