@@ -13,6 +13,7 @@ from sqlmodel import Session, select
 
 from dashboard import db
 from dashboard.config import Settings
+from dashboard.domain import Stage
 from dashboard.filters import FilterOptions, Filters
 from dashboard.models import Campaign, ChannelRow, Disqualification, Lead, Rep, SalesDecision, StageEvent
 from queries import acceptance, funnel, rejection, sla
@@ -23,7 +24,10 @@ TTL_SECONDS = 600
 
 @dataclass(frozen=True)
 class Tables:
-    """The tables the analytics read, as polars frames (immutable: never changed in place)."""
+    """The tables the analytics read, as polars frames (immutable: never changed in place).
+
+    The last fields are derived once per load because they do not depend on the filters.
+    """
 
     leads: pl.DataFrame
     events: pl.DataFrame
@@ -32,22 +36,31 @@ class Tables:
     reps: pl.DataFrame
     decisions: pl.DataFrame
     disqualifications: pl.DataFrame
+    dims: pl.DataFrame  # lead_dimensions plus external_id and owner name
+    mql_events: pl.DataFrame  # the MQL stage events only
+    latest: pl.DataFrame  # latest_decisions
 
     def dimensions(self) -> pl.LazyFrame:
-        return lead_dimensions(self.leads.lazy(), self.campaigns.lazy(), self.channels.lazy(), self.reps.lazy())
+        return self.dims.lazy()
 
 
 def read_tables(url: str) -> Tables:
-    """Every analytics table read in bulk (ADBC), without ORM objects."""
-    return Tables(
-        leads=db.read_table(Lead, url=url),
-        events=db.read_table(StageEvent, url=url),
-        campaigns=db.read_table(Campaign, url=url),
-        channels=db.read_table(ChannelRow, url=url),
-        reps=db.read_table(Rep, url=url),
-        decisions=db.read_table(SalesDecision, url=url),
-        disqualifications=db.read_table(Disqualification, url=url),
+    """Every analytics table read in bulk (ADBC), without ORM objects, with what derives from them."""
+    leads, events, campaigns, channels, reps, decisions, disqualifications = (
+        db.read_table(model, url=url)
+        for model in (Lead, StageEvent, Campaign, ChannelRow, Rep, SalesDecision, Disqualification)
     )
+    owners = reps.lazy().select(pl.col("id").alias("owner_rep_id"), pl.col("name").alias("owner"))
+    dims, mql_events, latest = pl.collect_all(
+        [
+            lead_dimensions(leads.lazy(), campaigns.lazy(), channels.lazy(), reps.lazy())
+            .join(leads.lazy().select(pl.col("id").alias("lead_id"), "external_id"), on="lead_id", how="left")
+            .join(owners, on="owner_rep_id", how="left"),
+            events.lazy().filter(pl.col("stage") == Stage.MQL.value),
+            acceptance.latest_decisions(decisions.lazy()),
+        ]
+    )
+    return Tables(leads, events, campaigns, channels, reps, decisions, disqualifications, dims, mql_events, latest)
 
 
 # cache_resource, not cache_data: cache_data would copy a million-row frame on every rerun;
@@ -164,28 +177,20 @@ class Acceptance:
 OUTCOME_COLUMNS = ("external_id", "campaign", "channel_label", "owner", "mql_at", "outcome", "reason", "decided_at")
 
 
-def _people(t: Tables, dims: pl.LazyFrame) -> pl.LazyFrame:
-    """dims with the lead's external id and its owner's name."""
-    reps = t.reps.lazy().select(pl.col("id").alias("owner_rep_id"), pl.col("name").alias("owner"))
-    ids = t.leads.lazy().select(pl.col("id").alias("lead_id"), "external_id")
-    return dims.join(ids, on="lead_id", how="left").join(reps, on="owner_rep_id", how="left")
-
-
 def _outcomes(t: Tables, dims: pl.LazyFrame, filters: Filters) -> pl.LazyFrame:
     """The period's MQLs with their outcome and the name of the rep who decided."""
     deciders = t.reps.lazy().select(pl.col("id").alias("decided_by"), pl.col("name").alias("decided_by_name"))
-    outcomes = acceptance.mql_outcomes(dims, t.events.lazy(), t.decisions.lazy(), start=filters.start, end=filters.end)
+    outcomes = acceptance.mql_outcomes(dims, t.mql_events.lazy(), t.latest.lazy(), start=filters.start, end=filters.end)
     # Materialised once: every figure of a page reads it, and polars would otherwise recompute it per figure.
     return outcomes.join(deciders, on="decided_by", how="left").collect().lazy()
 
 
 def acceptance_frames(t: Tables, filters: Filters, *, order: str) -> Acceptance:
     """The acceptance page's figures for filters."""
-    dims = _people(t, _filtered(t, filters))
-    events, decisions = t.events.lazy(), t.decisions.lazy()
+    dims = _filtered(t, filters)
     outcomes = _outcomes(t, dims, filters)
     prev = filters.previous()
-    previous = acceptance.mql_outcomes(dims, events, decisions, start=prev.start, end=prev.end)
+    previous = acceptance.mql_outcomes(dims, t.mql_events.lazy(), t.latest.lazy(), start=prev.start, end=prev.end)
     shift = pl.duration(days=filters.days)
     by_channel, by_campaign, matrix, weekly, weekly_previous, total, rows = pl.collect_all(
         [
@@ -223,7 +228,7 @@ COMMENT_COLUMNS = ("decided_at", "external_id", "campaign", "reason", "decided_b
 
 def rejection_frames(t: Tables, filters: Filters, *, search: str) -> Rejections:
     """The rejection feedback page's figures for filters."""
-    dims = _people(t, _filtered(t, filters))
+    dims = _filtered(t, filters)
     outcomes = _outcomes(t, dims, filters).with_columns(pl.lit("all").alias("all"))
     frames = pl.collect_all(
         [
@@ -263,7 +268,7 @@ BREACH_COLUMNS = ("mql_at", "hours_waiting", "external_id", "owner", "campaign",
 
 def handoff_frames(t: Tables, filters: Filters, *, sla_hours: float, now: datetime) -> HandoffSpeed:
     """The SLA page's figures for filters."""
-    dims = _people(t, _filtered(t, filters))
+    dims = _filtered(t, filters)
     reps = t.reps.lazy()
     outcomes = _outcomes(t, dims, filters).join(
         reps.select(pl.col("id").alias("decided_by"), pl.col("tier").alias("decider_tier")), on="decided_by", how="left"

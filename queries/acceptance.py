@@ -27,18 +27,9 @@ def wilson_bounds(successes: pl.Expr, trials: pl.Expr, z: float = Z_95) -> tuple
     return pl.when(valid).then(low), pl.when(valid).then(high)
 
 
-def mql_outcomes(
-    leads: pl.LazyFrame, events: pl.LazyFrame, decisions: pl.LazyFrame, *, start: date, end: date
-) -> pl.LazyFrame:
-    """MQLs that entered the MQL stage in the period, each with its outcome: accepted, rejected or pending."""
-    lo, hi = period_bounds(start, end)
-    mqls = (
-        events.filter((pl.col("stage") == Stage.MQL.value) & pl.col("occurred_at").is_between(lo, hi, closed="left"))
-        .group_by("lead_id")
-        .agg(pl.col("occurred_at").min().alias("mql_at"))
-    )
-    # A lead's latest decision is the one that stands.
-    latest = (
+def latest_decisions(decisions: pl.LazyFrame) -> pl.LazyFrame:
+    """One row per decided lead: its latest decision, the one that stands."""
+    return (
         decisions.sort("decided_at")
         .group_by("lead_id")
         .agg(
@@ -49,6 +40,21 @@ def mql_outcomes(
             pl.col("comment").last(),
             pl.col("rep_id").last().alias("decided_by"),
         )
+    )
+
+
+def mql_outcomes(
+    leads: pl.LazyFrame, events: pl.LazyFrame, latest: pl.LazyFrame, *, start: date, end: date
+) -> pl.LazyFrame:
+    """MQLs that entered the MQL stage in the period, each with its outcome: accepted, rejected or pending.
+
+    latest is latest_decisions(decisions): computed once per load, it does not depend on the period.
+    """
+    lo, hi = period_bounds(start, end)
+    mqls = (
+        events.filter((pl.col("stage") == Stage.MQL.value) & pl.col("occurred_at").is_between(lo, hi, closed="left"))
+        .group_by("lead_id")
+        .agg(pl.col("occurred_at").min().alias("mql_at"))
     )
     return (
         leads.join(mqls, on="lead_id", how="inner")

@@ -36,7 +36,7 @@ DECISIONS = pl.LazyFrame(
 
 
 def outcomes(start=date(2026, 3, 1), end=date(2026, 3, 31)) -> pl.LazyFrame:
-    return acceptance.mql_outcomes(LEADS, EVENTS, DECISIONS, start=start, end=end)
+    return acceptance.mql_outcomes(LEADS, EVENTS, acceptance.latest_decisions(DECISIONS), start=start, end=end)
 
 
 def test_outcomes_of_the_period():
