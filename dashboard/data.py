@@ -39,6 +39,7 @@ class Tables:
     dims: pl.DataFrame  # lead_dimensions plus external_id and owner name
     mql_events: pl.DataFrame  # the MQL stage events only
     latest: pl.DataFrame  # latest_decisions
+    stage_times: pl.DataFrame  # first_stage_times
 
     def dimensions(self) -> pl.LazyFrame:
         return self.dims.lazy()
@@ -51,16 +52,19 @@ def read_tables(url: str) -> Tables:
         for model in (Lead, StageEvent, Campaign, ChannelRow, Rep, SalesDecision, Disqualification)
     )
     owners = reps.lazy().select(pl.col("id").alias("owner_rep_id"), pl.col("name").alias("owner"))
-    dims, mql_events, latest = pl.collect_all(
+    dims, mql_events, latest, stage_times = pl.collect_all(
         [
             lead_dimensions(leads.lazy(), campaigns.lazy(), channels.lazy(), reps.lazy())
             .join(leads.lazy().select(pl.col("id").alias("lead_id"), "external_id"), on="lead_id", how="left")
             .join(owners, on="owner_rep_id", how="left"),
             events.lazy().filter(pl.col("stage") == Stage.MQL.value),
             acceptance.latest_decisions(decisions.lazy()),
+            sla.first_stage_times(events.lazy()),
         ]
     )
-    return Tables(leads, events, campaigns, channels, reps, decisions, disqualifications, dims, mql_events, latest)
+    return Tables(
+        leads, events, campaigns, channels, reps, decisions, disqualifications, dims, mql_events, latest, stage_times
+    )
 
 
 # cache_resource, not cache_data: cache_data would copy a million-row frame on every rerun;
@@ -283,9 +287,9 @@ def handoff_frames(t: Tables, filters: Filters, *, sla_hours: float, now: dateti
             sla.time_to_decision_by(times, by=["channel_label"]),
             sla.time_to_decision_by(weekly, by=["week", "decided_by_name"]).sort("week"),
             sla.breached_pending(outcomes, now=now, sla_hours=sla_hours).select(BREACH_COLUMNS),
-            sla.escalation(dims, t.events.lazy(), start=filters.start, end=filters.end),
+            sla.escalation(dims, t.stage_times.lazy(), start=filters.start, end=filters.end),
             sla.rep_load(reps, t.events.lazy(), start=filters.start, end=filters.end),
-            sla.stage_velocity(dims, t.events.lazy(), start=filters.start, end=filters.end),
+            sla.stage_velocity(dims, t.stage_times.lazy(), start=filters.start, end=filters.end),
         ]
     )
     return HandoffSpeed(*frames)

@@ -47,21 +47,24 @@ def breached_pending(outcomes: pl.LazyFrame, *, now: datetime, sla_hours: float)
     )
 
 
-def _first_at(events: pl.LazyFrame, stage: Stage, name: str) -> pl.LazyFrame:
-    return (
-        events.filter(pl.col("stage") == stage.value).group_by("lead_id").agg(pl.col("occurred_at").min().alias(name))
+def first_stage_times(events: pl.LazyFrame) -> pl.LazyFrame:
+    """One row per lead: when it first reached each main-path stage (<stage>_at, null if never)."""
+    return events.group_by("lead_id").agg(
+        pl.col("occurred_at").filter(pl.col("stage") == stage.value).min().alias(f"{stage.value}_at")
+        for stage in MAIN_PATH
     )
 
 
-def escalation(leads: pl.LazyFrame, events: pl.LazyFrame, *, start: date, end: date) -> pl.LazyFrame:
-    """Per junior owner: leads accepted in the period, how many reached a senior (SQL), days in the junior tier."""
+def escalation(leads: pl.LazyFrame, times: pl.LazyFrame, *, start: date, end: date) -> pl.LazyFrame:
+    """Per junior owner: leads accepted in the period, how many reached a senior (SQL), days in the junior tier.
+
+    times is first_stage_times(events).
+    """
     lo, hi = period_bounds(start, end)
-    accepted = _first_at(events, Stage.SAL, "sal_at").filter(pl.col("sal_at").is_between(lo, hi, closed="left"))
     days = (pl.col("sql_at") - pl.col("sal_at")).dt.total_seconds() / 86400
     return (
         leads.select("lead_id", "owner")
-        .join(accepted, on="lead_id", how="inner")
-        .join(_first_at(events, Stage.SQL, "sql_at"), on="lead_id", how="left")
+        .join(times.filter(pl.col("sal_at").is_between(lo, hi, closed="left")), on="lead_id", how="inner")
         .group_by("owner")
         .agg(
             pl.len().cast(pl.Int64).alias("accepted"),
@@ -105,27 +108,33 @@ def rep_load(reps: pl.LazyFrame, events: pl.LazyFrame, *, start: date, end: date
     )
 
 
-def stage_velocity(leads: pl.LazyFrame, events: pl.LazyFrame, *, start: date, end: date) -> pl.LazyFrame:
-    """Median days between successive main-path stages, for leads that entered the later stage in the period."""
+def stage_velocity(leads: pl.LazyFrame, times: pl.LazyFrame, *, start: date, end: date) -> pl.LazyFrame:
+    """Median days between successive main-path stages, for leads that entered the later stage in the period.
+
+    times is first_stage_times(events).
+    """
     lo, hi = period_bounds(start, end)
-    mine = events.join(leads.select("lead_id"), on="lead_id", how="semi")
-    frames = []
-    for earlier, later in zip(MAIN_PATH, MAIN_PATH[1:], strict=False):
-        pair = (
-            _first_at(mine, later, "later_at")
-            .filter(pl.col("later_at").is_between(lo, hi, closed="left"))
-            .join(_first_at(mine, earlier, "earlier_at"), on="lead_id", how="inner")
-            .select(
+    mine = times.join(leads.select("lead_id"), on="lead_id", how="semi")
+    steps = list(zip(MAIN_PATH, MAIN_PATH[1:], strict=False))
+    aggregates = []
+    for order, (earlier, later) in enumerate(steps):
+        inside = (
+            pl.col(f"{later.value}_at").is_between(lo, hi, closed="left") & pl.col(f"{earlier.value}_at").is_not_null()
+        )
+        days = (pl.col(f"{later.value}_at") - pl.col(f"{earlier.value}_at")).dt.total_seconds() / 86400
+        aggregates += [
+            inside.sum().cast(pl.Int64).alias(f"leads_{order}"),
+            days.filter(inside).median().alias(f"days_{order}"),
+        ]
+    wide = mine.select(aggregates)
+    return pl.concat(
+        [
+            wide.select(
+                pl.lit(order, dtype=pl.UInt32).alias("order"),
                 pl.lit(f"{STAGE_LABELS[earlier]} → {STAGE_LABELS[later]}").alias("step"),
-                ((pl.col("later_at") - pl.col("earlier_at")).dt.total_seconds() / 86400).alias("days"),
+                pl.col(f"leads_{order}").alias("leads"),
+                pl.col(f"days_{order}").cast(pl.Float64).alias("median_days"),
             )
-        )
-        frames.append(
-            pair.group_by("step").agg(
-                pl.len().cast(pl.Int64).alias("leads"), pl.col("days").median().alias("median_days")
-            )
-        )
-    steps = pl.LazyFrame(
-        {"step": [f"{STAGE_LABELS[a]} → {STAGE_LABELS[b]}" for a, b in zip(MAIN_PATH, MAIN_PATH[1:], strict=False)]}
-    ).with_row_index("order")
-    return steps.join(pl.concat(frames), on="step", how="left").with_columns(pl.col("leads").fill_null(0)).sort("order")
+            for order, (earlier, later) in enumerate(steps)
+        ]
+    )

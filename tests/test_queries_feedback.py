@@ -107,7 +107,9 @@ EVENTS = pl.LazyFrame(
 
 def test_stage_velocity():
     leads = pl.LazyFrame({"lead_id": [1, 2, 3]})
-    result = sla.stage_velocity(leads, EVENTS, start=date(2026, 3, 1), end=date(2026, 3, 31)).collect()
+    result = sla.stage_velocity(
+        leads, sla.first_stage_times(EVENTS), start=date(2026, 3, 1), end=date(2026, 3, 31)
+    ).collect()
     # inquiry -> mql: lead 1, 1 day; mql -> sal: lead 1 (2 days) and lead 2 (1 day), median 1.5
     assert result["leads"].to_list()[:3] == [1, 2, 0]
     assert result["median_days"].to_list()[:2] == pytest.approx([1.0, 1.5])
