@@ -17,7 +17,6 @@ class Settings:
     demo_leads: int = 25_000
     demo_weeks: int = 26
     seed_demo_on_first_start: bool = True
-    cache_ttl_seconds: int = 600
 
     @property
     def is_sqlite(self) -> bool:
