@@ -179,17 +179,27 @@ LEAD_COLUMNS = {
 }
 
 
-def leads_table(frame: pl.DataFrame, *, caption: str, file_stem: str) -> None:
-    """A table of leads with a CSV download; every value is shown as plain text."""
-    st.caption(caption)
-    st.dataframe(frame, hide_index=True, width="stretch", column_config=LEAD_COLUMNS)
+SHOWN_ROWS = 1_000
+
+
+def csv_download(frame: pl.DataFrame, *, label: str, file_stem: str) -> None:
+    """A CSV download of frame, written only when the button is pressed (not on every rerun)."""
     st.download_button(
-        "Download these leads (CSV)",
-        data=frame.write_csv(),
-        file_name=f"{file_stem}.csv",
-        mime="text/csv",
-        key=f"download_{file_stem}",
+        label, data=frame.write_csv, file_name=f"{file_stem}.csv", mime="text/csv", key=f"download_{file_stem}"
     )
+
+
+def leads_table(frame: pl.DataFrame, *, caption: str, file_stem: str, reverse: bool = False) -> None:
+    """A table of leads (the first SHOWN_ROWS, or the last ones reversed) with every row downloadable as CSV.
+
+    Every value is shown as plain text. reverse: frame is oldest first and the table should show the newest first.
+    """
+    shown = frame.tail(SHOWN_ROWS).reverse() if reverse else frame.head(SHOWN_ROWS)
+    more = f"; the first {SHOWN_ROWS:,} shown, all in the download" if frame.height > SHOWN_ROWS else ""
+    st.caption(caption + more)
+    st.dataframe(shown, hide_index=True, width="stretch", column_config=LEAD_COLUMNS)
+    ordered = frame.reverse() if reverse else frame
+    csv_download(ordered, label="Download these leads (CSV)", file_stem=file_stem)
 
 
 def leave_legacy_multipage_mode() -> None:
@@ -295,10 +305,4 @@ def comments_table(frame: pl.DataFrame, *, shown: int) -> None:
             }
         )
     )
-    st.download_button(
-        "Download all comments (CSV)",
-        data=frame.write_csv(),
-        file_name="rejection_comments.csv",
-        mime="text/csv",
-        key="download_rejection_comments",
-    )
+    csv_download(frame, label="Download all comments (CSV)", file_stem="rejection_comments")

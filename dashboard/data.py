@@ -13,7 +13,6 @@ from sqlmodel import Session, select
 
 from dashboard import db
 from dashboard.config import Settings
-from dashboard.domain import Stage
 from dashboard.filters import FilterOptions, Filters
 from dashboard.models import Campaign, ChannelRow, Disqualification, Lead, Rep, SalesDecision, StageEvent
 from queries import acceptance, funnel, rejection, sla
@@ -36,34 +35,66 @@ class Tables:
     reps: pl.DataFrame
     decisions: pl.DataFrame
     disqualifications: pl.DataFrame
-    dims: pl.DataFrame  # lead_dimensions plus external_id and owner name
-    mql_events: pl.DataFrame  # the MQL stage events only
-    latest: pl.DataFrame  # latest_decisions
-    stage_times: pl.DataFrame  # first_stage_times
+    journeys: pl.DataFrame  # per lead: dimensions, external_id, owner and first time at each stage (<stage>_at)
+    mqls: pl.DataFrame  # per MQL event: the lead's journey columns, mql_at, latest decision, decider name and tier
+    steps: pl.DataFrame  # per lead and main-path step it made: when and how many days (stage_steps)
+    work: pl.DataFrame  # the events that are a rep's work
+    disqualified: pl.DataFrame  # disqualifications with the lead's filter columns
 
-    def dimensions(self) -> pl.LazyFrame:
-        return self.dims.lazy()
+
+# Columns the pages group by, held as categoricals: grouping and copying them is several times faster than strings.
+GROUP_COLUMNS = ("campaign", "channel", "channel_label", "tier", "owner")
 
 
 def read_tables(url: str) -> Tables:
-    """Every analytics table read in bulk (ADBC), without ORM objects, with what derives from them."""
+    """Every analytics table read in bulk (ADBC), without ORM objects, with what derives from them.
+
+    The derived frames carry the filter columns (channel, campaign_id, tier) so that a page's queries only
+    filter and aggregate them, never join the million-row tables per run.
+    """
     leads, events, campaigns, channels, reps, decisions, disqualifications = (
         db.read_table(model, url=url)
         for model in (Lead, StageEvent, Campaign, ChannelRow, Rep, SalesDecision, Disqualification)
     )
     owners = reps.lazy().select(pl.col("id").alias("owner_rep_id"), pl.col("name").alias("owner"))
-    dims, mql_events, latest, stage_times = pl.collect_all(
+    deciders = reps.lazy().select(
+        pl.col("id").alias("decided_by"),
+        pl.col("name").cast(pl.Categorical).alias("decided_by_name"),
+        pl.col("tier").cast(pl.Categorical).alias("decider_tier"),
+    )
+    dims = (
+        lead_dimensions(leads.lazy(), campaigns.lazy(), channels.lazy(), reps.lazy())
+        .join(leads.lazy().select(pl.col("id").alias("lead_id"), "external_id"), on="lead_id", how="left")
+        .join(owners, on="owner_rep_id", how="left")
+        .with_columns(pl.col(GROUP_COLUMNS).cast(pl.Categorical))
+    )
+    latest = acceptance.latest_decisions(decisions.lazy())
+    journeys = sla.lead_journeys(dims, events.lazy()).collect()
+    steps, mqls, work, disqualified = pl.collect_all(
         [
-            lead_dimensions(leads.lazy(), campaigns.lazy(), channels.lazy(), reps.lazy())
-            .join(leads.lazy().select(pl.col("id").alias("lead_id"), "external_id"), on="lead_id", how="left")
-            .join(owners, on="owner_rep_id", how="left"),
-            events.lazy().filter(pl.col("stage") == Stage.MQL.value),
-            acceptance.latest_decisions(decisions.lazy()),
-            sla.first_stage_times(events.lazy()),
+            sla.stage_steps(journeys.lazy()),
+            acceptance.mql_journeys(dims, events.lazy(), latest)
+            .join(deciders, on="decided_by", how="left")
+            .with_columns(pl.col("outcome").cast(pl.Categorical)),
+            sla.rep_work(reps.lazy(), events.lazy()),
+            disqualifications.lazy().join(
+                dims.select("lead_id", "channel", "campaign_id", "tier"), on="lead_id", how="inner"
+            ),
         ]
     )
     return Tables(
-        leads, events, campaigns, channels, reps, decisions, disqualifications, dims, mql_events, latest, stage_times
+        leads,
+        events,
+        campaigns,
+        channels,
+        reps,
+        decisions,
+        disqualifications,
+        journeys,
+        mqls,
+        steps,
+        work,
+        disqualified,
     )
 
 
@@ -129,9 +160,7 @@ class Overview:
 
 def overview_frames(t: Tables, filters: Filters, *, now: datetime, maturity_days: int) -> Overview:
     """The funnel overview's figures for filters, computed from the tables."""
-    dims = filter_dimensions(
-        t.dimensions(), channels=filters.channels, campaigns=filters.campaigns, tiers=filters.tiers
-    )
+    dims = _filtered(t.journeys, filters)
     events = t.events.lazy()
     current = funnel.stage_counts(dims, events, start=filters.start, end=filters.end, mode=filters.mode)
     prev = filters.previous()
@@ -161,10 +190,9 @@ def overview(url: str, filters: Filters, today: date, maturity_days: int) -> Ove
     return overview_frames(tables(url), filters, now=datetime.combine(today, time()), maturity_days=maturity_days)
 
 
-def _filtered(t: Tables, filters: Filters) -> pl.LazyFrame:
-    return filter_dimensions(
-        t.dimensions(), channels=filters.channels, campaigns=filters.campaigns, tiers=filters.tiers
-    )
+def _filtered(frame: pl.DataFrame, filters: Filters) -> pl.LazyFrame:
+    """frame (which carries the filter columns) narrowed by the shared filters."""
+    return filter_dimensions(frame.lazy(), channels=filters.channels, campaigns=filters.campaigns, tiers=filters.tiers)
 
 
 @dataclass(frozen=True)
@@ -175,26 +203,23 @@ class Acceptance:
     weekly: pl.DataFrame  # week, channel_label, rates (this period)
     weekly_previous: pl.DataFrame  # the same for the previous period, weeks shifted onto this one
     total: pl.DataFrame  # one row of rates for everything filtered
-    outcomes: pl.DataFrame  # one row per MQL: the leads behind every figure
+    outcomes: pl.DataFrame  # one row per MQL, oldest first: the leads behind every figure
 
 
 OUTCOME_COLUMNS = ("external_id", "campaign", "channel_label", "owner", "mql_at", "outcome", "reason", "decided_at")
 
 
-def _outcomes(t: Tables, dims: pl.LazyFrame, filters: Filters) -> pl.LazyFrame:
-    """The period's MQLs with their outcome and the name of the rep who decided."""
-    deciders = t.reps.lazy().select(pl.col("id").alias("decided_by"), pl.col("name").alias("decided_by_name"))
-    outcomes = acceptance.mql_outcomes(dims, t.mql_events.lazy(), t.latest.lazy(), start=filters.start, end=filters.end)
+def _outcomes(t: Tables, filters: Filters) -> pl.LazyFrame:
+    """The period's MQLs under filters, with their outcome and the name of the rep who decided."""
+    mqls = _filtered(t.mqls, filters)
     # Materialised once: every figure of a page reads it, and polars would otherwise recompute it per figure.
-    return outcomes.join(deciders, on="decided_by", how="left").collect().lazy()
+    return acceptance.mql_outcomes(mqls, start=filters.start, end=filters.end).collect().lazy()
 
 
 def acceptance_frames(t: Tables, filters: Filters, *, order: str) -> Acceptance:
     """The acceptance page's figures for filters."""
-    dims = _filtered(t, filters)
-    outcomes = _outcomes(t, dims, filters)
-    prev = filters.previous()
-    previous = acceptance.mql_outcomes(dims, t.mql_events.lazy(), t.latest.lazy(), start=prev.start, end=prev.end)
+    outcomes = _outcomes(t, filters)
+    previous = _outcomes(t, filters.previous())
     shift = pl.duration(days=filters.days)
     by_channel, by_campaign, matrix, weekly, weekly_previous, total, rows = pl.collect_all(
         [
@@ -204,7 +229,7 @@ def acceptance_frames(t: Tables, filters: Filters, *, order: str) -> Acceptance:
             acceptance.weekly_acceptance(outcomes, by=["channel_label"]),
             acceptance.weekly_acceptance(previous.with_columns(pl.col("mql_at") + shift), by=["channel_label"]),
             acceptance.acceptance_rates(outcomes.with_columns(pl.lit("all").alias("all")), by=["all"]),
-            outcomes.sort("mql_at", descending=True).select(OUTCOME_COLUMNS),
+            outcomes.select(OUTCOME_COLUMNS),
         ]
     )
     return Acceptance(by_channel, by_campaign, matrix, weekly, weekly_previous, total, rows)
@@ -232,8 +257,7 @@ COMMENT_COLUMNS = ("decided_at", "external_id", "campaign", "reason", "decided_b
 
 def rejection_frames(t: Tables, filters: Filters, *, search: str) -> Rejections:
     """The rejection feedback page's figures for filters."""
-    dims = _filtered(t, filters)
-    outcomes = _outcomes(t, dims, filters).with_columns(pl.lit("all").alias("all"))
+    outcomes = _outcomes(t, filters).with_columns(pl.lit("all").alias("all"))
     frames = pl.collect_all(
         [
             rejection.rejection_pareto(outcomes),
@@ -242,7 +266,9 @@ def rejection_frames(t: Tables, filters: Filters, *, search: str) -> Rejections:
             rejection.rejection_by(outcomes, by=["campaign"]),
             rejection.weekly_rejections(outcomes, start=filters.start, end=filters.end),
             rejection.rejection_comments(outcomes, search=search).select(COMMENT_COLUMNS),
-            rejection.disqualification_reasons(dims, t.disqualifications.lazy(), start=filters.start, end=filters.end),
+            rejection.disqualification_reasons(
+                _filtered(t.disqualified, filters), start=filters.start, end=filters.end
+            ),
         ]
     )
     return Rejections(*frames)
@@ -272,24 +298,20 @@ BREACH_COLUMNS = ("mql_at", "hours_waiting", "external_id", "owner", "campaign",
 
 def handoff_frames(t: Tables, filters: Filters, *, sla_hours: float, now: datetime) -> HandoffSpeed:
     """The SLA page's figures for filters."""
-    dims = _filtered(t, filters)
-    reps = t.reps.lazy()
-    outcomes = _outcomes(t, dims, filters).join(
-        reps.select(pl.col("id").alias("decided_by"), pl.col("tier").alias("decider_tier")), on="decided_by", how="left"
-    )
-    times = sla.decision_times(outcomes, sla_hours=sla_hours).with_columns(pl.lit("all").alias("all"))
-    weekly = times.with_columns(pl.col("mql_at").dt.truncate("1w").dt.date().alias("week"))
+    journeys = _filtered(t.journeys, filters)
+    outcomes = _outcomes(t, filters)
+    times = sla.decision_times(outcomes, sla_hours=sla_hours).collect().lazy()
     frames = pl.collect_all(
         [
-            sla.time_to_decision_by(times, by=["all"]).drop("all"),
+            sla.time_to_decision_by(times, by=[]),
             sla.time_to_decision_by(times, by=["decided_by_name"]),
             sla.time_to_decision_by(times, by=["decider_tier"]),
             sla.time_to_decision_by(times, by=["channel_label"]),
-            sla.time_to_decision_by(weekly, by=["week", "decided_by_name"]).sort("week"),
+            sla.weekly_compliance(times, by=["decided_by_name"]),
             sla.breached_pending(outcomes, now=now, sla_hours=sla_hours).select(BREACH_COLUMNS),
-            sla.escalation(dims, t.stage_times.lazy(), start=filters.start, end=filters.end),
-            sla.rep_load(reps, t.events.lazy(), start=filters.start, end=filters.end),
-            sla.stage_velocity(dims, t.stage_times.lazy(), start=filters.start, end=filters.end),
+            sla.escalation(journeys, start=filters.start, end=filters.end),
+            sla.rep_load(t.reps.lazy(), t.work.lazy(), start=filters.start, end=filters.end),
+            sla.stage_velocity(_filtered(t.steps, filters), start=filters.start, end=filters.end),
         ]
     )
     return HandoffSpeed(*frames)

@@ -67,4 +67,4 @@ for event, column in ((by_channel, "channel_label"), (by_campaign, "campaign"), 
         picked = {column: components.point_label(point)}
 rows = view.outcomes.filter(pl.col(k) == v for k, v in picked.items()) if picked else view.outcomes
 what = ", ".join(f"{v}" for v in picked.values()) or "all MQLs of the period (select a bar or cell to narrow)"
-components.leads_table(rows, caption=f"{rows.height:,} leads: {what}", file_stem="acceptance_leads")
+components.leads_table(rows, caption=f"{rows.height:,} leads: {what}", file_stem="acceptance_leads", reverse=True)

@@ -43,24 +43,34 @@ def latest_decisions(decisions: pl.LazyFrame) -> pl.LazyFrame:
     )
 
 
-def mql_outcomes(
-    leads: pl.LazyFrame, events: pl.LazyFrame, latest: pl.LazyFrame, *, start: date, end: date
-) -> pl.LazyFrame:
-    """MQLs that entered the MQL stage in the period, each with its outcome: accepted, rejected or pending.
+def mql_journeys(leads: pl.LazyFrame, events: pl.LazyFrame, latest: pl.LazyFrame) -> pl.LazyFrame:
+    """One row per MQL event, in time order: the lead's columns, mql_at, previous_mql_at, latest decision, outcome.
 
-    latest is latest_decisions(decisions): computed once per load, it does not depend on the period.
+    latest is latest_decisions(decisions). None of this depends on the period, so it is derived once per load.
     """
-    lo, hi = period_bounds(start, end)
     mqls = (
-        events.filter((pl.col("stage") == Stage.MQL.value) & pl.col("occurred_at").is_between(lo, hi, closed="left"))
-        .group_by("lead_id")
-        .agg(pl.col("occurred_at").min().alias("mql_at"))
+        events.filter(pl.col("stage") == Stage.MQL.value)
+        .select("lead_id", pl.col("occurred_at").alias("mql_at"))
+        .sort("mql_at")
+        # A recycled lead can return as an MQL: previous_mql_at lets a period count it once, without a dedupe.
+        .with_columns(pl.col("mql_at").shift(1).over("lead_id").alias("previous_mql_at"))
     )
     return (
         leads.join(mqls, on="lead_id", how="inner")
         .join(latest, on="lead_id", how="left")
         .with_columns(pl.col("decision").fill_null("pending").alias("outcome"))
+        .sort("mql_at")
     )
+
+
+def mql_outcomes(journeys: pl.LazyFrame, *, start: date, end: date) -> pl.LazyFrame:
+    """MQLs that entered the MQL stage in the period, each once (at its first MQL there), with its outcome.
+
+    journeys is mql_journeys(...): outcome is accepted, rejected or pending.
+    """
+    lo, hi = period_bounds(start, end)
+    first_in_period = pl.col("previous_mql_at").is_null() | (pl.col("previous_mql_at") < lo)
+    return journeys.filter(pl.col("mql_at").is_between(lo, hi, closed="left") & first_in_period)
 
 
 def acceptance_rates(outcomes: pl.LazyFrame, *, by: list[str]) -> pl.LazyFrame:

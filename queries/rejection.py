@@ -87,14 +87,11 @@ DISQUALIFICATIONS = pl.LazyFrame(
 )
 
 
-def disqualification_reasons(
-    leads: pl.LazyFrame, disqualifications: pl.LazyFrame, *, start: date, end: date
-) -> pl.LazyFrame:
+def disqualification_reasons(disqualifications: pl.LazyFrame, *, start: date, end: date) -> pl.LazyFrame:
     """Disqualifications after contact (the SQL gate) in the period, per reason: never mixed with rejections."""
     lo, hi = period_bounds(start, end)
     counted = (
-        disqualifications.join(leads.select("lead_id"), on="lead_id", how="semi")
-        .filter(pl.col("disqualified_at").is_between(lo, hi, closed="left"))
+        disqualifications.filter(pl.col("disqualified_at").is_between(lo, hi, closed="left"))
         .group_by("reason")
         .agg(pl.len().cast(pl.Int64).alias("count"))
     )

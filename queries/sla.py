@@ -23,16 +23,25 @@ def decision_times(outcomes: pl.LazyFrame, *, sla_hours: float) -> pl.LazyFrame:
 
 
 def time_to_decision_by(times: pl.LazyFrame, *, by: list[str]) -> pl.LazyFrame:
-    """Per group: decisions, median and p90 hours to decide, and the share decided within the SLA."""
+    """Per group (one row when by is empty): decisions, median and p90 hours, share decided within the SLA."""
+    figures = (
+        pl.len().cast(pl.Int64).alias("decisions"),
+        pl.col("hours").median().alias("median_hours"),
+        pl.col("hours").quantile(0.9, interpolation="linear").alias("p90_hours"),
+        pl.col("within_sla").mean().alias("sla_compliance"),
+    )
+    if not by:  # one row for everything
+        return times.select(figures)
+    return times.group_by(by).agg(figures).sort(["sla_compliance", *by], nulls_last=True)
+
+
+def weekly_compliance(times: pl.LazyFrame, *, by: list[str]) -> pl.LazyFrame:
+    """Per MQL week (Monday) and group: decisions and the share decided within the SLA."""
+    week = pl.col("mql_at").dt.truncate("1w").dt.date().alias("week")
     return (
-        times.group_by(by)
-        .agg(
-            pl.len().cast(pl.Int64).alias("decisions"),
-            pl.col("hours").median().alias("median_hours"),
-            pl.col("hours").quantile(0.9, interpolation="linear").alias("p90_hours"),
-            pl.col("within_sla").mean().alias("sla_compliance"),
-        )
-        .sort(["sla_compliance", *by], nulls_last=True)
+        times.group_by(week, *by)
+        .agg(pl.len().cast(pl.Int64).alias("decisions"), pl.col("within_sla").mean().alias("sla_compliance"))
+        .sort("week", *by)
     )
 
 
@@ -55,16 +64,20 @@ def first_stage_times(events: pl.LazyFrame) -> pl.LazyFrame:
     )
 
 
-def escalation(leads: pl.LazyFrame, times: pl.LazyFrame, *, start: date, end: date) -> pl.LazyFrame:
+def lead_journeys(leads: pl.LazyFrame, events: pl.LazyFrame) -> pl.LazyFrame:
+    """leads with when each first reached every main-path stage (<stage>_at); derived once per load."""
+    return leads.join(first_stage_times(events), on="lead_id", how="left")
+
+
+def escalation(journeys: pl.LazyFrame, *, start: date, end: date) -> pl.LazyFrame:
     """Per junior owner: leads accepted in the period, how many reached a senior (SQL), days in the junior tier.
 
-    times is first_stage_times(events).
+    journeys is lead_journeys(...) of leads that carry their owner.
     """
     lo, hi = period_bounds(start, end)
     days = (pl.col("sql_at") - pl.col("sal_at")).dt.total_seconds() / 86400
     return (
-        leads.select("lead_id", "owner")
-        .join(times.filter(pl.col("sal_at").is_between(lo, hi, closed="left")), on="lead_id", how="inner")
+        journeys.filter(pl.col("sal_at").is_between(lo, hi, closed="left"))
         .group_by("owner")
         .agg(
             pl.len().cast(pl.Int64).alias("accepted"),
@@ -83,18 +96,29 @@ WORK_STAGES = {
 }
 
 
-def rep_load(reps: pl.LazyFrame, events: pl.LazyFrame, *, start: date, end: date) -> pl.LazyFrame:
-    """Per rep: leads worked per week on average in the period against the weekly capacity."""
-    lo, hi = period_bounds(start, end)
-    weeks = max((end - start).days + 1, 1) / 7
+def rep_work(reps: pl.LazyFrame, events: pl.LazyFrame) -> pl.LazyFrame:
+    """The events that are a rep's work (rep_id, lead_id, occurred_at); derived once per load."""
     work = pl.any_horizontal(
         (pl.col("tier") == tier.value) & pl.col("stage").is_in([s.value for s in stages])
         for tier, stages in WORK_STAGES.items()
     )
-    worked = (
-        events.filter(pl.col("occurred_at").is_between(lo, hi, closed="left") & pl.col("rep_id").is_not_null())
+    return (
+        events.filter(pl.col("rep_id").is_not_null())
         .join(reps.select(pl.col("id").alias("rep_id"), "tier"), on="rep_id", how="inner")
         .filter(work)
+        .select("rep_id", "lead_id", "occurred_at")
+    )
+
+
+def rep_load(reps: pl.LazyFrame, work: pl.LazyFrame, *, start: date, end: date) -> pl.LazyFrame:
+    """Per rep: leads worked per week on average in the period against the weekly capacity.
+
+    work is rep_work(reps, events).
+    """
+    lo, hi = period_bounds(start, end)
+    weeks = max((end - start).days + 1, 1) / 7
+    worked = (
+        work.filter(pl.col("occurred_at").is_between(lo, hi, closed="left"))
         .group_by("rep_id")
         .agg(pl.col("lead_id").n_unique().alias("leads"))
     )
@@ -108,33 +132,53 @@ def rep_load(reps: pl.LazyFrame, events: pl.LazyFrame, *, start: date, end: date
     )
 
 
-def stage_velocity(leads: pl.LazyFrame, times: pl.LazyFrame, *, start: date, end: date) -> pl.LazyFrame:
-    """Median days between successive main-path stages, for leads that entered the later stage in the period.
+STEPS = tuple(zip(MAIN_PATH, MAIN_PATH[1:], strict=False))
+STEP_LABELS = pl.LazyFrame(
+    {
+        "order": list(range(len(STEPS))),
+        "step": [f"{STAGE_LABELS[earlier]} → {STAGE_LABELS[later]}" for earlier, later in STEPS],
+    },
+    schema={"order": pl.UInt32, "step": pl.String},
+)
 
-    times is first_stage_times(events).
+
+def stage_steps(journeys: pl.LazyFrame) -> pl.LazyFrame:
+    """One row per lead and main-path step it made: order, entered_at (the later stage) and days the step took.
+
+    journeys is lead_journeys(...); the lead's other columns (the filter columns) are kept. Derived once per load.
     """
-    lo, hi = period_bounds(start, end)
-    mine = times.join(leads.select("lead_id"), on="lead_id", how="semi")
-    steps = list(zip(MAIN_PATH, MAIN_PATH[1:], strict=False))
-    aggregates = []
-    for order, (earlier, later) in enumerate(steps):
-        inside = (
-            pl.col(f"{later.value}_at").is_between(lo, hi, closed="left") & pl.col(f"{earlier.value}_at").is_not_null()
-        )
-        days = (pl.col(f"{later.value}_at") - pl.col(f"{earlier.value}_at")).dt.total_seconds() / 86400
-        aggregates += [
-            inside.sum().cast(pl.Int64).alias(f"leads_{order}"),
-            days.filter(inside).median().alias(f"days_{order}"),
-        ]
-    wide = mine.select(aggregates)
+    keep = [c for c in journeys.collect_schema().names() if not c.endswith("_at") or c == "created_at"]
     return pl.concat(
         [
-            wide.select(
+            journeys.filter(
+                pl.col(f"{later.value}_at").is_not_null() & pl.col(f"{earlier.value}_at").is_not_null()
+            ).select(
+                *keep,
                 pl.lit(order, dtype=pl.UInt32).alias("order"),
-                pl.lit(f"{STAGE_LABELS[earlier]} → {STAGE_LABELS[later]}").alias("step"),
-                pl.col(f"leads_{order}").alias("leads"),
-                pl.col(f"days_{order}").cast(pl.Float64).alias("median_days"),
+                pl.col(f"{later.value}_at").alias("entered_at"),
+                ((pl.col(f"{later.value}_at") - pl.col(f"{earlier.value}_at")).dt.total_seconds() / 86400).alias(
+                    "days"
+                ),
             )
-            for order, (earlier, later) in enumerate(steps)
+            for order, (earlier, later) in enumerate(STEPS)
         ]
+    )
+
+
+def stage_velocity(steps: pl.LazyFrame, *, start: date, end: date) -> pl.LazyFrame:
+    """Median days between successive main-path stages, for leads that entered the later stage in the period.
+
+    steps is stage_steps(...); every step is listed, with 0 leads where none made it.
+    """
+    lo, hi = period_bounds(start, end)
+    measured = (
+        steps.filter(pl.col("entered_at").is_between(lo, hi, closed="left"))
+        .group_by("order")
+        .agg(pl.len().cast(pl.Int64).alias("leads"), pl.col("days").median().alias("median_days"))
+    )
+    return (
+        STEP_LABELS.join(measured, on="order", how="left")
+        .with_columns(pl.col("leads").fill_null(0))
+        .select("order", "step", "leads", pl.col("median_days").cast(pl.Float64))
+        .sort("order")
     )

@@ -36,7 +36,8 @@ DECISIONS = pl.LazyFrame(
 
 
 def outcomes(start=date(2026, 3, 1), end=date(2026, 3, 31)) -> pl.LazyFrame:
-    return acceptance.mql_outcomes(LEADS, EVENTS, acceptance.latest_decisions(DECISIONS), start=start, end=end)
+    journeys = acceptance.mql_journeys(LEADS, EVENTS, acceptance.latest_decisions(DECISIONS))
+    return acceptance.mql_outcomes(journeys, start=start, end=end)
 
 
 def test_outcomes_of_the_period():
@@ -46,6 +47,21 @@ def test_outcomes_of_the_period():
     assert result["outcome"].to_list() == ["accepted", "rejected", "pending", "accepted"]
     assert result["decided_by"].to_list() == [8, 7, None, 9]
     assert result["comment"].to_list() == [None, "<b>dup</b>", None, None]
+
+
+def test_a_lead_that_returns_as_an_mql_counts_once_at_its_first_mql_in_the_period():
+    events = pl.LazyFrame(
+        {
+            "lead_id": [1, 1, 1],
+            "stage": ["mql", "mql", "mql"],
+            "occurred_at": [D(2026, 2, 20), D(2026, 3, 20), D(2026, 3, 5)],
+        }
+    )
+    journeys = acceptance.mql_journeys(LEADS, events, acceptance.latest_decisions(DECISIONS))
+    march = acceptance.mql_outcomes(journeys, start=date(2026, 3, 1), end=date(2026, 3, 31)).collect()
+    assert march["mql_at"].to_list() == [D(2026, 3, 5)]
+    february = acceptance.mql_outcomes(journeys, start=date(2026, 2, 1), end=date(2026, 2, 28)).collect()
+    assert february["mql_at"].to_list() == [D(2026, 2, 20)]
 
 
 def test_rates_by_channel_by_hand():

@@ -88,6 +88,18 @@ def test_decision_times_and_sla_by_owner():
     assert ann["p90_hours"] == pytest.approx(6 + 0.8 * (48 - 6))
 
 
+def test_weekly_compliance_per_rep():
+    times = sla.decision_times(OUTCOMES, sla_hours=24)
+    result = sla.weekly_compliance(times, by=["decided_by_name"]).collect()
+    # week of 2 March: Ann 2 h and 48 h, Bob 12 h; week of 9 March: Ann 6 h, Bob 25 h
+    assert result.rows() == [
+        (date(2026, 3, 2), "Ann", 2, 0.5),
+        (date(2026, 3, 2), "Bob", 1, 1.0),
+        (date(2026, 3, 9), "Ann", 1, 1.0),
+        (date(2026, 3, 9), "Bob", 1, 0.0),
+    ]
+
+
 def test_breached_pending_oldest_first():
     result = sla.breached_pending(OUTCOMES, now=D(2026, 3, 10, 7), sla_hours=24).collect()  # 23 h: inside
     assert result["lead_id"].to_list() == []
@@ -106,10 +118,8 @@ EVENTS = pl.LazyFrame(
 
 
 def test_stage_velocity():
-    leads = pl.LazyFrame({"lead_id": [1, 2, 3]})
-    result = sla.stage_velocity(
-        leads, sla.first_stage_times(EVENTS), start=date(2026, 3, 1), end=date(2026, 3, 31)
-    ).collect()
+    steps = sla.stage_steps(sla.lead_journeys(pl.LazyFrame({"lead_id": [1, 2, 3]}), EVENTS))
+    result = sla.stage_velocity(steps, start=date(2026, 3, 1), end=date(2026, 3, 31)).collect()
     # inquiry -> mql: lead 1, 1 day; mql -> sal: lead 1 (2 days) and lead 2 (1 day), median 1.5
     assert result["leads"].to_list()[:3] == [1, 2, 0]
     assert result["median_days"].to_list()[:2] == pytest.approx([1.0, 1.5])
@@ -125,7 +135,44 @@ def test_rep_load_against_capacity():
             "weekly_capacity": [2, 4],
         }
     )
-    result = sla.rep_load(reps, EVENTS, start=date(2026, 3, 1), end=date(2026, 3, 14)).collect().sort("name")
+    work = sla.rep_work(reps, EVENTS)
+    result = sla.rep_load(reps, work, start=date(2026, 3, 1), end=date(2026, 3, 14)).collect().sort("name")
     # two weeks: Ann decided 2 leads -> 1 a week of 2; Bob 1 lead -> 0.5 a week of 4
     assert result["per_week"].to_list() == pytest.approx([1.0, 0.5])
     assert result["utilisation"].to_list() == pytest.approx([0.5, 0.125])
+
+
+def test_escalation_per_junior_owner():
+    events = pl.LazyFrame(
+        {
+            "lead_id": [1, 1, 2, 3, 3],
+            "stage": ["sal", "sql", "sal", "sal", "sql"],
+            "occurred_at": [D(2026, 3, 2), D(2026, 3, 6), D(2026, 3, 3), D(2026, 2, 20), D(2026, 3, 2)],
+        }
+    )
+    journeys = sla.lead_journeys(pl.LazyFrame({"lead_id": [1, 2, 3], "owner": ["Ann", "Ann", "Bob"]}), events)
+    result = sla.escalation(journeys, start=date(2026, 3, 1), end=date(2026, 3, 31)).collect()
+    # Ann: leads 1 and 2 accepted in March, lead 1 escalated after 4 days; Bob's lead 3 was accepted in February
+    assert result.rows(named=True) == [
+        {"owner": "Ann", "accepted": 2, "escalated": 1, "median_days_junior": 4.0, "escalation_rate": 0.5}
+    ]
+
+
+def test_escalation_of_an_empty_period_is_empty():
+    journeys = sla.lead_journeys(pl.LazyFrame({"lead_id": [1], "owner": ["Ann"]}), EVENTS)
+    assert sla.escalation(journeys, start=date(2025, 1, 1), end=date(2025, 1, 31)).collect().is_empty()
+
+
+def test_disqualification_reasons_of_the_period_every_reason_listed():
+    disqualified = pl.LazyFrame(
+        {
+            "lead_id": [1, 2, 3],
+            "reason": ["no_budget", "no_budget", "bad_timing"],
+            "disqualified_at": [D(2026, 3, 2), D(2026, 3, 9), D(2026, 4, 2)],
+        }
+    )
+    result = rejection.disqualification_reasons(disqualified, start=date(2026, 3, 1), end=date(2026, 3, 31)).collect()
+    counts = dict(zip(result["reason"], result["count"], strict=True))
+    assert result["reason"][0] == "no_budget" and counts["no_budget"] == 2
+    assert counts["bad_timing"] == 0  # April: outside the period
+    assert sorted(counts) == sorted(r.key for r in rejection.DISQUALIFICATION_REASONS)
