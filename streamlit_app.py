@@ -4,7 +4,7 @@ from datetime import date
 
 import streamlit as st
 
-from dashboard import components, data
+from dashboard import components, data, whatif_widgets
 from dashboard.config import load_settings
 from dashboard.db import DatabaseUnavailable
 
@@ -27,7 +27,9 @@ page = st.navigation(
         st.Page("pages/acceptance.py", title="Sales acceptance"),
         st.Page("pages/rejections.py", title="Rejection feedback"),
         st.Page("pages/sla.py", title="SLA and hand-off speed"),
+        st.Page("pages/whatif.py", title="Threshold what-if"),
     ]
 )
+whatif_widgets.keep_state()
 components.link_notices()
 page.run()

@@ -9,6 +9,7 @@ import polars as pl
 from plotly.subplots import make_subplots
 
 from dashboard.domain import MAIN_PATH, STAGE_LABELS
+from queries.acceptance import SMALL_SAMPLE
 
 FONT = "Source Sans Pro, Helvetica, Arial, sans-serif"
 STAGE_COLORS = dict(
@@ -492,3 +493,191 @@ def weekly_compliance_chart(frame: pl.DataFrame, *, title: str, highlight: list[
     fig.update_yaxes(title_text="Decided within the SLA", tickformat=".0%", range=[0, 1.02])
     fig.update_xaxes(title_text="MQL week", tickformat="%d %b")
     return _base(fig, title=title, height=360)
+
+
+ACTUAL_COLOR = "#b0b8c4"
+PROJECTED_COLOR = "#2f6fbf"
+ESTIMATED_COLOR = "rgba(47, 111, 191, 0.35)"
+ACCEPTED_COLOR = "#2e7d32"
+REJECTED_COLOR = "#c62828"
+
+
+def whatif_weekly_chart(frame: pl.DataFrame, *, title: str) -> go.Figure:
+    """MQLs per week the leads were created: actual beside projected, the projection split into observed and
+    estimated (leads the proposal adds, never seen by sales)."""
+    if frame.is_empty():
+        return empty_figure(title)
+    weeks = frame["week"].to_list()
+    kept = (frame["projected_mqls"] - frame["added"]).to_list()
+    fig = go.Figure(
+        [
+            go.Bar(
+                x=weeks,
+                y=frame["actual_mqls"].to_list(),
+                name="Actual MQLs",
+                marker_color=ACTUAL_COLOR,
+                offsetgroup="actual",
+                hovertemplate="Week of %{x|%d %b}: %{y:,} actual MQLs<extra></extra>",
+            ),
+            go.Bar(
+                x=weeks,
+                y=kept,
+                name="Projected: already MQLs (observed)",
+                marker_color=PROJECTED_COLOR,
+                offsetgroup="projected",
+                hovertemplate="Week of %{x|%d %b}: %{y:,} projected MQLs that were MQLs<extra></extra>",
+            ),
+            go.Bar(
+                x=weeks,
+                y=frame["added"].to_list(),
+                base=kept,
+                name="Projected: added (estimated)",
+                marker={"color": ESTIMATED_COLOR, "pattern": {"shape": "/", "fgcolor": PROJECTED_COLOR}},
+                offsetgroup="projected",
+                hovertemplate="Week of %{x|%d %b}: %{y:,} leads the proposal adds<extra></extra>",
+            ),
+        ]
+    )
+    fig.update_layout(barmode="group", legend={"orientation": "h", "y": -0.18, "x": 0}, bargap=0.25)
+    fig.update_yaxes(title_text="MQLs", tickformat=",")
+    fig.update_xaxes(title_text="Week the leads were created", tickformat="%d %b")
+    return _base(fig, title=title)
+
+
+def tier_load_chart(frame: pl.DataFrame, *, title: str) -> go.Figure:
+    """Weekly work for each sales tier, actual and projected, against the tier's weekly capacity."""
+    if frame.is_empty():
+        return empty_figure(title)
+    fig = make_subplots(
+        rows=1,
+        cols=2,
+        subplot_titles=("Junior reps: MQLs to decide per week", "Senior reps: SQLs to work per week"),
+        horizontal_spacing=0.1,
+    )
+    weeks = frame["week"].to_list()
+    for col, tier in enumerate(("junior", "senior"), start=1):
+        first = col == 1
+        for what, color, dash in (("actual", ACTUAL_COLOR, "solid"), ("projected", PROJECTED_COLOR, "solid")):
+            fig.add_trace(
+                go.Scatter(
+                    x=weeks,
+                    y=frame[f"{tier}_{what}"].to_list(),
+                    name=what.capitalize(),
+                    mode="lines+markers",
+                    line={"color": color, "dash": dash, "width": 2.5},
+                    legendgroup=what,
+                    showlegend=first,
+                    hovertemplate=f"Week of %{{x|%d %b}}: %{{y:,.0f}} ({what})<extra></extra>",
+                ),
+                row=1,
+                col=col,
+            )
+        fig.add_trace(
+            go.Scatter(
+                x=weeks,
+                y=frame[f"{tier}_capacity"].to_list(),
+                name="Weekly capacity",
+                mode="lines",
+                line={"color": REJECTED_COLOR, "dash": "dash", "width": 1.5},
+                legendgroup="capacity",
+                showlegend=first,
+                hovertemplate="Capacity: %{y:,} a week<extra></extra>",
+            ),
+            row=1,
+            col=col,
+        )
+        fig.update_yaxes(title_text="Leads per week", tickformat=",", rangemode="tozero", row=1, col=col)
+        fig.update_xaxes(tickformat="%d %b", title_text="Week the leads were created", row=1, col=col)
+    fig.update_layout(legend={"orientation": "h", "y": -0.25, "x": 0})
+    fig.update_annotations(font_size=13)
+    return _base(fig, title=title, height=400)
+
+
+def tradeoff_chart(frame: pl.DataFrame, *, title: str, current: float, proposed: float) -> go.Figure:
+    """As the threshold sweeps 0-100 (the proposal's weights and gates): acceptance rate above, MQL volume and
+    wins below; the live and the proposed thresholds marked."""
+    if frame.is_empty() or frame["mqls"].max() == 0:
+        return empty_figure(title)
+    fig = make_subplots(
+        rows=2,
+        cols=1,
+        shared_xaxes=True,
+        vertical_spacing=0.08,
+        row_heights=[0.45, 0.55],
+        specs=[[{}], [{"secondary_y": True}]],
+    )
+    x = frame["threshold"].to_list()
+    # A rate from a handful of decisions is noise: drawn only where enough leads were decided.
+    rate = frame.select(pl.when(pl.col("decided") >= SMALL_SAMPLE).then(pl.col("acceptance_rate")))
+    fig.add_trace(
+        go.Scatter(
+            x=x,
+            y=rate.to_series().to_list(),
+            name="Acceptance rate",
+            line={"color": ACCEPTED_COLOR, "width": 2.5},
+            hovertemplate="Threshold %{x}: %{y:.1%} accepted<extra></extra>",
+        ),
+        row=1,
+        col=1,
+    )
+    fig.add_trace(
+        go.Scatter(
+            x=x,
+            y=frame["mqls"].to_list(),
+            name="MQLs",
+            line={"color": PROJECTED_COLOR, "width": 2.5},
+            hovertemplate="Threshold %{x}: %{y:,} MQLs<extra></extra>",
+        ),
+        row=2,
+        col=1,
+    )
+    fig.add_trace(
+        go.Scatter(
+            x=x,
+            y=frame["wins"].to_list(),
+            name="Wins kept (right axis)",
+            line={"color": "#8e44ad", "width": 2, "dash": "dot"},
+            hovertemplate="Threshold %{x}: %{y:,.0f} wins<extra></extra>",
+        ),
+        row=2,
+        col=1,
+        secondary_y=True,
+    )
+    for value, color, dash in ((current, "#555", "dot"), (proposed, PROJECTED_COLOR, "dash")):
+        fig.add_vline(x=value, line={"color": color, "dash": dash, "width": 2})
+    fig.update_yaxes(title_text="Acceptance", tickformat=".0%", row=1, col=1)
+    fig.update_yaxes(title_text="MQLs", tickformat=",", rangemode="tozero", row=2, col=1)
+    fig.update_yaxes(title_text="Wins", tickformat=",.0f", rangemode="tozero", row=2, col=1, secondary_y=True)
+    fig.update_xaxes(title_text="MQL threshold (score 0-100)", range=[0, 100], row=2, col=1)
+    fig.update_layout(legend={"orientation": "h", "y": -0.14, "x": 0})
+    title = (
+        f"{title} <span style='font-size:13px;color:#555'>(dotted: live {current:g} · dashed: proposed {proposed:g};"
+    )
+    title += f" rates drawn from {SMALL_SAMPLE} decisions up)</span>"
+    return _base(fig, title=title, height=520)
+
+
+def score_distribution_chart(frame: pl.DataFrame, *, title: str, threshold: float) -> go.Figure:
+    """Decided leads by the proposal's score: accepted against rejected, with the proposed threshold."""
+    if frame.is_empty():
+        return empty_figure(title, "Sales has decided no lead under these filters.")
+    fig = go.Figure()
+    for decision, color in (("accepted", ACCEPTED_COLOR), ("rejected", REJECTED_COLOR)):
+        part = frame.filter(pl.col("decision") == decision)
+        fig.add_trace(
+            go.Bar(
+                x=part["score_band"].to_list(),
+                y=part["leads"].to_list(),
+                name=decision.capitalize(),
+                marker_color=color,
+                offset=0,
+                width=2,
+                hovertemplate=f"Score %{{x}}–%{{x}}+2: %{{y:,}} {decision}<extra></extra>",
+            )
+        )
+    fig.add_vline(x=threshold, line={"color": PROJECTED_COLOR, "dash": "dash", "width": 2})
+    title += f" <span style='font-size:13px;color:#555'>(dashed: proposed threshold {threshold:g})</span>"
+    fig.update_layout(barmode="stack", bargap=0.05, legend={"orientation": "h", "y": -0.2, "x": 0})
+    fig.update_xaxes(title_text="Score under the proposal (0-100)", range=[0, 100])
+    fig.update_yaxes(title_text="Decided leads", tickformat=",")
+    return _base(fig, title=title, height=380)

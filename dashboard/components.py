@@ -9,9 +9,10 @@ import streamlit as st
 
 from dashboard import charts, data
 from dashboard.config import Settings
-from dashboard.domain import TIER_LABELS, CountingMode, Tier
+from dashboard.domain import COUNTING_MODE_LABELS, TIER_LABELS, CountingMode
 from dashboard.filters import FilterOptions, Filters, parse_params, to_params
 
+TIER_NAMES = {tier.value: label for tier, label in TIER_LABELS.items()}
 FILTER_KEYS = {
     "start": "filter_start",
     "end": "filter_end",
@@ -36,7 +37,8 @@ def prepare_database(settings: Settings) -> None:
     bar.empty()
 
 
-@st.cache_resource(ttl=60)
+# No ttl: once the database has data it cannot become empty again; seeding clears this cache.
+@st.cache_resource(max_entries=4)
 def _is_empty(url: str) -> bool:
     return data.database_is_empty(url)
 
@@ -79,7 +81,7 @@ def filter_bar(
         st.multiselect(
             "Rep tier",
             options=list(options.tiers),
-            format_func=lambda t: TIER_LABELS.get(Tier(t), t) if t in Tier._value2member_map_ else t,
+            format_func=lambda t: TIER_NAMES.get(t, t),
             key=FILTER_KEYS["tiers"],
             placeholder="Both tiers",
         )
@@ -112,8 +114,6 @@ def link_notices() -> None:
 
 def counting_mode_toggle() -> CountingMode:
     """The visible cohort / in-period switch (shared through the URL)."""
-    from dashboard.domain import COUNTING_MODE_LABELS
-
     if st.session_state.get(FILTER_KEYS["mode"]) is None:
         st.session_state[FILTER_KEYS["mode"]] = CountingMode.COHORT
     value = st.radio(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 
 import polars as pl
 import sqlalchemy as sa
@@ -14,9 +14,19 @@ from sqlmodel import Session, select
 from dashboard import db
 from dashboard.config import Settings
 from dashboard.filters import FilterOptions, Filters
-from dashboard.models import Campaign, ChannelRow, Disqualification, Lead, Rep, SalesDecision, StageEvent
-from queries import acceptance, funnel, rejection, sla
+from dashboard.models import (
+    Campaign,
+    ChannelRow,
+    Disqualification,
+    Lead,
+    Rep,
+    SalesDecision,
+    ScoringModel,
+    StageEvent,
+)
+from queries import acceptance, funnel, propensity, rejection, sla, whatif
 from queries.leads import filter_dimensions, lead_dimensions
+from queries.scoring import ScoringRule, component_scores
 
 TTL_SECONDS = 600
 
@@ -35,6 +45,8 @@ class Tables:
     reps: pl.DataFrame
     decisions: pl.DataFrame
     disqualifications: pl.DataFrame
+    scoring_models: pl.DataFrame
+    latest: pl.DataFrame  # per decided lead: the decision that stands (latest_decisions)
     journeys: pl.DataFrame  # per lead: dimensions, external_id, owner and first time at each stage (<stage>_at)
     mqls: pl.DataFrame  # per MQL event: the lead's journey columns, mql_at, latest decision, decider name and tier
     steps: pl.DataFrame  # per lead and main-path step it made: when and how many days (stage_steps)
@@ -52,9 +64,9 @@ def read_tables(url: str) -> Tables:
     The derived frames carry the filter columns (channel, campaign_id, tier) so that a page's queries only
     filter and aggregate them, never join the million-row tables per run.
     """
-    leads, events, campaigns, channels, reps, decisions, disqualifications = (
+    leads, events, campaigns, channels, reps, decisions, disqualifications, scoring_models = (
         db.read_table(model, url=url)
-        for model in (Lead, StageEvent, Campaign, ChannelRow, Rep, SalesDecision, Disqualification)
+        for model in (Lead, StageEvent, Campaign, ChannelRow, Rep, SalesDecision, Disqualification, ScoringModel)
     )
     owners = reps.lazy().select(pl.col("id").alias("owner_rep_id"), pl.col("name").alias("owner"))
     deciders = reps.lazy().select(
@@ -68,12 +80,12 @@ def read_tables(url: str) -> Tables:
         .join(owners, on="owner_rep_id", how="left")
         .with_columns(pl.col(GROUP_COLUMNS).cast(pl.Categorical))
     )
-    latest = acceptance.latest_decisions(decisions.lazy())
+    latest = acceptance.latest_decisions(decisions.lazy()).collect()
     journeys = sla.lead_journeys(dims, events.lazy()).collect()
     steps, mqls, work, disqualified = pl.collect_all(
         [
             sla.stage_steps(journeys.lazy()),
-            acceptance.mql_journeys(dims, events.lazy(), latest)
+            acceptance.mql_journeys(dims, events.lazy(), latest.lazy())
             .join(deciders, on="decided_by", how="left")
             .with_columns(pl.col("outcome").cast(pl.Categorical)),
             sla.rep_work(reps.lazy(), events.lazy()),
@@ -90,6 +102,8 @@ def read_tables(url: str) -> Tables:
         reps,
         decisions,
         disqualifications,
+        scoring_models,
+        latest,
         journeys,
         mqls,
         steps,
@@ -132,7 +146,7 @@ def seed_demo_once(settings: Settings, progress) -> bool:
             return False
         plan = today_plan(settings.demo_leads, settings.demo_weeks, seed=7)
         populate(settings.database_url, plan, progress=progress)
-    tables.clear()
+    invalidate()
     return True
 
 
@@ -322,3 +336,138 @@ def handoff_view(url: str, filters: Filters, sla_hours: float, today: date) -> H
     """The SLA page's figures (cached per filters, SLA and day)."""
     now = datetime.now() if today == date.today() else datetime.combine(today, time())
     return handoff_frames(tables(url), filters, sla_hours=sla_hours, now=now)
+
+
+RULE_FIELDS = tuple(ScoringRule.__dataclass_fields__)
+
+
+def live_rules(scoring_models: pl.DataFrame) -> tuple[whatif.LiveRule, ...]:
+    """The scoring model versions as rules with the time each was live, oldest first."""
+    return tuple(
+        whatif.LiveRule(
+            version=row["version"],
+            rule=ScoringRule(**{k: row[k] for k in RULE_FIELDS}),
+            active_from=row["active_from"],
+            active_to=row["active_to"],
+        )
+        for row in scoring_models.sort("version").iter_rows(named=True)
+    )
+
+
+@dataclass(frozen=True)
+class WhatIfBase:
+    """What does not depend on the proposal: the leads with their scores and estimated probabilities."""
+
+    frame: pl.DataFrame  # whatif.whatif_base with p_accept, p_sql, p_win
+    propensities: propensity.Propensities
+    models: tuple[whatif.LiveRule, ...]
+    junior_capacity: int  # weekly, all junior reps
+    senior_capacity: int
+    spot_checked: int  # decided leads below the live threshold (the evidence there)
+
+    @property
+    def active(self) -> whatif.LiveRule | None:
+        """The model live now: the newest version."""
+        return self.models[-1] if self.models else None
+
+
+def whatif_base_frames(t: Tables, *, now: datetime, maturity_days: int) -> WhatIfBase:
+    """Score every lead, fit the propensity models on the decided ones and attach the estimates."""
+    models = live_rules(t.scoring_models)
+    base = whatif.whatif_base(component_scores(t.leads.lazy()), t.journeys.lazy(), t.latest.lazy(), models).collect()
+    mature = pl.lit(now - timedelta(days=maturity_days))
+    decided = base.filter(pl.col("decided")).with_columns(
+        pl.when(pl.col("sal_at") <= mature).then(pl.col("sql")).alias("sql"),
+        pl.when(pl.col("sql_at") <= mature).then(pl.col("won")).alias("won"),
+    )
+    fitted = propensity.fit_propensities(decided)
+    frame = base.with_columns(**fitted.expressions()).drop(
+        "company_size_band", "revenue_band", "owner_rep_id", strict=False
+    )
+    capacity = dict(t.reps.filter(pl.col("active")).group_by("tier").agg(pl.col("weekly_capacity").sum()).iter_rows())
+    return WhatIfBase(
+        frame=frame,
+        propensities=fitted,
+        models=models,
+        junior_capacity=int(capacity.get("junior", 0)),
+        senior_capacity=int(capacity.get("senior", 0)),
+        spot_checked=int(decided["spot_check"].sum()),
+    )
+
+
+@st.cache_resource(ttl=TTL_SECONDS, max_entries=2, show_spinner="Scoring every lead and fitting the estimates…")
+def whatif_base_view(url: str, today: date, maturity_days: int) -> WhatIfBase:
+    """The what-if's base for the database at url (shared by every session; cleared with the tables)."""
+    return whatif_base_frames(tables(url), now=datetime.combine(today, time()), maturity_days=maturity_days)
+
+
+LIST_ROWS = 500
+WHATIF_LIST_COLUMNS = ("external_id", "campaign", "channel_label", "created_at", "score", "won", "p_accept", "p_win")
+
+
+@dataclass(frozen=True)
+class WhatIf:
+    total: pl.DataFrame  # one row: actual and projected figures with intervals
+    weekly: pl.DataFrame  # the same per week the leads were created
+    by_campaign: pl.DataFrame
+    by_channel: pl.DataFrame
+    load: pl.DataFrame  # per week: tier load against capacity
+    sweep: pl.DataFrame  # per threshold: MQLs, acceptance rate, wins
+    distribution: pl.DataFrame  # decided leads per score band and decision
+    quality: pl.DataFrame  # precision and recall, live rules and proposal
+    lost: pl.DataFrame  # the first LIST_ROWS accepted leads the proposal excludes
+    added: pl.DataFrame  # the first LIST_ROWS leads it adds
+
+
+def _projected(base: WhatIfBase, filters: Filters, rule: ScoringRule) -> pl.LazyFrame:
+    history = whatif.in_period(_filtered(base.frame, filters), start=filters.start, end=filters.end)
+    return whatif.project(history, rule)
+
+
+def whatif_frames(base: WhatIfBase, filters: Filters, rule: ScoringRule) -> WhatIf:
+    """The what-if's figures for a proposal over the filtered history (leads created in the period)."""
+    # Materialised once: every figure reads it; the sums are taken in one pass and rolled up per view.
+    projected = _projected(base, filters, rule).collect().lazy()
+    sums = whatif.contribution_sums(projected, by=["week", "campaign", "channel_label"]).collect().lazy()
+    errors = base.propensities.calibration_error
+    frames = pl.collect_all(
+        [
+            whatif.projection_by(sums, by=[], errors=errors),
+            whatif.projection_by(sums, by=["week"], errors=errors).sort("week"),
+            whatif.projection_by(sums, by=["campaign", "channel_label"], errors=errors),
+            whatif.projection_by(sums, by=["channel_label"], errors=errors),
+            whatif.tier_load(sums, junior_capacity=base.junior_capacity, senior_capacity=base.senior_capacity),
+            whatif.threshold_sweep(projected, rule=rule),
+            whatif.score_distribution(projected),
+            whatif.gate_quality(projected),
+            whatif.removed_wins_and_acceptances(projected).select(WHATIF_LIST_COLUMNS).head(LIST_ROWS),
+            whatif.added_leads(projected).select(WHATIF_LIST_COLUMNS).head(LIST_ROWS),
+        ]
+    )
+    return WhatIf(*frames)
+
+
+@st.cache_data(ttl=TTL_SECONDS, max_entries=128, show_spinner=False)
+def whatif_view(url: str, filters: Filters, rule: ScoringRule, today: date, maturity_days: int) -> WhatIf:
+    """The what-if's figures for a proposal (cached per filters and proposal)."""
+    return whatif_frames(whatif_base_view(url, today, maturity_days), filters, rule)
+
+
+def whatif_list(url: str, filters: Filters, rule: ScoringRule, today: date, maturity_days: int, *, which: str) -> str:
+    """Every lead the proposal excludes (which="lost") or adds (which="added"), as CSV (written on demand)."""
+    projected = _projected(whatif_base_view(url, today, maturity_days), filters, rule)
+    pick = whatif.removed_wins_and_acceptances if which == "lost" else whatif.added_leads
+    return pick(projected).select(WHATIF_LIST_COLUMNS).collect().write_csv()
+
+
+def invalidate() -> None:
+    """Forget everything read from the database; every write calls it, so every page shows the write at once."""
+    for cached in (tables, whatif_base_view, filter_options, overview, acceptance_view, rejection_view, handoff_view):
+        cached.clear()
+    whatif_view.clear()
+
+
+@st.cache_data(ttl=TTL_SECONDS, max_entries=8)
+def model_history(url: str) -> pl.DataFrame:
+    """Every scoring model version, newest first: when it was live, who made it and why."""
+    return tables(url).scoring_models.sort("version", descending=True)

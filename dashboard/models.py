@@ -38,10 +38,9 @@ class Rep(SQLModel, table=True):
     active: bool = True
 
 
-class ScoringModel(SQLModel, table=True):
-    __tablename__ = "scoring_model"
-    id: int | None = Field(default=None, primary_key=True)
-    version: int = Field(unique=True)
+class RuleFields(SQLModel):
+    """A scoring rule: component weights, MQL threshold and gates (queries.scoring.ScoringRule's fields)."""
+
     w_demographic: float
     w_firmographic: float
     w_behavioural: float
@@ -51,10 +50,29 @@ class ScoringModel(SQLModel, table=True):
     gate_budget: bool = False
     gate_authority: bool = False
     gate_timeline_months: int | None = None  # None: the timeline gate is off
+
+
+class ScoringModel(RuleFields, table=True):
+    """A version of the scoring model, live from active_from until active_to (None: live now)."""
+
+    __tablename__ = "scoring_model"
+    id: int | None = Field(default=None, primary_key=True)
+    version: int = Field(unique=True)
     active_from: NaiveDatetime
     active_to: NaiveDatetime | None = None
     author: str
     note: str = ""
+
+
+class Scenario(RuleFields, table=True):
+    """A what-if proposal saved under a name, to compare with others or apply later."""
+
+    __tablename__ = "scenario"
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(unique=True)
+    author: str
+    note: str = ""
+    created_at: NaiveDatetime
 
 
 class Lead(SQLModel, table=True):
@@ -141,4 +159,5 @@ TABLES: tuple[type[SQLModel], ...] = (
     StageEvent,
     SalesDecision,
     Disqualification,
+    Scenario,
 )

@@ -219,6 +219,16 @@ class Batch:
     disqualifications: pl.DataFrame
 
 
+def misrouted_leads(plan: Plan, campaign_names: np.ndarray, created: np.ndarray) -> np.ndarray:
+    """True for the leads the plan routes to the wrong team: the misrouted campaign's, in its weeks."""
+    lo, hi = (np.datetime64(t) for t in plan.misroute_weeks)
+    return (campaign_names == ref.MISROUTED_CAMPAIGN) & (created >= lo) & (created < hi)
+
+
+# Sales accepts a misrouted lead far less often: the wrong rep rejects it for territory.
+MISROUTED_ACCEPTANCE = 0.25
+
+
 def _owners(
     plan: Plan, cast: Cast, rng: np.random.Generator, leads: pl.DataFrame
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -227,9 +237,7 @@ def _owners(
     team = np.array([ref.REGION_TEAM[r] for r in leads["region"].to_list()])
     created = leads["created_at"].to_numpy()
     campaign_names = dict(zip(cast.campaign_ids.tolist(), cast.campaign_names.tolist(), strict=True))
-    misrouted_campaign = np.array([campaign_names[c] == ref.MISROUTED_CAMPAIGN for c in leads["campaign_id"].to_list()])
-    lo, hi = (np.datetime64(t) for t in plan.misroute_weeks)
-    misrouted = misrouted_campaign & (created >= lo) & (created < hi)
+    misrouted = misrouted_leads(plan, np.array([campaign_names[c] for c in leads["campaign_id"].to_list()]), created)
     routed_team = np.where(misrouted, (team + 1) % len(ref.TEAMS), team)
 
     def pick(tier: Tier, teams: np.ndarray) -> np.ndarray:
@@ -272,7 +280,7 @@ def history(plan: Plan, cast: Cast, rng: np.random.Generator, leads: pl.DataFram
 
     owner, senior, misrouted = _owners(plan, cast, rng, leads)
     props = true_propensities(leads)
-    p_accept = np.where(misrouted, 0.25 * props["p_accept"].to_numpy(), props["p_accept"].to_numpy())
+    p_accept = np.where(misrouted, MISROUTED_ACCEPTANCE * props["p_accept"].to_numpy(), props["p_accept"].to_numpy())
 
     slow_lo, slow_hi = (np.datetime64(t, "us") for t in plan.slow_rep_weeks)
     slow_rep_id = cast.rep_ids[cast.rep_names == ref.SLOW_REP][0]

@@ -1,0 +1,84 @@
+"""Threshold what-if: tune the scoring rule and see what sales would have received, accepted and won."""
+
+from datetime import date
+
+import streamlit as st
+
+from dashboard import charts, data
+from dashboard import whatif_widgets as widgets
+from dashboard.components import page_context
+
+settings, filters = page_context()
+url, today, maturity = settings.database_url, date.today(), settings.cohort_maturity_days
+st.title("Threshold what-if")
+st.caption(
+    "Replays the leads created in the filtered period under a proposed scoring rule. Leads the proposal does not "
+    "change keep what actually happened; leads it removes are its cost; leads it adds never reached sales, so "
+    "their figures are estimated and marked ≈."
+)
+if notice := st.session_state.pop("whatif_applied", None):
+    st.success(notice, icon=":material/check_circle:")
+base = data.whatif_base_view(url, today, maturity)
+if base.active is None:
+    st.info("There is no scoring model yet: import leads or seed the demo first.", icon=":material/info:")
+    st.stop()
+rule = widgets.rule_controls(base.active)
+view = data.whatif_view(url, filters, rule, today, maturity)
+total = view.total.row(0, named=True)
+if total["actual_mqls"] + total["projected_mqls"] == 0:
+    st.info("No leads were created in this period under these filters.", icon=":material/search_off:")
+    st.stop()
+
+widgets.projected_kpis(total)
+widgets.estimate_note(total, base)
+widgets.earlier_models_note(base, filters.start)
+weekly = charts.whatif_weekly_chart(view.weekly, title="MQLs per week: actual and projected")
+st.plotly_chart(weekly, key="whatif_weekly")
+
+st.subheader("What it costs and what it adds")
+costs = st.columns(3)
+costs[0].metric("Accepted leads excluded", f"{total['lost_accepted']:,}", border=True)
+costs[1].metric("Wins excluded", f"{total['lost_wins']:,}", border=True)
+costs[2].metric("Leads added (estimated)", f"{total['added']:,}", border=True, help="Never seen by sales.")
+lost, added = st.tabs(["Accepted leads it would have excluded", "Leads it adds (estimated)"])
+with lost:
+    widgets.leads_list(
+        view.lost,
+        total=total["lost_accepted"],
+        columns=["external_id", "campaign", "channel_label", "created_at", "score", "won"],
+        file_stem="whatif_excluded",
+        csv=lambda: data.whatif_list(url, filters, rule, today, maturity, which="lost"),
+    )
+with added:
+    widgets.leads_list(
+        view.added,
+        total=total["added"],
+        columns=["external_id", "campaign", "channel_label", "created_at", "score", "p_accept", "p_win"],
+        file_stem="whatif_added",
+        csv=lambda: data.whatif_list(url, filters, rule, today, maturity, which="added"),
+    )
+
+st.plotly_chart(charts.tier_load_chart(view.load, title="Load on each sales tier"), key="whatif_load")
+by_channel, by_campaign = st.tabs(["By channel", "By campaign"])
+with by_channel:
+    widgets.figures_table(view.by_channel, label="channel_label", file_stem="whatif_by_channel")
+with by_campaign:
+    widgets.figures_table(view.by_campaign, label="campaign", file_stem="whatif_by_campaign")
+
+st.subheader("Trade-off")
+live = base.active.rule.mql_threshold
+left, right = st.columns([3, 2])
+left.plotly_chart(
+    charts.tradeoff_chart(view.sweep, title="As the threshold moves", current=live, proposed=rule.mql_threshold),
+    key="whatif_tradeoff",
+)
+right.plotly_chart(
+    charts.score_distribution_chart(view.distribution, title="Decided leads by score", threshold=rule.mql_threshold),
+    key="whatif_distribution",
+)
+right.dataframe(view.quality, hide_index=True, width="stretch", column_config=widgets.QUALITY_COLUMNS)
+
+st.subheader("Scenarios")
+widgets.scenario_panel(url, rule, lambda r: data.whatif_view(url, filters, r, today, maturity))
+with st.expander("Scoring model history"):
+    widgets.model_history(data.model_history(url))

@@ -1,0 +1,157 @@
+"""Estimating what sales never saw: acceptance, SQL and win probabilities of any lead, fitted on decided leads.
+
+The model is a logistic regression per step (accepted | decided, SQL | accepted, won | SQL) on the score
+components and the BANT and record facts, fitted by Newton's method with a small ridge penalty. Why this one:
+  - sales decided only MQLs, and which leads became MQLs depends only on these same columns (score and gates),
+    so the decided leads are a sample selected on the features: a regression on the features stays unbiased
+    outside the region where it was fitted as long as its form holds there;
+  - the below-threshold leads that sales reviewed anyway (spot checks, hand-raisers) are in the fit and are the
+    only direct evidence below the threshold, so the model is also checked on them alone (calibration below);
+  - it is calibrated by construction on the fitted sample (a logistic fit matches the observed rate overall and
+    per feature), and its calibration error on held-out leads is measured and used to widen every interval.
+Later steps are fitted only on leads old enough to have got there (maturity days), so that recent leads that
+simply have not had time to reach SQL or a win do not pull the probabilities down.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import polars as pl
+
+from dashboard.domain import ScoreComponent
+from queries.scoring import NON_BUYER_ROLES, SCORE_COLUMNS
+
+# The model's inputs, each scaled to about 0..1, as polars expressions over a lead's columns.
+FEATURES: dict[str, pl.Expr] = {
+    **{f"x_{c.value}": pl.col(SCORE_COLUMNS[c]) / 100 for c in ScoreComponent},
+    "x_company_known": pl.col("company").is_not_null().cast(pl.Float64),
+    "x_non_buyer": pl.col("role").is_in(NON_BUYER_ROLES).fill_null(False).cast(pl.Float64),
+    "x_budget": pl.col("has_budget").fill_null(False).cast(pl.Float64),
+    "x_need": pl.col("has_need").fill_null(False).cast(pl.Float64),
+    "x_authority": pl.col("is_authority").fill_null(False).cast(pl.Float64),
+}
+RIDGE = 1e-3
+MIN_FIT_ROWS = 50  # fewer decided leads than this: every lead gets the observed rate
+MAX_FIT_ROWS = 200_000  # a larger sample changes the coefficients less than their standard error
+CALIBRATION_BINS = 10
+# Below this many held-out leads the calibration error is not measurable; assume this much.
+UNMEASURED_CALIBRATION_ERROR = 0.05
+
+
+@dataclass(frozen=True)
+class Fit:
+    """A fitted logistic model: coefficients (intercept first) and how well it is calibrated on held-out leads."""
+
+    coefficients: tuple[float, ...]
+    rows: int  # leads it was fitted on
+    base_rate: float  # the observed rate among them
+    calibration_error: float  # weighted mean |observed - predicted| over probability bins, held-out leads
+
+    def probability(self) -> pl.Expr:
+        """The fitted probability, as an expression over a lead's columns."""
+        intercept, *weights = self.coefficients
+        logit = pl.lit(intercept) + pl.sum_horizontal(w * e for w, e in zip(weights, FEATURES.values(), strict=True))
+        return 1.0 / (1.0 + (-logit).exp())
+
+
+def _design(frame: pl.DataFrame) -> np.ndarray:
+    features = frame.select(**FEATURES).to_numpy().astype(np.float64)
+    return np.column_stack([np.ones(frame.height), features])
+
+
+def _newton(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    beta = np.zeros(x.shape[1])
+    penalty = RIDGE * np.eye(x.shape[1])
+    penalty[0, 0] = 0.0  # the intercept is not shrunk
+    for _ in range(50):
+        p = 1.0 / (1.0 + np.exp(-(x @ beta)))
+        gradient = x.T @ (y - p) - penalty @ beta
+        hessian = (x * (p * (1 - p))[:, None]).T @ x + penalty
+        step = np.linalg.solve(hessian, gradient)
+        beta += step
+        if np.max(np.abs(step)) < 1e-8:
+            break
+    return beta
+
+
+def calibration_error(predicted: np.ndarray, observed: np.ndarray) -> float:
+    """Weighted mean of |observed rate - mean prediction| over equal-count bins of the prediction."""
+    if predicted.size < CALIBRATION_BINS * 20:
+        return UNMEASURED_CALIBRATION_ERROR
+    order = np.argsort(predicted)
+    errors = [
+        abs(observed[part].mean() - predicted[part].mean()) * part.size
+        for part in np.array_split(order, CALIBRATION_BINS)
+    ]
+    return float(sum(errors) / predicted.size)
+
+
+def fit(frame: pl.DataFrame, *, outcome: str, seed: int = 0) -> Fit | None:
+    """Fit outcome (a boolean column) on the FEATURES of frame; None when frame has no labelled lead at all.
+
+    With too few leads, or only one outcome among them, the fit is the observed rate for every lead (clipped
+    away from 0 and 1) with the assumed calibration error. Otherwise one lead in five is held out to measure the
+    calibration error, and the coefficients use every lead (up to MAX_FIT_ROWS, sampled).
+    """
+    labelled = frame.drop_nulls(outcome)
+    if labelled.is_empty():
+        return None
+    y_all = labelled[outcome].cast(pl.Float64).to_numpy()
+    if labelled.height < MIN_FIT_ROWS or y_all.min() == y_all.max():
+        rate = float(np.clip(y_all.mean(), 0.001, 0.999))
+        flat = (float(np.log(rate / (1 - rate))),) + (0.0,) * len(FEATURES)
+        return Fit(flat, labelled.height, float(y_all.mean()), UNMEASURED_CALIBRATION_ERROR)
+    rng = np.random.default_rng(seed)
+    x_all = _design(labelled)
+    held_out = rng.random(labelled.height) < 0.2
+    beta = _newton(x_all[~held_out], y_all[~held_out])
+    predicted = 1.0 / (1.0 + np.exp(-(x_all[held_out] @ beta)))
+    error = calibration_error(predicted, y_all[held_out])
+    sample = np.arange(labelled.height)
+    if sample.size > MAX_FIT_ROWS:
+        sample = rng.choice(sample, size=MAX_FIT_ROWS, replace=False)
+    beta = _newton(x_all[sample], y_all[sample])
+    return Fit(tuple(float(b) for b in beta), int(sample.size), float(y_all.mean()), error)
+
+
+@dataclass(frozen=True)
+class Propensities:
+    """The three step models; a missing step (no lead ever got there to learn from) estimates 0."""
+
+    accept: Fit | None
+    sql: Fit | None
+    win: Fit | None
+
+    def expressions(self) -> dict[str, pl.Expr]:
+        """p_accept, p_sql and p_win (each the probability of getting that far from an MQL) per lead."""
+
+        def step(model: Fit | None) -> pl.Expr:
+            return model.probability() if model else pl.repeat(0.0, pl.len())
+
+        accept, sql, win = step(self.accept), step(self.sql), step(self.win)
+        return {"p_accept": accept, "p_sql": accept * sql, "p_win": accept * sql * win}
+
+    @property
+    def calibration_error(self) -> dict[str, float]:
+        """Held-out calibration error per step (the assumed one where a step could not be fitted)."""
+        return {
+            name: model.calibration_error if model else UNMEASURED_CALIBRATION_ERROR
+            for name, model in (("accept", self.accept), ("sql", self.sql), ("win", self.win))
+        }
+
+
+def fit_propensities(decided: pl.DataFrame, *, seed: int = 0) -> Propensities:
+    """Fit the three steps on decided MQLs.
+
+    decided carries the FEATURES' columns and accepted (bool), sql (bool, null while too recent to tell) and
+    won (bool, null while too recent to tell).
+    """
+    accepted = decided.filter(pl.col("accepted"))
+    reached_sql = accepted.filter(pl.col("sql").fill_null(False))
+    return Propensities(
+        accept=fit(decided, outcome="accepted", seed=seed),
+        sql=fit(accepted, outcome="sql", seed=seed),
+        win=fit(reached_sql, outcome="won", seed=seed),
+    )

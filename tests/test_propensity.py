@@ -1,0 +1,93 @@
+"""The estimator of unobserved acceptance: recovers a known model, says when it cannot fit, measures calibration."""
+
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+import pytest
+
+from queries import propensity
+
+N = 6_000
+
+
+def leads(seed: int = 3) -> pl.DataFrame:
+    rng = np.random.default_rng(seed)
+    return pl.DataFrame(
+        {
+            "score_demographic": rng.uniform(0, 100, N),
+            "score_firmographic": rng.uniform(0, 100, N),
+            "score_behavioural": rng.uniform(0, 100, N),
+            "score_engagement": rng.uniform(0, 100, N),
+            "company": np.where(rng.random(N) < 0.8, "Acme", None),
+            "role": np.where(rng.random(N) < 0.1, "student", "manager"),
+            "has_budget": rng.random(N) < 0.5,
+            "has_need": rng.random(N) < 0.5,
+            "is_authority": rng.random(N) < 0.3,
+        }
+    )
+
+
+def with_outcome(frame: pl.DataFrame, seed: int = 4) -> tuple[pl.DataFrame, np.ndarray]:
+    """An outcome drawn from a known logistic model in firmographic fit and a missing company."""
+    rng = np.random.default_rng(seed)
+    logit = -2.0 + 4.0 * frame["score_firmographic"].to_numpy() / 100 - 1.5 * frame["company"].is_null().to_numpy()
+    p = 1 / (1 + np.exp(-logit))
+    return frame.with_columns(pl.Series("accepted", rng.random(N) < p)), p
+
+
+def test_the_fit_recovers_the_true_probabilities():
+    frame, truth = with_outcome(leads())
+    fit = propensity.fit(frame, outcome="accepted")
+    estimated = frame.select(fit.probability()).to_series().to_numpy()
+    assert np.mean(np.abs(estimated - truth)) < 0.03
+    assert fit.calibration_error < 0.05
+    assert fit.base_rate == pytest.approx(frame["accepted"].mean())
+
+
+def test_the_fit_extrapolates_beyond_the_region_it_saw():
+    """Fitted only on leads above a score cut (as sales only decides MQLs), it still predicts those below."""
+    frame, truth = with_outcome(leads())
+    seen = (frame["score_firmographic"] >= 50).to_numpy()
+    fit = propensity.fit(frame.filter(pl.Series(seen)), outcome="accepted")
+    below = frame.filter(pl.Series(~seen))
+    estimated = below.select(fit.probability()).to_series().to_numpy()
+    assert abs(estimated.sum() - truth[~seen].sum()) < 0.1 * truth[~seen].sum()
+
+
+@pytest.mark.parametrize(
+    ("outcomes", "rate"),
+    [
+        pytest.param([True] * 100, 0.999, id="one class only"),
+        pytest.param([True, False] * 5, 0.5, id="too few leads"),
+    ],
+)
+def test_a_flat_rate_when_the_data_cannot_support_a_model(outcomes, rate):
+    frame = leads().head(len(outcomes)).with_columns(pl.Series("accepted", outcomes))
+    fit = propensity.fit(frame, outcome="accepted")
+    assert frame.select(fit.probability()).to_series().to_list() == pytest.approx([rate] * len(outcomes))
+    assert fit.calibration_error == propensity.UNMEASURED_CALIBRATION_ERROR
+
+
+def test_no_fit_without_a_single_labelled_lead():
+    frame = leads().head(5).with_columns(pl.Series("accepted", [None] * 5, dtype=pl.Boolean))
+    assert propensity.fit(frame, outcome="accepted") is None
+
+
+def test_missing_steps_fall_back_to_zero_and_the_assumed_error():
+    fitted = propensity.Propensities(accept=None, sql=None, win=None)
+    values = leads().head(3).select(**fitted.expressions())
+    assert values["p_accept"].to_list() == [0.0, 0.0, 0.0]
+    assert fitted.calibration_error["accept"] == propensity.UNMEASURED_CALIBRATION_ERROR
+
+
+@pytest.mark.parametrize(
+    ("predicted", "observed", "expected"),
+    [
+        (np.full(400, 0.5), np.tile([1.0, 0.0], 200), 0.0),  # perfectly calibrated
+        (np.full(400, 0.8), np.tile([1.0, 0.0], 200), 0.3),  # 0.3 too high everywhere
+        (np.full(10, 0.5), np.ones(10), propensity.UNMEASURED_CALIBRATION_ERROR),  # too few to measure
+    ],
+)
+def test_calibration_error(predicted, observed, expected):
+    assert propensity.calibration_error(predicted, observed) == pytest.approx(expected)

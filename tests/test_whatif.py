@@ -1,0 +1,177 @@
+"""What-if projections against a hand-built history whose answers are computed by hand."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+import polars as pl
+import pytest
+
+from queries import whatif
+from queries.acceptance import Z_95
+from queries.scoring import ScoringRule
+
+ERRORS = {"accept": 0.02, "sql": 0.03, "win": 0.04}
+
+
+def rule(threshold: float) -> ScoringRule:
+    """Only the behavioural component counts, so a lead's score is its behavioural sub-score."""
+    return ScoringRule(w_demographic=0, w_firmographic=0, w_behavioural=1, w_engagement=0, mql_threshold=threshold)
+
+
+LIVE = rule(40)
+# L1-L3 became MQLs by score; L4 never qualified; L5 came through a spot check below the threshold;
+# L6 qualified under the live rule but had not become an MQL yet (too recent).
+HISTORY = pl.LazyFrame(
+    {
+        "lead_id": [1, 2, 3, 4, 5, 6],
+        "external_id": ["L1", "L2", "L3", "L4", "L5", "L6"],
+        "campaign": ["A", "A", "B", "B", "A", "B"],
+        "channel_label": ["Email", "Email", "CTV", "CTV", "Email", "CTV"],
+        "created_at": [datetime(2026, 3, d) for d in (2, 3, 9, 10, 11, 12)],
+        "week": [date(2026, 3, 2)] * 2 + [date(2026, 3, 9)] * 4,
+        "score_demographic": [0.0] * 6,
+        "score_firmographic": [0.0] * 6,
+        "score_behavioural": [80.0, 60.0, 45.0, 30.0, 20.0, 50.0],
+        "score_engagement": [0.0] * 6,
+        "company": ["Acme", "Beta", None, "Delta", "Echo", "Fox"],
+        "has_budget": [True, False, True, None, True, True],
+        "is_authority": [True, True, True, True, True, True],
+        "timeline_months": [3, 3, 3, 3, 3, 3],
+        "spot_check": [False, False, False, False, True, False],
+        "live_qualifies": [True, True, True, False, False, True],
+        "mql": [True, True, True, False, True, False],
+        "decided": [True, True, True, False, True, False],
+        "accepted": [True, False, True, False, True, False],
+        "sql": [True, False, False, False, False, False],
+        "won": [True, False, False, False, False, False],
+        "p_accept": [0.9, 0.3, 0.6, 0.5, 0.4, 0.7],
+        "p_sql": [0.5, 0.1, 0.3, 0.2, 0.2, 0.4],
+        "p_win": [0.2, 0.05, 0.1, 0.1, 0.1, 0.2],
+    }
+)
+
+
+def total(proposal: ScoringRule) -> dict:
+    sums = whatif.contribution_sums(whatif.project(HISTORY, proposal), by=["week", "campaign", "channel_label"])
+    return whatif.projection_by(sums, by=[], errors=ERRORS).collect().row(0, named=True)
+
+
+def test_the_live_rule_reproduces_what_happened():
+    t = total(LIVE)
+    assert (t["projected_mqls"], t["actual_mqls"], t["added"], t["removed"]) == (4, 4, 0, 0)
+    assert t["projected_rate"] == t["actual_rate"] == pytest.approx(3 / 4)
+    assert (t["projected_sqls"], t["projected_wins"]) == (t["actual_sqls"], t["actual_wins"]) == (1, 1)
+    assert t["estimated_share"] == 0 and t["accepted_half_width"] == 0
+
+
+def test_a_higher_threshold_removes_an_accepted_lead_and_adds_nothing():
+    t = total(rule(50))
+    # L3 (45) drops out; L6 (50) qualified under the live rule already, so it is not "added"; L5 stays (spot check)
+    assert (t["projected_mqls"], t["removed"], t["added"], t["lost_accepted"], t["lost_wins"]) == (3, 1, 0, 1, 0)
+    assert t["projected_rate"] == pytest.approx(2 / 3)
+
+
+def test_a_lower_threshold_adds_an_estimated_lead():
+    t = total(rule(25))
+    # L4 (30) is added with p_accept 0.5, p_sql 0.2, p_win 0.1
+    assert (t["projected_mqls"], t["added"], t["removed"]) == (5, 1, 0)
+    assert t["projected_accepted"] == pytest.approx(3.5)
+    assert t["projected_rate"] == pytest.approx(3.5 / 5)
+    assert t["projected_sqls"] == pytest.approx(1.2)
+    assert t["projected_wins"] == pytest.approx(1.1)
+    assert t["estimated_share"] == pytest.approx(1 / 5)
+    assert t["accepted_half_width"] == pytest.approx(Z_95 * 0.5 + 0.02)
+    assert t["wins_half_width"] == pytest.approx(Z_95 * (0.1 * 0.9) ** 0.5 + 0.02 + 0.03 + 0.04)
+    assert t["projected_rate_low"] < t["projected_rate"] < t["projected_rate_high"]
+
+
+@pytest.mark.parametrize(
+    ("threshold", "projected", "lost_accepted", "lost_wins", "added"),
+    [
+        (101, 1, 2, 1, 0),  # above every score: only the spot-checked lead is left
+        (0, 5, 0, 0, 1),  # below every score: every lead the live rule did not qualify is added
+    ],
+)
+def test_thresholds_beyond_every_score(threshold, projected, lost_accepted, lost_wins, added):
+    t = total(rule(threshold))
+    assert (t["projected_mqls"], t["lost_accepted"], t["lost_wins"], t["added"]) == (
+        projected,
+        lost_accepted,
+        lost_wins,
+        added,
+    )
+
+
+def test_a_gate_removes_the_leads_that_fail_it():
+    t = total(ScoringRule(**{**rule(40).__dict__, "gate_known_company": True}))
+    assert t["removed"] == 1 and t["lost_accepted"] == 1  # L3 has no company
+
+
+@pytest.mark.parametrize("threshold", [0, 25, 40, 50, 100])
+def test_the_sweep_agrees_with_the_projection_at_every_threshold(threshold):
+    sweep = whatif.threshold_sweep(whatif.project(HISTORY, rule(threshold)), rule=rule(threshold)).collect()
+    point = sweep.filter(pl.col("threshold") == threshold).row(0, named=True)
+    t = total(rule(threshold))
+    assert point["mqls"] == t["projected_mqls"]
+    assert point["acceptance_rate"] == pytest.approx(t["projected_rate"])
+    assert point["wins"] == pytest.approx(t["projected_wins"])
+
+
+def test_figures_per_group_sorted_by_the_size_of_the_change():
+    sums = whatif.contribution_sums(whatif.project(HISTORY, rule(50)), by=["week", "campaign", "channel_label"])
+    by_campaign = whatif.projection_by(sums, by=["campaign"], errors=ERRORS).collect()
+    assert by_campaign.select("campaign", "actual_mqls", "projected_mqls").rows() == [("B", 1, 0), ("A", 3, 3)]
+
+
+def test_tier_load_per_week_against_capacity():
+    sums = whatif.contribution_sums(whatif.project(HISTORY, rule(25)), by=["week"])
+    load = whatif.tier_load(sums, junior_capacity=10, senior_capacity=2).collect()
+    assert load.select("week", "junior_actual", "junior_projected").rows() == [
+        (date(2026, 3, 2), 2, 2),
+        (date(2026, 3, 9), 2, 3),
+    ]
+    assert load["senior_projected"].to_list() == pytest.approx([1.0, 0.2])
+    assert load["junior_capacity"].to_list() == [10, 10]
+
+
+def test_precision_and_recall_of_the_gate():
+    quality = whatif.gate_quality(whatif.project(HISTORY, rule(50))).collect()
+    live, proposal = quality.rows(named=True)
+    # decided: L1, L2, L3, L5; accepted: L1, L3, L5. Live passes L1-L3; the proposal L1 and L2.
+    assert (live["precision"], live["recall"]) == pytest.approx((2 / 3, 2 / 3))
+    assert (proposal["precision"], proposal["recall"]) == pytest.approx((1 / 2, 1 / 3))
+
+
+def test_lists_of_what_it_costs_and_adds():
+    lost = whatif.removed_wins_and_acceptances(whatif.project(HISTORY, rule(101))).collect()
+    assert lost["external_id"].to_list() == ["L1", "L3"]  # the win first
+    added = whatif.added_leads(whatif.project(HISTORY, rule(0))).collect()
+    assert added["external_id"].to_list() == ["L4"]
+
+
+def test_score_distribution_of_decided_leads():
+    distribution = whatif.score_distribution(whatif.project(HISTORY, LIVE), width=50).collect()
+    # decided: L1 (80, accepted), L2 (60, rejected), L3 (45, accepted), L5 (20, accepted)
+    assert distribution.select("score_band", "decision", "leads").rows() == [
+        (0, "accepted", 2),
+        (50, "accepted", 1),
+        (50, "rejected", 1),
+    ]
+
+
+def test_an_empty_history_gives_zeros_not_errors():
+    empty = HISTORY.filter(pl.lit(False))
+    t = whatif.projection_by(whatif.contribution_sums(whatif.project(empty, LIVE), by=[]), by=[], errors=ERRORS)
+    row = t.collect().row(0, named=True)
+    assert row["projected_mqls"] == 0 and row["projected_rate"] is None and row["estimated_share"] == 0
+
+
+def test_the_live_rule_of_each_lead_follows_the_model_history():
+    models = (
+        whatif.LiveRule(1, rule(40), datetime(2026, 1, 1), datetime(2026, 3, 10)),
+        whatif.LiveRule(2, rule(55), datetime(2026, 3, 10), None),
+    )
+    live = HISTORY.select(whatif.live_qualifies_expr(models).alias("q")).collect()["q"].to_list()
+    # L1-L3 (created before 10 March) judged at 40: 80, 60, 45 pass; from 10 March at 55: 30, 20, 50 fail
+    assert live == [True, True, True, False, False, False]
