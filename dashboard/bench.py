@@ -4,18 +4,31 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import statistics
 import sys
 import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from dashboard.data import acceptance_frames, handoff_frames, overview_frames, read_tables, rejection_frames
+from dashboard.apptest import app_test
+from dashboard.data import (
+    _projected,
+    acceptance_frames,
+    handoff_frames,
+    overview_frames,
+    read_tables,
+    rejection_frames,
+    whatif_base_frames,
+    whatif_frames,
+)
 from dashboard.domain import CountingMode
 from dashboard.filters import Filters
+from queries import whatif
 from seed import populate
 from seed.generator import today_plan
 
@@ -30,6 +43,34 @@ def _timed(name: str, n: int, runs: int, work: Callable[[], object]) -> object:
         times.append((time.perf_counter() - started) * 1000)
     print(json.dumps({"name": name, "n": n, "median_ms": round(statistics.median(times), 1), "runs": runs}), flush=True)
     return result
+
+
+def _whatif(url: str, tables, period: Filters, now: datetime, args) -> None:
+    """The what-if: its once-per-load base, one proposal's recompute, the page's figures, and a page rerun."""
+    base = _timed("whatif_base", args.leads, 1, lambda: whatif_base_frames(tables, now=now, maturity_days=56))
+    proposals = iter([replace(base.active.rule, mql_threshold=t) for t in range(20, 20 + 10 * args.runs, 2)] * 10)
+    errors = base.propensities.calibration_error
+
+    def recompute():
+        sums = whatif.contribution_sums(_projected(base, period, next(proposals)), by=[])
+        return whatif.projection_by(sums, by=[], errors=errors).collect()
+
+    _timed("whatif_recompute", args.leads, args.runs, recompute)
+    _timed("whatif_page_figures", args.leads, args.runs, lambda: whatif_frames(base, period, next(proposals)))
+    os.environ.update(DATABASE_URL=url, HANDOFF_SEED_DEMO="0")
+    at = app_test(timeout=600)
+    at.query_params.update(start=period.start.isoformat(), end=period.end.isoformat())
+    at.run()
+    at.switch_page("pages/whatif.py").run()
+    thresholds = iter(range(30, 30 + 2 * args.runs))
+    _timed(
+        "whatif_page_rerun",
+        args.leads,
+        args.runs,
+        lambda: at.slider(key="whatif_threshold").set_value(float(next(thresholds))).run(),
+    )
+    if at.exception:
+        raise SystemExit(f"the what-if page failed: {at.exception[0].message}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -60,6 +101,7 @@ def main(argv: list[str] | None = None) -> int:
         }
         for name, work in pages.items():
             _timed(name, args.leads, args.runs, work)
+        _whatif(url, tables, period, now, args)
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(json.dumps({"name": "peak_rss", "n": args.leads, "peak_rss_mb": round(peak_mb, 1)}), flush=True)
     return 0

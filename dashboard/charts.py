@@ -5,12 +5,16 @@ from __future__ import annotations
 from datetime import date
 
 import plotly.graph_objects as go
+import plotly.io as pio
 import polars as pl
 from plotly.subplots import make_subplots
 
 from dashboard.domain import MAIN_PATH, STAGE_LABELS
 from queries.acceptance import SMALL_SAMPLE
 
+# No plotly template: Streamlit draws every chart in its own theme, and merging a named template into each
+# figure cost about 30 ms a chart (a deep copy and validation of the whole template) on every rerun.
+pio.templates.default = None
 FONT = "Source Sans Pro, Helvetica, Arial, sans-serif"
 STAGE_COLORS = dict(
     zip(
@@ -28,7 +32,6 @@ def _base(fig: go.Figure, *, title: str, height: int = 420) -> go.Figure:
         font={"family": FONT, "size": 13},
         height=height,
         margin={"l": 10, "r": 10, "t": 60, "b": 10},
-        template="plotly_white",
         hoverlabel={"font": {"family": FONT}},
     )
     return fig
@@ -500,6 +503,25 @@ PROJECTED_COLOR = "#2f6fbf"
 ESTIMATED_COLOR = "rgba(47, 111, 191, 0.35)"
 ACCEPTED_COLOR = "#2e7d32"
 REJECTED_COLOR = "#c62828"
+WINS_COLOR = "#8e44ad"
+# The what-if redraws its charts on every slider move: each is built in one go (traces and a whole layout),
+# because every separate update_* call on a plotly figure validates it again.
+
+
+def _layout(title: str, height: int, **layout) -> dict:
+    return {
+        "title": {"text": title, "x": 0, "xanchor": "left", "font": {"size": 17}},
+        "font": {"family": FONT, "size": 13},
+        "height": height,
+        "margin": {"l": 10, "r": 10, "t": 60, "b": 10},
+        "hoverlabel": {"font": {"family": FONT}},
+        "legend": {"orientation": "h", "y": -0.2, "x": 0},
+        **layout,
+    }
+
+
+def _subtitle(title: str, text: str) -> str:
+    return f"{title} <span style='font-size:13px;color:#555'>({text})</span>"
 
 
 def whatif_weekly_chart(frame: pl.DataFrame, *, title: str) -> go.Figure:
@@ -509,88 +531,76 @@ def whatif_weekly_chart(frame: pl.DataFrame, *, title: str) -> go.Figure:
         return empty_figure(title)
     weeks = frame["week"].to_list()
     kept = (frame["projected_mqls"] - frame["added"]).to_list()
-    fig = go.Figure(
-        [
-            go.Bar(
-                x=weeks,
-                y=frame["actual_mqls"].to_list(),
-                name="Actual MQLs",
-                marker_color=ACTUAL_COLOR,
-                offsetgroup="actual",
-                hovertemplate="Week of %{x|%d %b}: %{y:,} actual MQLs<extra></extra>",
-            ),
-            go.Bar(
-                x=weeks,
-                y=kept,
-                name="Projected: already MQLs (observed)",
-                marker_color=PROJECTED_COLOR,
-                offsetgroup="projected",
-                hovertemplate="Week of %{x|%d %b}: %{y:,} projected MQLs that were MQLs<extra></extra>",
-            ),
-            go.Bar(
-                x=weeks,
-                y=frame["added"].to_list(),
-                base=kept,
-                name="Projected: added (estimated)",
-                marker={"color": ESTIMATED_COLOR, "pattern": {"shape": "/", "fgcolor": PROJECTED_COLOR}},
-                offsetgroup="projected",
-                hovertemplate="Week of %{x|%d %b}: %{y:,} leads the proposal adds<extra></extra>",
-            ),
-        ]
+    bars = (
+        ("Actual MQLs", frame["actual_mqls"].to_list(), None, {"color": ACTUAL_COLOR}, "actual", "actual MQLs"),
+        ("Projected: already MQLs (observed)", kept, None, {"color": PROJECTED_COLOR}, "projected", "kept MQLs"),
+        (
+            "Projected: added (estimated)",
+            frame["added"].to_list(),
+            kept,
+            {"color": ESTIMATED_COLOR, "pattern": {"shape": "/", "fgcolor": PROJECTED_COLOR}},
+            "projected",
+            "leads the proposal adds",
+        ),
     )
-    fig.update_layout(barmode="group", legend={"orientation": "h", "y": -0.18, "x": 0}, bargap=0.25)
-    fig.update_yaxes(title_text="MQLs", tickformat=",")
-    fig.update_xaxes(title_text="Week the leads were created", tickformat="%d %b")
-    return _base(fig, title=title)
+    data = [
+        {
+            "type": "bar",
+            "x": weeks,
+            "y": y,
+            "base": base,
+            "name": name,
+            "marker": marker,
+            "offsetgroup": group,
+            "hovertemplate": f"Week of %{{x|%d %b}}: %{{y:,}} {what}<extra></extra>",
+        }
+        for name, y, base, marker, group, what in bars
+    ]
+    layout = _layout(
+        title,
+        420,
+        barmode="group",
+        bargap=0.25,
+        yaxis={"title": {"text": "MQLs"}, "tickformat": ","},
+        xaxis={"title": {"text": "Week the leads were created"}, "tickformat": "%d %b"},
+    )
+    return go.Figure(data=data, layout=layout)
 
 
-def tier_load_chart(frame: pl.DataFrame, *, title: str) -> go.Figure:
-    """Weekly work for each sales tier, actual and projected, against the tier's weekly capacity."""
+def tier_load_chart(frame: pl.DataFrame, *, tier: str, title: str) -> go.Figure:
+    """One sales tier's weekly work, actual and projected, against its weekly capacity."""
     if frame.is_empty():
         return empty_figure(title)
-    fig = make_subplots(
-        rows=1,
-        cols=2,
-        subplot_titles=("Junior reps: MQLs to decide per week", "Senior reps: SQLs to work per week"),
-        horizontal_spacing=0.1,
-    )
     weeks = frame["week"].to_list()
-    for col, tier in enumerate(("junior", "senior"), start=1):
-        first = col == 1
-        for what, color, dash in (("actual", ACTUAL_COLOR, "solid"), ("projected", PROJECTED_COLOR, "solid")):
-            fig.add_trace(
-                go.Scatter(
-                    x=weeks,
-                    y=frame[f"{tier}_{what}"].to_list(),
-                    name=what.capitalize(),
-                    mode="lines+markers",
-                    line={"color": color, "dash": dash, "width": 2.5},
-                    legendgroup=what,
-                    showlegend=first,
-                    hovertemplate=f"Week of %{{x|%d %b}}: %{{y:,.0f}} ({what})<extra></extra>",
-                ),
-                row=1,
-                col=col,
-            )
-        fig.add_trace(
-            go.Scatter(
-                x=weeks,
-                y=frame[f"{tier}_capacity"].to_list(),
-                name="Weekly capacity",
-                mode="lines",
-                line={"color": REJECTED_COLOR, "dash": "dash", "width": 1.5},
-                legendgroup="capacity",
-                showlegend=first,
-                hovertemplate="Capacity: %{y:,} a week<extra></extra>",
-            ),
-            row=1,
-            col=col,
-        )
-        fig.update_yaxes(title_text="Leads per week", tickformat=",", rangemode="tozero", row=1, col=col)
-        fig.update_xaxes(tickformat="%d %b", title_text="Week the leads were created", row=1, col=col)
-    fig.update_layout(legend={"orientation": "h", "y": -0.25, "x": 0})
-    fig.update_annotations(font_size=13)
-    return _base(fig, title=title, height=400)
+    lines = (
+        ("Actual", frame[f"{tier}_actual"].to_list(), {"color": ACTUAL_COLOR, "width": 2.5}, "lines+markers"),
+        ("Projected", frame[f"{tier}_projected"].to_list(), {"color": PROJECTED_COLOR, "width": 2.5}, "lines+markers"),
+        (
+            "Weekly capacity",
+            frame[f"{tier}_capacity"].to_list(),
+            {"color": REJECTED_COLOR, "dash": "dash", "width": 1.5},
+            "lines",
+        ),
+    )
+    data = [
+        {
+            "type": "scatter",
+            "x": weeks,
+            "y": y,
+            "name": name,
+            "mode": mode,
+            "line": line,
+            "hovertemplate": f"Week of %{{x|%d %b}}: %{{y:,.0f}} ({name.lower()})<extra></extra>",
+        }
+        for name, y, line, mode in lines
+    ]
+    layout = _layout(
+        title,
+        360,
+        yaxis={"title": {"text": "Leads per week"}, "tickformat": ",", "rangemode": "tozero"},
+        xaxis={"title": {"text": "Week the leads were created"}, "tickformat": "%d %b"},
+    )
+    return go.Figure(data=data, layout=layout)
 
 
 def tradeoff_chart(frame: pl.DataFrame, *, title: str, current: float, proposed: float) -> go.Figure:
@@ -598,86 +608,106 @@ def tradeoff_chart(frame: pl.DataFrame, *, title: str, current: float, proposed:
     wins below; the live and the proposed thresholds marked."""
     if frame.is_empty() or frame["mqls"].max() == 0:
         return empty_figure(title)
-    fig = make_subplots(
-        rows=2,
-        cols=1,
-        shared_xaxes=True,
-        vertical_spacing=0.08,
-        row_heights=[0.45, 0.55],
-        specs=[[{}], [{"secondary_y": True}]],
-    )
     x = frame["threshold"].to_list()
     # A rate from a handful of decisions is noise: drawn only where enough leads were decided.
-    rate = frame.select(pl.when(pl.col("decided") >= SMALL_SAMPLE).then(pl.col("acceptance_rate")))
-    fig.add_trace(
-        go.Scatter(
-            x=x,
-            y=rate.to_series().to_list(),
-            name="Acceptance rate",
-            line={"color": ACCEPTED_COLOR, "width": 2.5},
-            hovertemplate="Threshold %{x}: %{y:.1%} accepted<extra></extra>",
-        ),
-        row=1,
-        col=1,
+    rate = frame.select(pl.when(pl.col("decided") >= SMALL_SAMPLE).then(pl.col("acceptance_rate"))).to_series()
+    data = [
+        {
+            "type": "scatter",
+            "x": x,
+            "y": rate.to_list(),
+            "name": f"Acceptance rate (where ≥{SMALL_SAMPLE} decided)",
+            "line": {"color": ACCEPTED_COLOR, "width": 2.5},
+            "yaxis": "y",
+            "hovertemplate": "Threshold %{x}: %{y:.1%} accepted<extra></extra>",
+        },
+        {
+            "type": "scatter",
+            "x": x,
+            "y": frame["mqls"].to_list(),
+            "name": "MQLs",
+            "line": {"color": PROJECTED_COLOR, "width": 2.5},
+            "yaxis": "y2",
+            "hovertemplate": "Threshold %{x}: %{y:,} MQLs<extra></extra>",
+        },
+        {
+            "type": "scatter",
+            "x": x,
+            "y": frame["wins"].to_list(),
+            "name": "Wins kept (right axis)",
+            "line": {"color": WINS_COLOR, "width": 2, "dash": "dot"},
+            "yaxis": "y3",
+            "hovertemplate": "Threshold %{x}: %{y:,.0f} wins<extra></extra>",
+        },
+    ]
+    marks = [
+        {
+            "type": "line",
+            "xref": "x",
+            "yref": "paper",
+            "x0": value,
+            "x1": value,
+            "y0": 0,
+            "y1": 1,
+            "line": {"color": color, "dash": dash, "width": 2},
+        }
+        for value, color, dash in ((current, "#555", "dot"), (proposed, PROJECTED_COLOR, "dash"))
+    ]
+    layout = _layout(
+        _subtitle(title, f"dotted: live {current:g} · dashed: proposed {proposed:g}"),
+        520,
+        shapes=marks,
+        xaxis={"title": {"text": "MQL threshold (score 0-100)"}, "range": [0, 100], "anchor": "y2"},
+        yaxis={"title": {"text": "Acceptance"}, "tickformat": ".0%", "domain": [0.58, 1.0], "anchor": "x"},
+        yaxis2={"title": {"text": "MQLs"}, "tickformat": ",", "rangemode": "tozero", "domain": [0.0, 0.5]},
+        yaxis3={
+            "title": {"text": "Wins"},
+            "tickformat": ",.0f",
+            "rangemode": "tozero",
+            "overlaying": "y2",
+            "side": "right",
+            "showgrid": False,
+        },
     )
-    fig.add_trace(
-        go.Scatter(
-            x=x,
-            y=frame["mqls"].to_list(),
-            name="MQLs",
-            line={"color": PROJECTED_COLOR, "width": 2.5},
-            hovertemplate="Threshold %{x}: %{y:,} MQLs<extra></extra>",
-        ),
-        row=2,
-        col=1,
-    )
-    fig.add_trace(
-        go.Scatter(
-            x=x,
-            y=frame["wins"].to_list(),
-            name="Wins kept (right axis)",
-            line={"color": "#8e44ad", "width": 2, "dash": "dot"},
-            hovertemplate="Threshold %{x}: %{y:,.0f} wins<extra></extra>",
-        ),
-        row=2,
-        col=1,
-        secondary_y=True,
-    )
-    for value, color, dash in ((current, "#555", "dot"), (proposed, PROJECTED_COLOR, "dash")):
-        fig.add_vline(x=value, line={"color": color, "dash": dash, "width": 2})
-    fig.update_yaxes(title_text="Acceptance", tickformat=".0%", row=1, col=1)
-    fig.update_yaxes(title_text="MQLs", tickformat=",", rangemode="tozero", row=2, col=1)
-    fig.update_yaxes(title_text="Wins", tickformat=",.0f", rangemode="tozero", row=2, col=1, secondary_y=True)
-    fig.update_xaxes(title_text="MQL threshold (score 0-100)", range=[0, 100], row=2, col=1)
-    fig.update_layout(legend={"orientation": "h", "y": -0.14, "x": 0})
-    title = (
-        f"{title} <span style='font-size:13px;color:#555'>(dotted: live {current:g} · dashed: proposed {proposed:g};"
-    )
-    title += f" rates drawn from {SMALL_SAMPLE} decisions up)</span>"
-    return _base(fig, title=title, height=520)
+    return go.Figure(data=data, layout=layout)
 
 
 def score_distribution_chart(frame: pl.DataFrame, *, title: str, threshold: float) -> go.Figure:
     """Decided leads by the proposal's score: accepted against rejected, with the proposed threshold."""
     if frame.is_empty():
         return empty_figure(title, "Sales has decided no lead under these filters.")
-    fig = go.Figure()
+    data = []
     for decision, color in (("accepted", ACCEPTED_COLOR), ("rejected", REJECTED_COLOR)):
         part = frame.filter(pl.col("decision") == decision)
-        fig.add_trace(
-            go.Bar(
-                x=part["score_band"].to_list(),
-                y=part["leads"].to_list(),
-                name=decision.capitalize(),
-                marker_color=color,
-                offset=0,
-                width=2,
-                hovertemplate=f"Score %{{x}}–%{{x}}+2: %{{y:,}} {decision}<extra></extra>",
-            )
+        data.append(
+            {
+                "type": "bar",
+                "x": part["score_band"].to_list(),
+                "y": part["leads"].to_list(),
+                "name": decision.capitalize(),
+                "marker": {"color": color},
+                "offset": 0,
+                "width": 2,
+                "hovertemplate": f"Score %{{x}}–%{{x}}+2: %{{y:,}} {decision}<extra></extra>",
+            }
         )
-    fig.add_vline(x=threshold, line={"color": PROJECTED_COLOR, "dash": "dash", "width": 2})
-    title += f" <span style='font-size:13px;color:#555'>(dashed: proposed threshold {threshold:g})</span>"
-    fig.update_layout(barmode="stack", bargap=0.05, legend={"orientation": "h", "y": -0.2, "x": 0})
-    fig.update_xaxes(title_text="Score under the proposal (0-100)", range=[0, 100])
-    fig.update_yaxes(title_text="Decided leads", tickformat=",")
-    return _base(fig, title=title, height=380)
+    mark = {
+        "type": "line",
+        "xref": "x",
+        "yref": "paper",
+        "x0": threshold,
+        "x1": threshold,
+        "y0": 0,
+        "y1": 1,
+        "line": {"color": PROJECTED_COLOR, "dash": "dash", "width": 2},
+    }
+    layout = _layout(
+        _subtitle(title, f"dashed: proposed {threshold:g}"),
+        380,
+        barmode="stack",
+        bargap=0.05,
+        shapes=[mark],
+        xaxis={"title": {"text": "Score under the proposal (0-100)"}, "range": [0, 100]},
+        yaxis={"title": {"text": "Decided leads"}, "tickformat": ","},
+    )
+    return go.Figure(data=data, layout=layout)

@@ -440,8 +440,8 @@ def whatif_frames(base: WhatIfBase, filters: Filters, rule: ScoringRule) -> What
             whatif.threshold_sweep(projected, rule=rule),
             whatif.score_distribution(projected),
             whatif.gate_quality(projected),
-            whatif.removed_wins_and_acceptances(projected).select(WHATIF_LIST_COLUMNS).head(LIST_ROWS),
-            whatif.added_leads(projected).select(WHATIF_LIST_COLUMNS).head(LIST_ROWS),
+            whatif.removed_wins_and_acceptances(projected, limit=LIST_ROWS).select(WHATIF_LIST_COLUMNS),
+            whatif.added_leads(projected, limit=LIST_ROWS).select(WHATIF_LIST_COLUMNS),
         ]
     )
     return WhatIf(*frames)

@@ -197,8 +197,11 @@ LIST_COLUMNS = {
 }
 
 
-def leads_list(frame: pl.DataFrame, *, total: int, columns: list[str], file_stem: str, csv) -> None:
+def leads_list(frame: pl.DataFrame, *, total: int, columns: list[str], file_stem: str, csv, empty: str) -> None:
     """The first rows of a list of leads, with the whole list downloadable (written on demand)."""
+    if total == 0:
+        st.caption(empty)
+        return
     more = f"; the first {frame.height:,} shown, all {total:,} in the download" if total > frame.height else ""
     st.caption(f"{total:,} leads{more}")
     st.dataframe(frame.select(columns), hide_index=True, width="stretch", column_config=LIST_COLUMNS)

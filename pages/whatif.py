@@ -47,6 +47,7 @@ with lost:
         total=total["lost_accepted"],
         columns=["external_id", "campaign", "channel_label", "created_at", "score", "won"],
         file_stem="whatif_excluded",
+        empty="None: the proposal keeps every lead that sales accepted.",
         csv=lambda: data.whatif_list(url, filters, rule, today, maturity, which="lost"),
     )
 with added:
@@ -55,10 +56,18 @@ with added:
         total=total["added"],
         columns=["external_id", "campaign", "channel_label", "created_at", "score", "p_accept", "p_win"],
         file_stem="whatif_added",
+        empty="None: the proposal qualifies no lead that the live rules did not.",
         csv=lambda: data.whatif_list(url, filters, rule, today, maturity, which="added"),
     )
 
-st.plotly_chart(charts.tier_load_chart(view.load, title="Load on each sales tier"), key="whatif_load")
+st.subheader("Load on each sales tier")
+juniors, seniors = st.columns(2)
+juniors.plotly_chart(
+    charts.tier_load_chart(view.load, tier="junior", title="Junior reps: MQLs to decide"), key="whatif_load_junior"
+)
+seniors.plotly_chart(
+    charts.tier_load_chart(view.load, tier="senior", title="Senior reps: SQLs to work"), key="whatif_load_senior"
+)
 by_channel, by_campaign = st.tabs(["By channel", "By campaign"])
 with by_channel:
     widgets.figures_table(view.by_channel, label="channel_label", file_stem="whatif_by_channel")
@@ -76,7 +85,8 @@ right.plotly_chart(
     charts.score_distribution_chart(view.distribution, title="Decided leads by score", threshold=rule.mql_threshold),
     key="whatif_distribution",
 )
-right.dataframe(view.quality, hide_index=True, width="stretch", column_config=widgets.QUALITY_COLUMNS)
+st.caption("How well the MQL gate predicts sales' decisions, on the leads sales decided:")
+st.dataframe(view.quality, hide_index=True, width="stretch", column_config=widgets.QUALITY_COLUMNS)
 
 st.subheader("Scenarios")
 widgets.scenario_panel(url, rule, lambda r: data.whatif_view(url, filters, r, today, maturity))

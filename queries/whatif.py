@@ -311,11 +311,19 @@ def gate_quality(projected: pl.LazyFrame) -> pl.LazyFrame:
     )
 
 
-def removed_wins_and_acceptances(projected: pl.LazyFrame) -> pl.LazyFrame:
-    """What the proposal costs: accepted leads it would have excluded, wins first, then by score."""
-    return projected.filter(pl.col("removed") & pl.col("accepted")).sort(["won", "score"], descending=[True, True])
+def removed_wins_and_acceptances(projected: pl.LazyFrame, *, limit: int | None = None) -> pl.LazyFrame:
+    """What the proposal costs: accepted leads it would have excluded, wins first, then by score (the first limit)."""
+    lost = projected.filter(pl.col("removed") & pl.col("accepted"))
+    return _first(lost, ["won", "score"], limit)
 
 
-def added_leads(projected: pl.LazyFrame) -> pl.LazyFrame:
-    """What the proposal adds: newly qualifying leads with their estimated probabilities, likeliest first."""
-    return projected.filter(pl.col("added")).sort("p_accept", descending=True)
+def added_leads(projected: pl.LazyFrame, *, limit: int | None = None) -> pl.LazyFrame:
+    """What the proposal adds: newly qualifying leads, likeliest to be accepted first (the first limit)."""
+    return _first(projected.filter(pl.col("added")), ["p_accept", "score"], limit)
+
+
+def _first(rows: pl.LazyFrame, by: list[str], limit: int | None) -> pl.LazyFrame:
+    # top_k finds the first rows without sorting them all; the list shown on a page needs only a few hundred.
+    if limit is None:
+        return rows.sort(by, descending=True)
+    return rows.top_k(limit, by=by).sort(by, descending=True)

@@ -163,6 +163,7 @@ LAST_ELEMENT = {
     "Sales acceptance": "Leads behind the figures",
     "Rejection feedback": "Disqualifications after contact",
     "SLA and hand-off speed": "Stage velocity",
+    "Threshold what-if": "Scoring model history",
 }
 
 
@@ -229,3 +230,35 @@ def test_selecting_a_bar_lists_the_leads_behind_it(app_url, page, artifacts):
     narrowed = caption.inner_text()
     assert int(narrowed.split(" ")[0].replace(",", "")) < int(everything.split(" ")[0].replace(",", ""))
     page.screenshot(path=str(artifacts / "acceptance_drilldown.png"), full_page=True)
+
+
+def test_whatif_slider_moves_the_projection(app_url, page, artifacts):
+    open_page(page, app_url[0], "Threshold what-if", "What it costs and what it adds")
+    before = kpis(page)
+    assert not before["Projected MQLs"].startswith("≈")
+    page.set_viewport_size({"width": 1400, "height": 3600})
+    page.wait_for_timeout(1000)
+    page.screenshot(path=str(artifacts / "whatif.png"), full_page=True)
+    page.set_viewport_size({"width": 1400, "height": 1100})
+    threshold = page.locator(f'{MAIN} [data-testid="stSlider"]').filter(has_text="MQL threshold")
+    handle = threshold.locator("input[type=range]")
+    handle.focus()
+    for _ in range(12):
+        handle.press("ArrowLeft")
+    page.wait_for_function(
+        """(before) => {
+            const v = document.querySelector('[data-testid="stMain"] [data-testid="stMetricValue"]');
+            return v && v.innerText.trim() !== before;
+        }""",
+        arg=before["Projected MQLs"],
+        timeout=30_000,
+    )
+    page.wait_for_function("() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=30_000)
+    page.wait_for_timeout(1500)
+    after = kpis(page)
+    assert int(after["Projected MQLs"].replace(",", "")) > int(before["Projected MQLs"].replace(",", ""))
+    assert after["Projected acceptance"].startswith("≈")
+    assert "never reached sales" in page.locator(MAIN).inner_text()
+    page.set_viewport_size({"width": 1400, "height": 3600})
+    page.wait_for_timeout(1000)
+    page.screenshot(path=str(artifacts / "whatif_after_slider.png"), full_page=True)

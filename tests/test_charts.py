@@ -85,3 +85,65 @@ def test_acceptance_heatmap_separates_small_samples():
     flat_solid = [v for row in solid.z for v in row if v is not None]
     flat_small = [v for row in small.z for v in row if v is not None]
     assert flat_solid == [0.75] and flat_small == [0.4]
+
+
+def whatif_view():
+    from tests.test_whatif import ERRORS, HISTORY, rule
+
+    from queries import whatif
+
+    projected = whatif.project(HISTORY, rule(25))
+    sums = whatif.contribution_sums(projected, by=["week"])
+    return (
+        whatif.projection_by(sums, by=["week"], errors=ERRORS).sort("week").collect(),
+        whatif.tier_load(sums, junior_capacity=3, senior_capacity=1).collect(),
+        whatif.threshold_sweep(projected, rule=rule(25)).collect(),
+        whatif.score_distribution(projected).collect(),
+    )
+
+
+def test_whatif_weekly_chart_splits_observed_and_estimated():
+    weekly, *_ = whatif_view()
+    fig = charts.whatif_weekly_chart(weekly, title="MQLs per week")
+    assert [t.name for t in fig.data] == [
+        "Actual MQLs",
+        "Projected: already MQLs (observed)",
+        "Projected: added (estimated)",
+    ]
+    assert list(fig.data[2].y) == [0, 1] and list(fig.data[2].base) == [2, 2]  # stacked on the observed part
+    assert fig.layout.yaxis.title.text == "MQLs"
+
+
+def test_tier_load_chart_draws_the_capacity():
+    _, load, *_ = whatif_view()
+    fig = charts.tier_load_chart(load, tier="junior", title="Juniors")
+    assert [t.name for t in fig.data] == ["Actual", "Projected", "Weekly capacity"]
+    assert list(fig.data[2].y) == [3, 3]
+
+
+def test_tradeoff_chart_marks_both_thresholds_and_hides_rates_of_tiny_samples():
+    _, _, sweep, _ = whatif_view()
+    fig = charts.tradeoff_chart(sweep, title="Trade-off", current=40, proposed=25)
+    assert [s.x0 for s in fig.layout.shapes] == [40, 25]
+    assert all(y is None for y in fig.data[0].y)  # six leads: no threshold has 30 decisions
+    assert fig.layout.yaxis3.overlaying == "y2" and fig.layout.xaxis.range == (0, 100)
+    assert "live 40" in fig.layout.title.text and "proposed 25" in fig.layout.title.text
+
+
+def test_score_distribution_stacks_accepted_and_rejected():
+    *_, distribution = whatif_view()
+    fig = charts.score_distribution_chart(distribution, title="Scores", threshold=25)
+    assert [t.name for t in fig.data] == ["Accepted", "Rejected"] and fig.layout.barmode == "stack"
+
+
+@pytest.mark.parametrize(
+    "build",
+    [
+        lambda f: charts.whatif_weekly_chart(f, title="t"),
+        lambda f: charts.tier_load_chart(f, tier="junior", title="t"),
+        lambda f: charts.score_distribution_chart(f, title="t", threshold=40),
+    ],
+)
+def test_whatif_charts_say_why_they_are_empty(build):
+    fig = build(pl.DataFrame())
+    assert fig.layout.annotations and not fig.data

@@ -3,38 +3,23 @@
 from __future__ import annotations
 
 from datetime import datetime
-from pathlib import Path
 
 import pytest
 from streamlit.runtime.pages_manager import PagesManager
 from streamlit.testing.v1 import AppTest
 
+from dashboard.apptest import app_test
 from seed import populate
 from seed.generator import today_plan
 
-APP = str(Path(__file__).resolve().parent.parent / "streamlit_app.py")
-
 
 def _app(monkeypatch, url: str, **env: str) -> AppTest:
-    _navigation_only(monkeypatch)
+    monkeypatch.setattr(PagesManager, "__init__", PagesManager.__init__)  # restored after the test
     monkeypatch.setenv("DATABASE_URL", url)
     monkeypatch.setenv("HANDOFF_SEED_DEMO", env.pop("seed", "0"))
     for key, value in env.items():
         monkeypatch.setenv(key, value)
-    return AppTest.from_file(APP, default_timeout=120)
-
-
-def _navigation_only(monkeypatch) -> None:
-    # AppTest re-detects the pages/ folder before every run and then replays the finished page
-    # without the entry script (the legacy multipage mode). A served app leaves that mode on its
-    # first st.navigation call; do the same here so every run goes through streamlit_app.py.
-    original = PagesManager.__init__
-
-    def init(self, *args, **kwargs):
-        original(self, *args, **kwargs)
-        PagesManager.uses_pages_directory = False
-
-    monkeypatch.setattr(PagesManager, "__init__", init)
+    return app_test()
 
 
 def _kpis(at: AppTest) -> dict[str, str]:
@@ -164,3 +149,96 @@ def test_sla_page_follows_the_sla_setting(monkeypatch, seeded_url):
     at.number_input(key="sla_hours").set_value(2.0).run()
     assert not at.exception
     assert float(_kpis(at)["SLA compliance"].rstrip("%")) < float(strict.rstrip("%"))
+
+
+def _number(text: str) -> float:
+    return float(text.replace("≈", "").replace(",", "").replace("%", "").strip())
+
+
+def test_whatif_page_moving_the_threshold_or_a_weight_changes_the_projection(monkeypatch, seeded_url):
+    at = _app(monkeypatch, seeded_url)
+    at.run()
+    at.switch_page("pages/whatif.py").run()
+    assert not at.exception
+    start = _kpis(at)
+    assert {"Projected MQLs", "Projected acceptance", "Projected SQLs", "Projected wins"} <= set(start)
+    at.slider(key="whatif_threshold").set_value(25.0).run()
+    assert not at.exception
+    lower = _kpis(at)
+    assert _number(lower["Projected MQLs"]) > _number(start["Projected MQLs"])
+    assert lower["Projected acceptance"].startswith("≈")  # added leads are estimated, and marked so
+    assert any("never reached sales" in c.value for c in at.caption)
+    at.slider(key="whatif_w_firmographic").set_value(80).run()
+    assert not at.exception
+    assert _kpis(at)["Projected MQLs"] != lower["Projected MQLs"]
+    at.button(key="whatif_reset").click().run()
+    assert at.slider(key="whatif_threshold").value == 40.0
+    assert _kpis(at) == start
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def fresh_url(request, tmp_path) -> str:
+    """A database of its own, for tests that write."""
+    url = f"sqlite:///{tmp_path / 'w.db'}" if request.param == "sqlite" else request.getfixturevalue("postgres_url")
+    populate(url, today_plan(2_000, 12, seed=9, now=datetime.now().replace(microsecond=0)))
+    return url
+
+
+def _click(at: AppTest, label: str) -> None:
+    next(b for b in at.button if b.label == label).click().run()
+
+
+def test_saving_and_applying_a_scenario_creates_a_model_version(monkeypatch, fresh_url):
+    from dashboard import store
+
+    at = _app(monkeypatch, fresh_url)
+    at.run()
+    at.switch_page("pages/whatif.py").run()
+    at.slider(key="whatif_threshold").set_value(55.0).run()
+    at.text_input(key="whatif_scenario_name").set_value("Stricter 55")
+    at.text_input(key="whatif_scenario_author").set_value("Maria (Marketing Ops)")
+    at.text_input(key="whatif_scenario_note").set_value("Fewer, better MQLs")
+    _click(at, "Save scenario")
+    assert not at.exception
+    saved = store.scenarios(url=fresh_url)
+    assert [(s.name, s.author, s.mql_threshold) for s in saved] == [("Stricter 55", "Maria (Marketing Ops)", 55.0)]
+    comparison = next(d.value for d in at.dataframe if "scenario" in d.value.columns)
+    assert comparison["scenario"].to_list() == ["Stricter 55", "Current proposal"]
+    # saving the same name again is refused with a sentence, and nothing is written
+    at.slider(key="whatif_threshold").set_value(60.0).run()
+    at.text_input(key="whatif_scenario_name").set_value("Stricter 55")
+    at.text_input(key="whatif_scenario_author").set_value("Maria")
+    _click(at, "Save scenario")
+    assert any("already exists" in e.value for e in at.error)
+    assert len(store.scenarios(url=fresh_url)) == 1
+    # applying it makes version 3, live from now, with its author and reason
+    at.selectbox(key="whatif_apply_choice").set_value("Stricter 55")
+    at.text_input(key="whatif_apply_author").set_value("Maria")
+    at.text_input(key="whatif_apply_reason").set_value("Acceptance fell below 50%")
+    _click(at, "Apply as the active model")
+    assert not at.exception
+    assert any("now scoring model v3" in s.value for s in at.success)
+    assert at.button(key="whatif_reset").label == "Reset to the active model (v3)"
+    assert at.slider(key="whatif_threshold").value == 55.0
+    from dashboard.data import read_tables
+
+    versions = read_tables(fresh_url).scoring_models.sort("version")
+    assert versions["version"].to_list() == [1, 2, 3]
+    assert versions["active_to"][1] == versions["active_from"][2]  # v2 ended when v3 began
+    newest = versions.row(2, named=True)
+    assert (newest["author"], newest["note"], newest["mql_threshold"]) == ("Maria", "Acceptance fell below 50%", 55.0)
+
+
+def test_applying_without_a_reason_is_refused_and_writes_nothing(monkeypatch, fresh_url):
+    at = _app(monkeypatch, fresh_url)
+    at.run()
+    at.switch_page("pages/whatif.py").run()
+    at.text_input(key="whatif_scenario_name").set_value("Looser")
+    at.text_input(key="whatif_scenario_author").set_value("Sam")
+    _click(at, "Save scenario")
+    at.text_input(key="whatif_apply_author").set_value("Sam")
+    _click(at, "Apply as the active model")
+    assert any("reason" in e.value for e in at.error)
+    from dashboard.data import read_tables
+
+    assert read_tables(fresh_url).scoring_models.height == 2

@@ -175,3 +175,9 @@ def test_the_live_rule_of_each_lead_follows_the_model_history():
     live = HISTORY.select(whatif.live_qualifies_expr(models).alias("q")).collect()["q"].to_list()
     # L1-L3 (created before 10 March) judged at 40: 80, 60, 45 pass; from 10 March at 55: 30, 20, 50 fail
     assert live == [True, True, True, False, False, False]
+
+
+def test_the_first_rows_of_a_list_are_the_first_of_the_whole_sorted_list():
+    everything = whatif.added_leads(whatif.project(HISTORY, rule(0))).collect()
+    first = whatif.added_leads(whatif.project(HISTORY, rule(0)), limit=1).collect()
+    assert first.rows() == everything.head(1).rows()

@@ -81,7 +81,9 @@ def test_the_estimate_for_added_leads_stays_within_its_interval(seeded, name):
     tables, base = seeded
     proposal = PROPOSALS[name]
     history = whatif.in_period(base.frame.lazy(), start=WHOLE.start, end=WHOLE.end)
-    added = whatif.project(history, proposal).filter(pl.col("added")).collect().join(true_acceptance(tables), on="lead_id")
+    added = (
+        whatif.project(history, proposal).filter(pl.col("added")).collect().join(true_acceptance(tables), on="lead_id")
+    )
     assert added.height > 200, "the proposal should add enough leads to test the estimate"
     total = whatif_frames(base, WHOLE, proposal).total.row(0, named=True)
     estimated = total["projected_accepted"] - total["kept_accepted"]
