@@ -29,6 +29,8 @@ for column, kind in zip(st.columns(len(ReasonKind)), ReasonKind, strict=True):
         border=True,
     )
     column.caption(f"Who can fix it: {REASON_KIND_FIXERS[kind]}.")
+    if kind is ReasonKind.DEFINITIONAL:
+        column.page_link("pages/whatif.py", label="Try other scoring criteria in the what-if", icon=":material/tune:")
 
 st.plotly_chart(charts.pareto_chart(view.pareto, title="Pareto of rejection reasons"), key="rejections_pareto")
 st.plotly_chart(charts.weekly_kind_chart(view.weekly, title="Rejections per week by kind"), key="rejections_weekly")
