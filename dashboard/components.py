@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 
 import polars as pl
 import streamlit as st
 
-from dashboard import charts, data
+from dashboard import charts, data, export
 from dashboard.config import Settings
 from dashboard.domain import COUNTING_MODE_LABELS, TIER_LABELS, CountingMode
 from dashboard.filters import FilterOptions, Filters, parse_params, to_params
@@ -182,10 +183,32 @@ LEAD_COLUMNS = {
 SHOWN_ROWS = 1_000
 
 
-def csv_download(frame: pl.DataFrame, *, label: str, file_stem: str) -> None:
-    """A CSV download of frame, written only when the button is pressed (not on every rerun)."""
-    st.download_button(
-        label, data=frame.write_csv, file_name=f"{file_stem}.csv", mime="text/csv", key=f"download_{file_stem}"
+def table_downloads(frame: pl.DataFrame | Callable[[], pl.DataFrame], *, file_stem: str, what: str = "") -> None:
+    """CSV and Excel downloads of a table (frame, or a function that makes it when a button is pressed).
+
+    Written only when pressed, not on every rerun; text that a spreadsheet would run as a formula is neutralised.
+    """
+
+    def table() -> pl.DataFrame:
+        return frame() if callable(frame) else frame
+
+    label = f" {what}" if what else ""
+    csv_col, excel_col, _ = st.columns([1, 1, 3])
+    csv_col.download_button(
+        f"Download{label} (CSV)",
+        data=lambda: export.csv_bytes(table()),
+        file_name=f"{file_stem}.csv",
+        mime="text/csv",
+        key=f"download_{file_stem}_csv",
+        icon=":material/download:",
+    )
+    excel_col.download_button(
+        f"Download{label} (Excel)",
+        data=lambda: export.excel_bytes(table()),
+        file_name=f"{file_stem}.xlsx",
+        mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        key=f"download_{file_stem}_xlsx",
+        icon=":material/table_view:",
     )
 
 
@@ -198,8 +221,7 @@ def leads_table(frame: pl.DataFrame, *, caption: str, file_stem: str, reverse: b
     more = f"; the first {SHOWN_ROWS:,} shown, all in the download" if frame.height > SHOWN_ROWS else ""
     st.caption(caption + more)
     st.dataframe(shown, hide_index=True, width="stretch", column_config=LEAD_COLUMNS)
-    ordered = frame.reverse() if reverse else frame
-    csv_download(ordered, label="Download these leads (CSV)", file_stem=file_stem)
+    table_downloads(lambda: frame.reverse() if reverse else frame, file_stem=file_stem, what="these leads")
 
 
 def leave_legacy_multipage_mode() -> None:
@@ -305,4 +327,4 @@ def comments_table(frame: pl.DataFrame, *, shown: int) -> None:
             }
         )
     )
-    csv_download(frame, label="Download all comments (CSV)", file_stem="rejection_comments")
+    table_downloads(frame, file_stem="rejection_comments", what="all comments")

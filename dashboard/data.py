@@ -170,6 +170,7 @@ class Overview:
     cohort_leads: int
     immature_share: float
     immature_since: datetime
+    undated_leads: int  # leads of the cohort imported from a file without dates
 
 
 def overview_frames(t: Tables, filters: Filters, *, now: datetime, maturity_days: int) -> Overview:
@@ -180,12 +181,13 @@ def overview_frames(t: Tables, filters: Filters, *, now: datetime, maturity_days
     prev = filters.previous()
     previous = funnel.stage_counts(dims, events, start=prev.start, end=prev.end, mode=filters.mode)
     since = funnel.immature_since(now, maturity_days)
-    kpis, conversion, weekly, maturity = pl.collect_all(
+    kpis, conversion, weekly, maturity, undated = pl.collect_all(
         [
             funnel.kpi_comparison(current, previous),
             funnel.funnel_conversion(current),
             funnel.weekly_stage_counts(dims, events, start=filters.start, end=filters.end, mode=filters.mode),
             funnel.immature_share(dims, start=filters.start, end=filters.end, since=since),
+            funnel.undated_leads(dims, start=filters.start, end=filters.end),
         ]
     )
     return Overview(
@@ -195,6 +197,7 @@ def overview_frames(t: Tables, filters: Filters, *, now: datetime, maturity_days
         cohort_leads=int(maturity["leads"][0]),
         immature_share=float(maturity["immature_share"][0]),
         immature_since=since,
+        undated_leads=int(undated["undated"][0]),
     )
 
 
@@ -305,6 +308,7 @@ class HandoffSpeed:
     escalation: pl.DataFrame  # per junior owner
     load: pl.DataFrame  # per rep against capacity
     velocity: pl.DataFrame  # median days per step
+    undated: int  # MQLs of the period left out: imported without stage times
 
 
 BREACH_COLUMNS = ("mql_at", "hours_waiting", "external_id", "owner", "campaign", "channel_label")
@@ -312,8 +316,11 @@ BREACH_COLUMNS = ("mql_at", "hours_waiting", "external_id", "owner", "campaign",
 
 def handoff_frames(t: Tables, filters: Filters, *, sla_hours: float, now: datetime) -> HandoffSpeed:
     """The SLA page's figures for filters."""
-    journeys = _filtered(t.journeys, filters)
-    outcomes = _outcomes(t, filters)
+    # Leads imported without stage times have no hand-off speed to measure.
+    dated = pl.col("dated")
+    journeys = _filtered(t.journeys, filters).filter(dated)
+    every = _outcomes(t, filters)
+    outcomes = every.filter(dated)
     times = sla.decision_times(outcomes, sla_hours=sla_hours).collect().lazy()
     frames = pl.collect_all(
         [
@@ -325,10 +332,11 @@ def handoff_frames(t: Tables, filters: Filters, *, sla_hours: float, now: dateti
             sla.breached_pending(outcomes, now=now, sla_hours=sla_hours).select(BREACH_COLUMNS),
             sla.escalation(journeys, start=filters.start, end=filters.end),
             sla.rep_load(t.reps.lazy(), t.work.lazy(), start=filters.start, end=filters.end),
-            sla.stage_velocity(_filtered(t.steps, filters), start=filters.start, end=filters.end),
+            sla.stage_velocity(_filtered(t.steps, filters).filter(dated), start=filters.start, end=filters.end),
         ]
     )
-    return HandoffSpeed(*frames)
+    undated = every.filter(~dated).select(pl.len()).collect().item()
+    return HandoffSpeed(*frames, undated=undated)
 
 
 @st.cache_data(ttl=TTL_SECONDS, max_entries=64, show_spinner="Timing the hand-off…")
@@ -453,11 +461,13 @@ def whatif_view(url: str, filters: Filters, rule: ScoringRule, today: date, matu
     return whatif_frames(whatif_base_view(url, today, maturity_days), filters, rule)
 
 
-def whatif_list(url: str, filters: Filters, rule: ScoringRule, today: date, maturity_days: int, *, which: str) -> str:
-    """Every lead the proposal excludes (which="lost") or adds (which="added"), as CSV (written on demand)."""
+def whatif_list(
+    url: str, filters: Filters, rule: ScoringRule, today: date, maturity_days: int, *, which: str
+) -> pl.DataFrame:
+    """Every lead the proposal excludes (which="lost") or adds (which="added"), made on demand."""
     projected = _projected(whatif_base_view(url, today, maturity_days), filters, rule)
     pick = whatif.removed_wins_and_acceptances if which == "lost" else whatif.added_leads
-    return pick(projected).select(WHATIF_LIST_COLUMNS).collect().write_csv()
+    return pick(projected).select(WHATIF_LIST_COLUMNS).collect()
 
 
 def invalidate() -> None:

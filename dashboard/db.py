@@ -37,11 +37,31 @@ def make_engine(url: str) -> Engine:
 
 
 def create_schema(engine: Engine) -> None:
-    """Create every table and index that does not exist yet."""
+    """Create every table and index that does not exist yet, and add columns that a newer version defines."""
     try:
         SQLModel.metadata.create_all(engine)
+        _add_missing_columns(engine)
     except sa.exc.OperationalError as exc:
         raise DatabaseUnavailable(describe_connection_error(engine.url, exc)) from exc
+
+
+def _add_missing_columns(engine: Engine) -> None:
+    # A database made by an earlier version lacks the columns added since; each new column is nullable or has
+    # a default, so adding it keeps every existing row valid.
+    inspector = sa.inspect(engine)
+    with engine.begin() as conn:
+        for table in SQLModel.metadata.sorted_tables:
+            present = {c["name"] for c in inspector.get_columns(table.name)}
+            for column in table.columns:
+                if column.name in present:
+                    continue
+                kind = column.type.compile(dialect=engine.dialect)
+                clause = f"ALTER TABLE {table.name} ADD COLUMN {column.name} {kind}"
+                if not column.nullable and column.server_default is not None:
+                    default = column.server_default.arg
+                    literal = default if isinstance(default, str) else default.compile(dialect=engine.dialect)
+                    clause += f" NOT NULL DEFAULT {literal}"
+                conn.execute(sa.text(clause))  # names and types come from the schema, never from input
 
 
 def describe_connection_error(url: sa.URL, exc: Exception) -> str:
@@ -67,11 +87,26 @@ def adbc_uri(url: str) -> str:
     return parsed.set(drivername="postgresql").render_as_string(hide_password=False)
 
 
+def adbc_connect(url: str):
+    """A DB-API connection over ADBC (not autocommitting: the caller commits or rolls back)."""
+    parsed = make_url(url)
+    try:
+        if parsed.get_backend_name() == "sqlite":
+            import adbc_driver_sqlite.dbapi as driver
+
+            return driver.connect(parsed.database)
+        import adbc_driver_postgresql.dbapi as driver
+
+        return driver.connect(adbc_uri(url))
+    except Exception as exc:  # ADBC raises driver-specific errors; all mean "cannot connect"
+        raise DatabaseUnavailable(describe_connection_error(parsed, exc)) from exc
+
+
 def _columns(table: type[SQLModel]) -> list[sa.Column]:
     return list(table.__table__.columns)
 
 
-def _sqlite_text(frame: pl.DataFrame) -> pl.DataFrame:
+def sqlite_text(frame: pl.DataFrame) -> pl.DataFrame:
     # SQLAlchemy stores SQLite datetimes as "YYYY-MM-DD HH:MM:SS.ffffff" text; match it.
     return frame.with_columns(
         [pl.col(c).dt.strftime("%Y-%m-%d %H:%M:%S%.6f") for c, t in frame.schema.items() if t == pl.Datetime]
@@ -92,7 +127,7 @@ def write_frame(frame: pl.DataFrame, table: type[SQLModel], *, url: str) -> int:
         ]
     )
     if make_url(url).get_backend_name() == "sqlite":
-        frame = _sqlite_text(frame)
+        frame = sqlite_text(frame)
     return frame.write_database(table.__tablename__, adbc_uri(url), engine="adbc", if_table_exists="append")
 
 

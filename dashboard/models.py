@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
+import sqlalchemy as sa
 from pydantic import NaiveDatetime
 from sqlmodel import Field, SQLModel
 
@@ -111,6 +112,10 @@ class Lead(SQLModel, table=True):
     mql_route: str | None = None  # "score" or "spot_check" (reviewed below threshold)
     mql_score: float | None = None
     scoring_model_id: int | None = Field(default=None, foreign_key="scoring_model.id")
+    # Imported leads: when, and whether the file had dates (without, created_at is the import time, and
+    # time-based figures leave them out rather than invent a date).
+    imported_at: NaiveDatetime | None = None
+    dated: bool = Field(default=True, sa_column_kwargs={"server_default": sa.true()})
 
 
 class StageEvent(SQLModel, table=True):

@@ -182,7 +182,7 @@ def figures_table(frame: pl.DataFrame, *, label: str, file_stem: str) -> None:
     """Actual against projected per group, sorted by the size of the change."""
     shown = frame.select(label, *[c for c in FIGURE_COLUMNS if c in frame.columns and c != label])
     st.dataframe(shown, hide_index=True, width="stretch", column_config=FIGURE_COLUMNS)
-    components.csv_download(shown, label="Download (CSV)", file_stem=file_stem)
+    components.table_downloads(shown, file_stem=file_stem)
 
 
 LIST_COLUMNS = {
@@ -197,7 +197,7 @@ LIST_COLUMNS = {
 }
 
 
-def leads_list(frame: pl.DataFrame, *, total: int, columns: list[str], file_stem: str, csv, empty: str) -> None:
+def leads_list(frame: pl.DataFrame, *, total: int, columns: list[str], file_stem: str, every, empty: str) -> None:
     """The first rows of a list of leads, with the whole list downloadable (written on demand)."""
     if total == 0:
         st.caption(empty)
@@ -205,9 +205,7 @@ def leads_list(frame: pl.DataFrame, *, total: int, columns: list[str], file_stem
     more = f"; the first {frame.height:,} shown, all {total:,} in the download" if total > frame.height else ""
     st.caption(f"{total:,} leads{more}")
     st.dataframe(frame.select(columns), hide_index=True, width="stretch", column_config=LIST_COLUMNS)
-    st.download_button(
-        "Download all (CSV)", data=csv, file_name=f"{file_stem}.csv", mime="text/csv", key=f"download_{file_stem}"
-    )
+    components.table_downloads(every, file_stem=file_stem, what="all")
 
 
 def scenario_panel(url: str, rule: ScoringRule, view_of) -> None:
@@ -241,7 +239,9 @@ def scenario_panel(url: str, rule: ScoringRule, view_of) -> None:
         total = view_of(store.rule_of(scenario)).total.row(0, named=True)
         rows.append(_comparison_row(scenario.name, scenario.author, store.rule_of(scenario), total))
     rows.append(_comparison_row("Current proposal", "", rule, view_of(rule).total.row(0, named=True)))
-    st.dataframe(pl.DataFrame(rows), hide_index=True, width="stretch", column_config=COMPARISON_COLUMNS)
+    comparison = pl.DataFrame(rows)
+    st.dataframe(comparison, hide_index=True, width="stretch", column_config=COMPARISON_COLUMNS)
+    components.table_downloads(comparison, file_stem="whatif_scenarios")
     with st.form("whatif_apply", border=True):
         st.markdown("**Apply a scenario as the new active scoring model**")
         choice = st.selectbox("Scenario", options=names, key="whatif_apply_choice")
@@ -302,6 +302,7 @@ def model_history(frame: pl.DataFrame) -> None:
         pl.col("note").alias("Reason"),
     )
     st.dataframe(shown, hide_index=True, width="stretch")
+    components.table_downloads(shown, file_stem="scoring_models")
 
 
 QUALITY_COLUMNS = {

@@ -24,6 +24,11 @@ if overview.kpis["count"].sum() == 0 and overview.kpis["previous"].sum() == 0:
 components.kpi_row(overview.kpis, filters.previous())
 
 cohort = mode == "cohort"
+if overview.undated_leads:
+    st.caption(
+        f":material/event_busy: {overview.undated_leads:,} of these leads were imported from a file without dates: "
+        "they are counted at the date of their import, so the weekly trend and cohort maturity say nothing about them."
+    )
 if cohort and overview.immature_share > 0:
     st.caption(
         f":material/hourglass_top: {overview.immature_share:.0%} of these {overview.cohort_leads:,} leads "

@@ -19,6 +19,12 @@ sla_hours = st.number_input(
 )
 view = data.handoff_view(settings.database_url, filters, sla_hours, date.today())
 overall = view.overall.row(0, named=True) if view.overall.height else None
+if overall is not None and not overall["decisions"]:
+    overall = None
+if view.undated:
+    st.caption(
+        f"{view.undated:,} MQLs of the period were imported without stage times; they are left out of these figures."
+    )
 if overall is None and view.breached.is_empty():
     st.info("No MQLs were decided or are waiting under these filters.", icon=":material/search_off:")
     st.stop()
@@ -46,5 +52,6 @@ components.leads_table(view.breached, caption=f"{view.breached.height:,} MQLs wa
 
 st.subheader("Junior → senior escalation and load")
 st.dataframe(view.escalation, hide_index=True, width="stretch", column_config=components.ESCALATION_COLUMNS)
+components.table_downloads(view.escalation, file_stem="sla_escalation")
 st.plotly_chart(components.load_chart(view.load), key="sla_load")
 st.plotly_chart(components.velocity_chart(view.velocity), key="sla_velocity")

@@ -4,11 +4,10 @@ from datetime import date
 
 import streamlit as st
 
-from dashboard import charts, data
+from dashboard import charts, components, data
 from dashboard import whatif_widgets as widgets
-from dashboard.components import page_context
 
-settings, filters = page_context()
+settings, filters = components.page_context()
 url, today, maturity = settings.database_url, date.today(), settings.cohort_maturity_days
 st.title("Threshold what-if")
 st.caption(
@@ -48,7 +47,7 @@ with lost:
         columns=["external_id", "campaign", "channel_label", "created_at", "score", "won"],
         file_stem="whatif_excluded",
         empty="None: the proposal keeps every lead that sales accepted.",
-        csv=lambda: data.whatif_list(url, filters, rule, today, maturity, which="lost"),
+        every=lambda: data.whatif_list(url, filters, rule, today, maturity, which="lost"),
     )
 with added:
     widgets.leads_list(
@@ -57,7 +56,7 @@ with added:
         columns=["external_id", "campaign", "channel_label", "created_at", "score", "p_accept", "p_win"],
         file_stem="whatif_added",
         empty="None: the proposal qualifies no lead that the live rules did not.",
-        csv=lambda: data.whatif_list(url, filters, rule, today, maturity, which="added"),
+        every=lambda: data.whatif_list(url, filters, rule, today, maturity, which="added"),
     )
 
 st.subheader("Load on each sales tier")
@@ -87,6 +86,7 @@ right.plotly_chart(
 )
 st.caption("How well the MQL gate predicts sales' decisions, on the leads sales decided:")
 st.dataframe(view.quality, hide_index=True, width="stretch", column_config=widgets.QUALITY_COLUMNS)
+components.table_downloads(view.quality, file_stem="whatif_gate_quality")
 
 st.subheader("Scenarios")
 widgets.scenario_panel(url, rule, lambda r: data.whatif_view(url, filters, r, today, maturity))

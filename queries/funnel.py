@@ -161,3 +161,10 @@ def immature_share(leads: pl.LazyFrame, *, start: date, end: date, since: dateti
         .otherwise(0.0)
         .alias("immature_share"),
     )
+
+
+def undated_leads(leads: pl.LazyFrame, *, start: date, end: date) -> pl.LazyFrame:
+    """One row: leads of the period's cohort that were imported from a file without dates (column undated)."""
+    lo, hi = period_bounds(start, end)
+    cohort = leads.filter(pl.col("created_at").is_between(lo, hi, closed="left"))
+    return cohort.select(pl.col("undated").sum().cast(pl.Int64).alias("undated"))

@@ -15,7 +15,8 @@ def period_bounds(start: date, end: date) -> tuple[datetime, datetime]:
 def lead_dimensions(
     leads: pl.LazyFrame, campaigns: pl.LazyFrame, channels: pl.LazyFrame, reps: pl.LazyFrame
 ) -> pl.LazyFrame:
-    """One row per lead: id, created_at, campaign (id and name), channel (key and label), owner tier."""
+    """One row per lead: id, created_at, campaign (id and name), channel (key and label), owner tier, and
+    whether its stage times are real (dated: false for leads imported without them)."""
     campaign_channel = campaigns.join(
         channels.select(
             pl.col("id").alias("channel_id"), pl.col("key").alias("channel"), pl.col("label").alias("channel_label")
@@ -24,7 +25,15 @@ def lead_dimensions(
         how="left",
     ).select(pl.col("id").alias("campaign_id"), pl.col("name").alias("campaign"), "channel", "channel_label")
     return (
-        leads.select(pl.col("id").alias("lead_id"), "created_at", "campaign_id", "owner_rep_id")
+        leads.select(
+            pl.col("id").alias("lead_id"),
+            "created_at",
+            "campaign_id",
+            "owner_rep_id",
+            "dated",
+            # Imported from a file without dates: the importer dates such a lead by the import itself.
+            (pl.col("imported_at") == pl.col("created_at")).fill_null(False).alias("undated"),
+        )
         .join(campaign_channel, on="campaign_id", how="left")
         .join(reps.select(pl.col("id").alias("owner_rep_id"), pl.col("tier")), on="owner_rep_id", how="left")
     )

@@ -63,13 +63,18 @@ def whatif_base(
         "is_authority",
         "timeline_months",
         (pl.col("mql_route") == "spot_check").fill_null(False).alias("spot_check"),
+        pl.col("imported_at").is_not_null().alias("imported"),
     )
     decisions = latest.select("lead_id", "decision")
     return (
         journeys.join(facts, on="lead_id", how="inner")
         .join(decisions, on="lead_id", how="left")
         .with_columns(
-            live_qualifies_expr(models).alias("live_qualifies"),
+            # An imported lead was qualified by the CRM's own rule, not by a Handoff model: that is its live rule.
+            pl.when(pl.col("imported"))
+            .then(pl.col("mql_at").is_not_null())
+            .otherwise(live_qualifies_expr(models))
+            .alias("live_qualifies"),
             pl.col("mql_at").is_not_null().alias("mql"),
             pl.col("decision").is_not_null().alias("decided"),
             (pl.col("decision") == Decision.ACCEPTED.value).fill_null(False).alias("accepted"),

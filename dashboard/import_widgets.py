@@ -1,0 +1,169 @@
+"""The import page's widgets: files, the column and value mapping, the preview, the problems, the import itself."""
+
+from __future__ import annotations
+
+import hashlib
+import tempfile
+from datetime import datetime
+from pathlib import Path
+
+import streamlit as st
+
+from dashboard import components, data, ingest
+from dashboard.db import DatabaseUnavailable
+from dashboard.domain import CHANNELS, DISQUALIFICATION_REASONS, REJECTION_REASONS, STAGE_LABELS, Stage
+
+NOT_IN_FILE = "— not in the file —"
+PRESET_LABELS = {"generic": "Generic", "hubspot": "HubSpot contacts export", "salesforce": "Salesforce leads report"}
+MAPPING_KEY = "import_mapping"
+# What each value map's targets are called on the page.
+TARGET_LABELS: dict[str, dict[str, str]] = {
+    "channel": {c.key: c.label for c in CHANNELS},
+    "stage": {s.value: STAGE_LABELS[s] for s in Stage},
+    "feedback": {
+        ingest.ACCEPTED: "Accepted by sales",
+        **{r.key: f"Rejected: {r.label}" for r in REJECTION_REASONS},
+        **{r.key: f"Disqualified: {r.label}" for r in DISQUALIFICATION_REASONS},
+    },
+    "region": {"north_america": "North America", "emea": "EMEA", "apac": "APAC", "latam": "LATAM"},
+    "activity": {c: c.replace("_", " ").capitalize() for c in ingest.COUNTERS},
+}
+UNASSIGNED = "— leave unassigned —"
+SHOWN_VALUES = 40
+
+
+@st.cache_resource(max_entries=4, show_spinner="Reading the file…")
+def _saved(digest: str, suffix: str, content: bytes) -> str:
+    """The uploaded bytes as a file on disk (read with polars from there), kept while the session needs it."""
+    path = Path(tempfile.gettempdir()) / f"handoff-upload-{digest}{suffix}"
+    path.write_bytes(content)
+    return str(path)
+
+
+def uploaded_path(upload) -> Path:
+    content = upload.getvalue()
+    digest = hashlib.sha256(content).hexdigest()[:16]
+    return Path(_saved(digest, Path(upload.name).suffix.lower(), content))
+
+
+def choose_mapping() -> ingest.Mapping:
+    """A preset, or a saved mapping file; kept in the session while the user adjusts it."""
+    left, right = st.columns(2)
+    preset = left.selectbox(
+        "Start from a preset",
+        options=ingest.preset_names(),
+        format_func={
+            "generic": "Generic",
+            "hubspot": "HubSpot contacts export",
+            "salesforce": "Salesforce leads report",
+        }.get,
+        key="import_preset",
+    )
+    saved = right.file_uploader("…or a saved mapping (TOML)", type=["toml"], key="import_mapping_file")
+    source = ("file", saved.file_id) if saved else ("preset", preset)
+    if st.session_state.get("import_mapping_source") != source:
+        try:
+            mapping = (
+                ingest.Mapping.from_toml(saved.getvalue().decode("utf-8")) if saved else ingest.load_preset(preset)
+            )
+        except (ingest.ImportRefused, UnicodeDecodeError) as exc:
+            st.error(f"That mapping cannot be used: {exc}")
+            mapping = ingest.load_preset(preset)
+        st.session_state[MAPPING_KEY] = mapping
+        st.session_state["import_mapping_source"] = source
+        for key in [k for k in st.session_state if str(k).startswith(("import_col_", "import_val_"))]:
+            del st.session_state[key]
+    return st.session_state[MAPPING_KEY]
+
+
+def column_editor(mapping: ingest.Mapping, columns: list[str]) -> None:
+    """One picker per Handoff field: which column of the file fills it."""
+    options = [NOT_IN_FILE, *columns]
+    grid = st.columns(3)
+    for index, spec in enumerate(ingest.LEAD_FIELDS):
+        key = f"import_col_{spec.name}"
+        current = [c for c in mapping.column(spec.name) if c in columns]
+        target = grid[index % 3]
+        if spec.many:
+            chosen = target.multiselect(spec.label, options=columns, default=current, key=key)
+            mapping.columns[spec.name] = chosen
+        else:
+            chosen = target.selectbox(
+                spec.label + (" *" if spec.required else ""),
+                options=options,
+                index=options.index(current[0]) if current else 0,
+                key=key,
+            )
+            mapping.columns[spec.name] = "" if chosen == NOT_IN_FILE else chosen
+
+
+def value_editor(mapping: ingest.Mapping, unmapped: dict[str, list[str]]) -> None:
+    """The file's values that no rule assigns yet, with a picker each."""
+    pending = {name: values for name, values in unmapped.items() if values}
+    if not pending:
+        st.caption("Every value of the mapped categorical columns is assigned.")
+        return
+    for name, values in pending.items():
+        labels = TARGET_LABELS[name]
+        with st.expander(f"{len(values):,} unassigned {name} values", expanded=name in ("channel", "stage")):
+            if name in ("channel", "stage"):
+                st.caption("Rows with an unassigned value cannot be imported until it is assigned.")
+            else:
+                st.caption("Unassigned values are ignored (they say nothing Handoff can use).")
+            for index, value in enumerate(values[:SHOWN_VALUES]):
+                choice = st.selectbox(
+                    value,
+                    options=[UNASSIGNED, *labels],
+                    format_func=lambda k, labels=labels: labels.get(k, k),
+                    key=f"import_val_{name}_{index}_{value}",
+                )
+                if choice != UNASSIGNED:
+                    mapping.values.setdefault(name, {})[value] = choice
+            if len(values) > SHOWN_VALUES:
+                st.caption(f"…and {len(values) - SHOWN_VALUES:,} more: assign them in the mapping file.")
+
+
+PREVIEW_ROWS = 20
+
+
+def preview(prepared: ingest.Prepared) -> None:
+    """The first rows as they will be imported."""
+    shown = prepared.leads.head(PREVIEW_ROWS).drop("imported_at", "dated", strict=False)
+    st.dataframe(shown, hide_index=True, width="stretch")
+
+
+def problems(prepared: ingest.Prepared) -> None:
+    """Every problem by row and column, downloadable."""
+    report = prepared.problems
+    st.error(
+        f"{report.height:,} problems in {prepared.rejected_rows:,} rows. By default nothing is imported until they "
+        "are fixed; you may instead import the valid rows and download the rejected ones.",
+        icon=":material/rule:",
+    )
+    st.dataframe(report.head(1_000), hide_index=True, width="stretch")
+    components.table_downloads(report, file_stem="import_problems", what="the problems")
+
+
+def run_import(prepared: ingest.Prepared, *, url: str, now: datetime, valid_only: bool) -> None:
+    """Write the prepared rows behind a progress bar, then show what was done."""
+    bar = st.progress(0.0, text="Importing…")
+    try:
+        summary = ingest.write(prepared, url=url, now=now, progress=lambda done, text: bar.progress(done, text=text))
+    except DatabaseUnavailable as exc:
+        bar.empty()
+        st.error(f"{exc} Nothing was imported.")
+        return
+    except Exception as exc:  # the database refused a row: the transaction was rolled back
+        bar.empty()
+        st.error(f"The import failed and nothing was written: {str(exc).splitlines()[0]}")
+        return
+    bar.empty()
+    data.invalidate()
+    skipped = f", {summary.rejected:,} rows skipped (see the problems)" if valid_only and summary.rejected else ""
+    st.success(
+        f"Imported: {summary.inserted:,} new leads, {summary.updated:,} updated, "
+        f"{summary.rows_read - summary.inserted - summary.updated - summary.rejected:,} unchanged{skipped}; "
+        f"{summary.events_added:,} stage events, {summary.decisions_added:,} sales decisions and "
+        f"{summary.disqualifications_added:,} disqualifications added.",
+        icon=":material/check_circle:",
+    )

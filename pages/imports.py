@@ -1,0 +1,84 @@
+"""Import a CRM export: map its columns and values, check every row, then import it in one transaction."""
+
+from datetime import datetime
+
+import streamlit as st
+
+from dashboard import import_widgets as widgets
+from dashboard import ingest
+from dashboard.components import page_context
+
+settings, _ = page_context()
+st.title("Import leads")
+st.caption(
+    "A CSV (any common delimiter and encoding) or Excel export of your CRM's leads, and optionally a second file "
+    "of stage events keyed by the lead id. Importing the same file again changes nothing; a newer export updates "
+    "the changed leads, adds the new ones and appends only new stage events."
+)
+files = st.columns(2)
+leads_file = files[0].file_uploader("Leads file", type=["csv", "txt", "xlsx", "xls"], key="import_leads")
+events_file = files[1].file_uploader("Stage events file (optional)", type=["csv", "txt", "xlsx"], key="import_events")
+mapping = widgets.choose_mapping()
+if leads_file is None:
+    st.info("Choose a leads file to start.", icon=":material/upload_file:")
+    st.stop()
+
+try:
+    raw = ingest.read_file(widgets.uploaded_path(leads_file), mapping=mapping, name=leads_file.name)
+    events = ingest.read_file(widgets.uploaded_path(events_file), mapping=mapping).frame if events_file else None
+except ingest.ImportRefused as exc:
+    st.error(str(exc), icon=":material/error:")
+    st.stop()
+detected = f"{raw.frame.height:,} rows, {raw.frame.width} columns"
+if raw.delimiter:
+    detected += f"; read as {raw.encoding}, delimiter {raw.delimiter!r}"
+st.caption(detected)
+
+st.subheader("Columns")
+widgets.column_editor(mapping, raw.frame.columns)
+order = st.radio(
+    "Dates are written",
+    options=list(ingest.DATE_ORDERS),
+    format_func={
+        "auto": "Detect (ask when unclear)",
+        "iso": "ISO (2026-03-04)",
+        "day-first": "Day first (04/03/2026)",
+        "month-first": "Month first (03/04/2026)",
+    }.get,
+    index=list(ingest.DATE_ORDERS).index(mapping.date_order),
+    horizontal=True,
+    key="import_date_order",
+)
+mapping.date_order = order
+now = datetime.now().replace(microsecond=0)
+try:
+    prepared = ingest.prepare(raw.frame, mapping, now=now, events=events)
+except ingest.ImportRefused as exc:
+    st.error(str(exc), icon=":material/error:")
+    st.stop()
+
+st.subheader("Values")
+widgets.value_editor(mapping, prepared.unmapped)
+st.download_button(
+    "Save this mapping (TOML)",
+    data=mapping.to_toml(),
+    file_name="handoff-mapping.toml",
+    mime="application/toml",
+    key="import_save_mapping",
+    icon=":material/save:",
+)
+st.subheader("Preview")
+for note in prepared.notes:
+    st.caption(f":material/info: {note}")
+widgets.preview(prepared)
+
+valid_only = False
+if prepared.problems.height:
+    widgets.problems(prepared)
+    valid_only = st.checkbox(
+        f"Import the {prepared.leads.height:,} valid rows and skip the {prepared.rejected_rows:,} with problems",
+        key="import_valid_only",
+    )
+ready = prepared.leads.height > 0 and (valid_only or prepared.problems.is_empty())
+if st.button("Import", type="primary", disabled=not ready, key="import_run", icon=":material/database_upload:"):
+    widgets.run_import(prepared, url=settings.database_url, now=now, valid_only=valid_only)
