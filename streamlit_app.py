@@ -28,6 +28,7 @@ page = st.navigation(
         st.Page("pages/rejections.py", title="Rejection feedback"),
         st.Page("pages/sla.py", title="SLA and hand-off speed"),
         st.Page("pages/whatif.py", title="Threshold what-if"),
+        st.Page("pages/queue.py", title="Acceptance queue"),
         st.Page("pages/imports.py", title="Import leads"),
     ]
 )

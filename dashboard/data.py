@@ -85,7 +85,7 @@ def read_tables(url: str) -> Tables:
     steps, mqls, work, disqualified = pl.collect_all(
         [
             sla.stage_steps(journeys.lazy()),
-            acceptance.mql_journeys(dims, events.lazy(), latest.lazy())
+            acceptance.mql_journeys(dims, events.lazy(), decisions.lazy())
             .join(deciders, on="decided_by", how="left")
             .with_columns(pl.col("outcome").cast(pl.Categorical)),
             sla.rep_work(reps.lazy(), events.lazy()),

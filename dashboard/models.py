@@ -166,3 +166,31 @@ TABLES: tuple[type[SQLModel], ...] = (
     Disqualification,
     Scenario,
 )
+
+
+class ActionItem(SQLModel, table=True):
+    """An action agreed in the weekly review, carried from week to week until it is closed."""
+
+    __tablename__ = "action_item"
+    id: int | None = Field(default=None, primary_key=True)
+    title: str
+    owner: str
+    due_date: date
+    status: str = Field(default="open", index=True)  # "open" or "done"
+    created_at: NaiveDatetime
+    closed_at: NaiveDatetime | None = None
+    created_week: str = Field(index=True)  # the ISO week reviewed when it was agreed, "YYYY-Www"
+
+
+class MeetingNote(SQLModel, table=True):
+    """The weekly review's notes for one ISO week, plain text."""
+
+    __tablename__ = "meeting_note"
+    id: int | None = Field(default=None, primary_key=True)
+    week: str = Field(unique=True)  # "YYYY-Www"
+    text: str = ""
+    updated_at: NaiveDatetime
+    author: str
+
+
+TABLES += (ActionItem, MeetingNote)

@@ -14,7 +14,7 @@ from sqlmodel import Session
 
 from dashboard import db
 from dashboard.domain import REJECTION_REASONS, Decision, Reason, Stage, Tier
-from dashboard.models import Campaign, ChannelRow, Lead, Rep, SalesDecision, StageEvent
+from dashboard.models import Campaign, ChannelRow, Lead, Rep, SalesDecision, ScoringModel, StageEvent
 from dashboard.store import Refused
 
 UNDO_WINDOW = timedelta(minutes=5)
@@ -690,8 +690,19 @@ QUEUE_SCHEMA = {
 }
 
 
+def _read(url: str, query: sa.Select) -> list[Row]:
+    engine = db.make_engine(url)
+    try:
+        with engine.connect() as connection:
+            return connection.execute(query).all()
+    except sa.exc.OperationalError as exc:
+        raise db.DatabaseUnavailable(db.describe_connection_error(engine.url, exc)) from exc
+    finally:
+        engine.dispose()
+
+
 def pending_queue(*, url: str, rep_id: int, now: datetime, sla_hours: float) -> pl.DataFrame:
-    """rep's pending MQLs with the SLA hours left (negative: breached), most overdue first."""
+    """rep's pending MQLs with the SLA hours left (negative: breached): newest breach first, then the deadlines."""
     campaign, channel = Campaign.__table__, ChannelRow.__table__
     # The latest MQL event: a recycled or reassigned lead starts its SLA clock again.
     mql_at = (
@@ -712,18 +723,112 @@ def pending_queue(*, url: str, rep_id: int, now: datetime, sla_hours: float) -> 
         .outerjoin(channel, channel.c.id == campaign.c.channel_id)
         .where(LEAD.c.owner_rep_id == rep_id, LEAD.c.stage == Stage.MQL.value)
     )
-    engine = db.make_engine(url)
-    try:
-        with engine.connect() as connection:
-            rows = connection.execute(query).all()
-    except sa.exc.OperationalError as exc:
-        raise db.DatabaseUnavailable(db.describe_connection_error(engine.url, exc)) from exc
-    finally:
-        engine.dispose()
+    rows = _read(url, query)
     waited = (pl.lit(_utc(now), dtype=pl.Datetime("us")) - pl.col("mql_at")).dt.total_microseconds() / 3.6e9
     return (
         pl.DataFrame([tuple(row) for row in rows], schema=QUEUE_SCHEMA, orient="row")
         .with_columns((sla_hours - waited).alias("hours_left"))
         .with_columns((pl.col("hours_left") < 0).alias("breached"))
-        .sort(["hours_left", "lead_id"], nulls_last=True)
+        # Newest breach first (still worth saving), older breaches after; then the next deadlines first.
+        .sort(
+            [
+                pl.col("breached"),
+                pl.when(pl.col("breached")).then(-pl.col("hours_left")).otherwise(pl.col("hours_left")),
+                "lead_id",
+            ],
+            descending=[True, False, False],
+            nulls_last=True,
+        )
     )
+
+
+@dataclass(frozen=True)
+class LeadDetail:
+    """Why a lead qualified, for a rep to judge it in seconds."""
+
+    lead: dict  # the lead's own columns
+    scores: dict[str, float]  # 0-100 per score component
+    score: float | None  # the score it had when it became an MQL
+    model_version: int | None
+    threshold: float | None
+    route: str | None  # score, spot_check or import
+    history: pl.DataFrame  # its stage events, newest first: stage, occurred_at, actor
+
+
+def lead_detail(*, url: str, lead_id: int) -> LeadDetail:
+    """A lead's scores by component, the model and threshold it passed, and its recent history."""
+    from queries.scoring import SCORE_COLUMNS, component_scores
+
+    model = ScoringModel.__table__
+    engine = db.make_engine(url)
+    try:
+        with engine.connect() as connection:
+            lead = connection.execute(sa.select(LEAD).where(LEAD.c.id == lead_id)).mappings().first()
+            if lead is None:
+                raise UnknownLead(f"Lead {lead_id} no longer exists.")
+            version = connection.execute(
+                sa.select(model.c.version, model.c.mql_threshold).where(model.c.id == lead["scoring_model_id"])
+            ).first()
+            events = connection.execute(
+                sa.select(EVENT.c.stage, EVENT.c.occurred_at, EVENT.c.actor)
+                .where(EVENT.c.lead_id == lead_id)
+                .order_by(EVENT.c.occurred_at.desc(), EVENT.c.id.desc())
+                .limit(20)
+            ).all()
+    except sa.exc.OperationalError as exc:
+        raise db.DatabaseUnavailable(db.describe_connection_error(engine.url, exc)) from exc
+    finally:
+        engine.dispose()
+    row = dict(lead)
+    scored = component_scores(pl.DataFrame([row], infer_schema_length=None).lazy()).collect().row(0, named=True)
+    history = pl.DataFrame(
+        [tuple(e) for e in events],
+        schema={"stage": pl.String, "occurred_at": pl.Datetime("us"), "actor": pl.String},
+        orient="row",
+    )
+    return LeadDetail(
+        lead=row,
+        scores={c.value: float(scored[column]) for c, column in SCORE_COLUMNS.items()},
+        score=row["mql_score"],
+        model_version=version[0] if version else None,
+        threshold=version[1] if version else None,
+        route=row["mql_route"],
+        history=history,
+    )
+
+
+def reps(*, url: str) -> pl.DataFrame:
+    """The active reps (id, name, tier, team) with how many MQLs each has waiting."""
+    pending = (
+        sa.select(LEAD.c.owner_rep_id, sa.func.count().label("pending"))
+        .where(LEAD.c.stage == Stage.MQL.value)
+        .group_by(LEAD.c.owner_rep_id)
+        .subquery()
+    )
+    query = (
+        sa.select(REP.c.id, REP.c.name, REP.c.tier, REP.c.team, sa.func.coalesce(pending.c.pending, 0))
+        .outerjoin(pending, pending.c.owner_rep_id == REP.c.id)
+        .where(REP.c.active.is_(True))
+        .order_by(REP.c.name)
+    )
+    rows = _read(url, query)
+    schema = {"id": pl.Int64, "name": pl.String, "tier": pl.String, "team": pl.String, "pending": pl.Int64}
+    return pl.DataFrame([tuple(r) for r in rows], schema=schema, orient="row")
+
+
+def accepted_not_escalated(*, url: str, rep_id: int) -> pl.DataFrame:
+    """rep's accepted leads that no senior rep has taken over yet (lead_id, external_id, accepted_at)."""
+    accepted_at = (
+        sa.select(sa.func.max(EVENT.c.occurred_at))
+        .where(EVENT.c.lead_id == LEAD.c.id, EVENT.c.stage == Stage.SAL.value)
+        .scalar_subquery()
+    )
+    query = (
+        sa.select(LEAD.c.id, LEAD.c.external_id, accepted_at)
+        .where(LEAD.c.owner_rep_id == rep_id, LEAD.c.stage == Stage.SAL.value)
+        .order_by(accepted_at.desc())
+        .limit(500)
+    )
+    rows = _read(url, query)
+    schema = {"lead_id": pl.Int64, "external_id": pl.String, "accepted_at": pl.Datetime("us")}
+    return pl.DataFrame([tuple(r) for r in rows], schema=schema, orient="row")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 
 import polars as pl
 
@@ -27,50 +27,68 @@ def wilson_bounds(successes: pl.Expr, trials: pl.Expr, z: float = Z_95) -> tuple
     return pl.when(valid).then(low), pl.when(valid).then(high)
 
 
-def latest_decisions(decisions: pl.LazyFrame) -> pl.LazyFrame:
-    """One row per decided lead: its latest decision, the one that stands."""
-    return (
-        decisions.sort("decided_at")
-        .group_by("lead_id")
-        .agg(
-            pl.col("decision").last(),
-            pl.col("decided_at").last(),
-            pl.col("reason").last(),
-            pl.col("reason_kind").last(),
-            pl.col("comment").last(),
-            pl.col("rep_id").last().alias("decided_by"),
-        )
+DECISION_COLUMNS = ("decision", "decided_at", "reason", "reason_kind", "comment", "decided_by")
+FAR_FUTURE = datetime(9999, 1, 1)
+
+
+def _decision_columns(decisions: pl.LazyFrame) -> pl.LazyFrame:
+    return decisions.select(
+        "lead_id", "decision", "decided_at", "reason", "reason_kind", "comment", pl.col("rep_id").alias("decided_by")
     )
 
 
-def mql_journeys(leads: pl.LazyFrame, events: pl.LazyFrame, latest: pl.LazyFrame) -> pl.LazyFrame:
-    """One row per MQL event, in time order: the lead's columns, mql_at, previous_mql_at, latest decision, outcome.
+def latest_decisions(decisions: pl.LazyFrame) -> pl.LazyFrame:
+    """One row per decided lead: its latest decision, the one that stands."""
+    ordered = (
+        decisions.sort("decided_at", "id")
+        if "id" in decisions.collect_schema().names()
+        else decisions.sort("decided_at")
+    )
+    return _decision_columns(ordered).group_by("lead_id").agg(pl.col(DECISION_COLUMNS).last())
 
-    latest is latest_decisions(decisions). None of this depends on the period, so it is derived once per load.
+
+def mql_journeys(leads: pl.LazyFrame, events: pl.LazyFrame, decisions: pl.LazyFrame) -> pl.LazyFrame:
+    """One row per MQL event (a hand-off to sales), in time order: the lead's columns, mql_at, and the decision
+    of that hand-off (the latest one before the lead's next MQL, if any) with its outcome.
+
+    A lead routed to the wrong rep is rejected for routing and handed off again: each hand-off keeps its own
+    decision. None of this depends on the period, so it is derived once per load.
     """
     mqls = (
         events.filter(pl.col("stage") == Stage.MQL.value)
         .select("lead_id", pl.col("occurred_at").alias("mql_at"))
         .sort("mql_at")
-        # A recycled lead can return as an MQL: previous_mql_at lets a period count it once, without a dedupe.
-        .with_columns(pl.col("mql_at").shift(1).over("lead_id").alias("previous_mql_at"))
+        .with_columns(
+            (pl.col("mql_at").shift(-1).over("lead_id") - pl.duration(microseconds=1))
+            .fill_null(FAR_FUTURE)
+            .alias("until")
+        )
+    )
+    by_time = _decision_columns(decisions).sort("decided_at").with_columns(pl.col("decided_at").alias("at"))
+    matched = (
+        mqls.sort("until")
+        .join_asof(by_time, left_on="until", right_on="at", by="lead_id", strategy="backward", check_sortedness=False)
+        .with_columns(
+            # a decision from before this hand-off belongs to an earlier one
+            pl.when(pl.col("decided_at") >= pl.col("mql_at")).then(pl.col(c)).alias(c)
+            for c in DECISION_COLUMNS
+        )
+        .drop("until", "at")
     )
     return (
-        leads.join(mqls, on="lead_id", how="inner")
-        .join(latest, on="lead_id", how="left")
+        leads.join(matched, on="lead_id", how="inner")
         .with_columns(pl.col("decision").fill_null("pending").alias("outcome"))
         .sort("mql_at")
     )
 
 
 def mql_outcomes(journeys: pl.LazyFrame, *, start: date, end: date) -> pl.LazyFrame:
-    """MQLs that entered the MQL stage in the period, each once (at its first MQL there), with its outcome.
+    """The hand-offs to sales (MQL events) of the period, each with its outcome: accepted, rejected or pending.
 
-    journeys is mql_journeys(...): outcome is accepted, rejected or pending.
+    journeys is mql_journeys(...).
     """
     lo, hi = period_bounds(start, end)
-    first_in_period = pl.col("previous_mql_at").is_null() | (pl.col("previous_mql_at") < lo)
-    return journeys.filter(pl.col("mql_at").is_between(lo, hi, closed="left") & first_in_period)
+    return journeys.filter(pl.col("mql_at").is_between(lo, hi, closed="left"))
 
 
 def acceptance_rates(outcomes: pl.LazyFrame, *, by: list[str]) -> pl.LazyFrame:

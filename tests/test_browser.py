@@ -164,7 +164,11 @@ LAST_ELEMENT = {
     "Rejection feedback": "Disqualifications after contact",
     "SLA and hand-off speed": "Stage velocity",
     "Threshold what-if": "Scoring model history",
+    "Acceptance queue": "Accepted: hand to a senior rep",
 }
+
+
+PAGES_WITHOUT_CHARTS = ("Acceptance queue", "Import leads")
 
 
 def open_page(tab, base: str, title: str, heading: str) -> None:
@@ -173,9 +177,11 @@ def open_page(tab, base: str, title: str, heading: str) -> None:
     tab.locator('[data-testid="stSidebarNav"]').get_by_text(title).click()
     tab.locator(MAIN).get_by_text(heading).first.wait_for(timeout=60_000)
     tab.locator(MAIN).get_by_text(LAST_ELEMENT[title]).first.wait_for(timeout=60_000)
+    charts = 0 if title in PAGES_WITHOUT_CHARTS else 3
     tab.wait_for_function(
-        """() => !document.querySelector('[data-testid="stStatusWidget"]')
-                 && document.querySelectorAll('[data-testid="stMain"] [data-testid="stPlotlyChart"]').length >= 3""",
+        """(charts) => !document.querySelector('[data-testid="stStatusWidget"]') && document.querySelectorAll(
+               '[data-testid="stMain"] [data-testid="stPlotlyChart"]').length >= charts""",
+        arg=charts,
         timeout=60_000,
     )
     tab.wait_for_timeout(1500)
@@ -262,3 +268,54 @@ def test_whatif_slider_moves_the_projection(app_url, page, artifacts):
     page.set_viewport_size({"width": 1400, "height": 3600})
     page.wait_for_timeout(1000)
     page.screenshot(path=str(artifacts / "whatif_after_slider.png"), full_page=True)
+
+
+def test_a_rep_rejects_a_lead_from_the_queue(app_url, page, artifacts):
+    open_page(page, app_url[0], "Acceptance queue", "Waiting for you")
+    main = page.locator(MAIN)
+    waiting = int(kpis(page)["Waiting for you"].replace(",", ""))
+    grid = page.locator(f'{MAIN} [data-testid="stDataFrame"]').first
+    box = grid.bounding_box()
+    page.mouse.click(box["x"] + 18, box["y"] + 35 + 17)  # the first row's selection box
+    main.get_by_text("Reject this lead").wait_for(timeout=30_000)
+    page.screenshot(path=str(artifacts / "queue.png"), full_page=True)
+    page.locator(f'{MAIN} [data-testid="stSelectbox"]').filter(has_text="Reason (required)").click()
+    page.get_by_role("option", name="Duplicate record (procedural)").click()
+    main.get_by_label("Comment (optional)").nth(1).fill("Same person as <b>DEMO-1</b>")
+    main.get_by_role("button", name="Reject").click()
+    main.get_by_text("Rejected this lead").wait_for(timeout=30_000)
+    page.wait_for_timeout(1000)
+    assert int(kpis(page)["Waiting for you"].replace(",", "")) == waiting - 1
+    page.screenshot(path=str(artifacts / "queue_rejected.png"), full_page=True)
+
+
+def test_charts_can_be_saved_as_png(app_url, page):
+    page.goto(app_url[0])
+    chart = page.locator(f'{MAIN} [data-testid="stPlotlyChart"]').first
+    chart.wait_for(timeout=90_000)
+    chart.hover()
+    button = chart.locator(".modebar-btn[data-title='Download plot as a PNG']")
+    with page.expect_download(timeout=30_000) as download:
+        button.click()
+    assert download.value.suggested_filename.endswith(".png")
+
+
+def test_importing_a_file_from_the_page(app_url, page, artifacts):
+    fixtures = ROOT / "tests" / "fixtures"
+    page.goto(app_url[0])
+    page.locator(f'{MAIN} [data-testid="stPlotlyChart"]').first.wait_for(timeout=90_000)
+    page.locator('[data-testid="stSidebarNav"]').get_by_text("Import leads").click()
+    main = page.locator(MAIN)
+    main.get_by_text("Choose a leads file to start").wait_for(timeout=60_000)
+    uploads = page.locator(f'{MAIN} [data-testid="stFileUploader"] input[type=file]')
+    uploads.nth(2).set_input_files(str(fixtures / "xeducation_mapping.toml"))
+    page.wait_for_timeout(1500)
+    uploads.nth(0).set_input_files(str(fixtures / "xeducation_sample.csv"))
+    main.get_by_text("Preview").first.wait_for(timeout=60_000)
+    main.get_by_text("no date column").first.wait_for(timeout=30_000)
+    page.wait_for_timeout(1500)
+    page.set_viewport_size({"width": 1400, "height": 2600})
+    page.screenshot(path=str(artifacts / "import_preview.png"), full_page=True)
+    main.get_by_role("button", name="Import").click()
+    main.get_by_text("Imported: 300 new leads").wait_for(timeout=120_000)
+    page.screenshot(path=str(artifacts / "import_done.png"), full_page=True)

@@ -21,19 +21,9 @@ ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 NOW = datetime(2026, 11, 20, 9, 30)
 
-HUBSPOT = """Record ID,First Name,Last Name,Email,Create Date,Lifecycle Stage,Lead Status,Original Source,Original Source Drill-Down 1,Contact owner,Company Name,Industry,Country/Region,Job Title,Number of Sessions,Number of Form Submissions
-101,Ana,Lopez,ana@acme.io,2026-10-01 09:12,Lead,New,Organic Search,google,Ava Thompson,Acme,Software,Spain,CTO,12,2
-102,Ben,Ng,ben@beta.io,2026-10-02 14:00,Marketing Qualified Lead,Attempted to Contact,Paid Search,Brand campaign,Ava Thompson,Beta,Retail,Singapore,Buyer,4,1
-103,Cy,Ode,cy@gamma.io,2026-10-03 08:30,Sales Qualified Lead,Connected,Paid Social,LinkedIn ABM,Maya Robinson,Gamma,Healthcare,United States,VP Sales,7,0
-104,Di,Park,di@delta.io,2026-10-04 10:45,Customer,Open Deal,Referrals,Partner portal,Maya Robinson,Delta,Software,Canada,CEO,20,3
-105,Ed,Roe,ed@eps.io,2026-10-05 11:00,Marketing Qualified Lead,Unqualified,Email Marketing,Newsletter,Ava Thompson,Eps,Education,India,Student,1,0
-"""
-SALESFORCE = """Lead ID,First Name,Last Name,Title,Company / Account,Lead Source,Lead Status,Rating,Lead Owner,Create Date,Industry,Country,No. of Employees,Annual Revenue
-00Q1,Ann,Bell,Director,Acme,Web,Open - Not Contacted,Hot,Kenji Sato,10/14/2026,Technology,USA,200,5000000
-00Q2,Bo,Chen,Manager,Beta,Trade Show,Working - Contacted,Warm,Kenji Sato,10/15/2026,Retail,USA,50,1000000
-00Q3,Cal,Diaz,VP,Gamma,Partner Referral,Closed - Converted,Hot,Mei Chen,10/16/2026,Finance,Mexico,1000,90000000
-00Q4,Dee,Eve,Analyst,Delta,Purchased List,Closed - Not Converted,Cold,Mei Chen,10/20/2026,Retail,USA,10,100000
-"""
+# Hand-written exports with each CRM's real column names.
+HUBSPOT = (FIXTURES / "hubspot_contacts.csv").read_text(encoding="utf-8")
+SALESFORCE = (FIXTURES / "salesforce_leads.csv").read_text(encoding="utf-8")
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])

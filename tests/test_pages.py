@@ -242,3 +242,44 @@ def test_applying_without_a_reason_is_refused_and_writes_nothing(monkeypatch, fr
     from dashboard.data import read_tables
 
     assert read_tables(fresh_url).scoring_models.height == 2
+
+
+def test_rejecting_from_the_queue_removes_the_lead_and_counts_at_once(monkeypatch, fresh_url):
+    at = _app(monkeypatch, fresh_url)
+    at.query_params["start"] = "2020-01-01"  # every MQL, however old
+    at.run()
+    at.switch_page("pages/rejections.py").run()
+    procedural = int(_kpis(at)["Procedural rejections"].replace(",", ""))
+    at.switch_page("pages/queue.py").run()
+    assert not at.exception
+    waiting = int(_kpis(at)["Waiting for you"].replace(",", ""))
+    assert waiting > 0
+    lead = at.dataframe[0].value["external_id"].iloc[0]
+    at.session_state["queue_table"] = {"selection": {"rows": [0], "columns": [], "cells": []}}
+    at.run()
+    assert any(lead in m.value for m in at.markdown)  # why it qualified: the lead's card
+    at.selectbox(key="queue_reason").set_value("duplicate").run()
+    at.button(key="queue_reject").click().run()
+    assert not at.exception
+    assert any("Rejected this lead" in s.value for s in at.success)
+    assert int(_kpis(at)["Waiting for you"].replace(",", "")) == waiting - 1
+    assert lead not in at.dataframe[0].value["external_id"].to_list()
+    at.switch_page("pages/rejections.py").run()
+    assert int(_kpis(at)["Procedural rejections"].replace(",", "")) == procedural + 1
+
+
+def test_a_refused_decision_is_explained_not_raised(monkeypatch, fresh_url):
+    from dashboard import queue
+
+    at = _app(monkeypatch, fresh_url)
+    at.run()
+    at.switch_page("pages/queue.py").run()
+    rep = at.selectbox(key="queue_rep").value
+    pending = queue.pending_queue(url=fresh_url, rep_id=rep, now=datetime.now(), sla_hours=24)
+    at.session_state["queue_table"] = {"selection": {"rows": [0], "columns": [], "cells": []}}
+    at.run()
+    # someone else decides the same lead first (another session)
+    queue.accept(url=fresh_url, lead_id=pending["lead_id"][0], rep_id=rep, now=datetime.now())
+    at.button(key="queue_accept").click().run()
+    assert not at.exception
+    assert any("already accepted" in w.value for w in at.warning)

@@ -36,7 +36,7 @@ DECISIONS = pl.LazyFrame(
 
 
 def outcomes(start=date(2026, 3, 1), end=date(2026, 3, 31)) -> pl.LazyFrame:
-    journeys = acceptance.mql_journeys(LEADS, EVENTS, acceptance.latest_decisions(DECISIONS))
+    journeys = acceptance.mql_journeys(LEADS, EVENTS, DECISIONS)
     return acceptance.mql_outcomes(journeys, start=start, end=end)
 
 
@@ -49,19 +49,35 @@ def test_outcomes_of_the_period():
     assert result["comment"].to_list() == [None, "<b>dup</b>", None, None]
 
 
-def test_a_lead_that_returns_as_an_mql_counts_once_at_its_first_mql_in_the_period():
+def test_each_hand_off_keeps_its_own_decision():
+    """Lead 1 is rejected for routing, handed to another rep (a second MQL), then accepted by that rep."""
     events = pl.LazyFrame(
         {
-            "lead_id": [1, 1, 1],
-            "stage": ["mql", "mql", "mql"],
-            "occurred_at": [D(2026, 2, 20), D(2026, 3, 20), D(2026, 3, 5)],
+            "lead_id": [1, 1],
+            "stage": ["mql", "mql"],
+            "occurred_at": [D(2026, 3, 2), D(2026, 3, 5)],
         }
     )
-    journeys = acceptance.mql_journeys(LEADS, events, acceptance.latest_decisions(DECISIONS))
+    decisions = pl.LazyFrame(
+        {
+            "lead_id": [1, 1],
+            "decision": ["rejected", "accepted"],
+            "decided_at": [D(2026, 3, 4, 23, 59), D(2026, 3, 6)],
+            "reason": ["wrong_territory", None],
+            "reason_kind": ["procedural", None],
+            "comment": [None, None],
+            "rep_id": [7, 8],
+        }
+    )
+    journeys = acceptance.mql_journeys(LEADS, events, decisions)
     march = acceptance.mql_outcomes(journeys, start=date(2026, 3, 1), end=date(2026, 3, 31)).collect()
-    assert march["mql_at"].to_list() == [D(2026, 3, 5)]
-    february = acceptance.mql_outcomes(journeys, start=date(2026, 2, 1), end=date(2026, 2, 28)).collect()
-    assert february["mql_at"].to_list() == [D(2026, 2, 20)]
+    assert march.select("mql_at", "outcome", "reason", "decided_by").rows() == [
+        (D(2026, 3, 2), "rejected", "wrong_territory", 7),
+        (D(2026, 3, 5), "accepted", None, 8),
+    ]
+    # before the new owner decides, the second hand-off is pending, not rejected
+    undecided = acceptance.mql_journeys(LEADS, events, decisions.filter(pl.col("decision") == "rejected"))
+    assert undecided.collect()["outcome"].to_list() == ["rejected", "pending"]
 
 
 def test_rates_by_channel_by_hand():

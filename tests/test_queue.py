@@ -627,17 +627,17 @@ def test_reassign_racing_the_owners_accept_leaves_exactly_one_decision(world, mo
 # ----- the queue -----------------------------------------------------------------------------------------------------
 
 
-def test_pending_queue_lists_the_reps_own_pending_leads_most_overdue_first(world):
+def test_pending_queue_lists_the_reps_own_pending_leads_newest_breach_first(world):
     got = queue.pending_queue(url=world.url, rep_id=world.reps["Ava"], now=NOW, sla_hours=24)
     # hours left = 24 - hours since the latest MQL: T-A1 30 h ago, T-A4 25.5, T-A3 24, T-A2 2, T-A5 1 (and 100).
     expected = pl.DataFrame(
         {
-            "lead_id": [world.leads[x] for x in ("T-A1", "T-A4", "T-A3", "T-A2", "T-A5")],
-            "external_id": ["T-A1", "T-A4", "T-A3", "T-A2", "T-A5"],
-            "campaign": ["CTV - Launch", "Email - Nurture", "CTV - Launch", "Email - Nurture", "Email - Nurture"],
-            "channel_label": ["Connected TV (CTV)", "Email", "Connected TV (CTV)", "Email", "Email"],
-            "mql_at": [NOW - 30 * H, NOW - 25.5 * H, NOW - 24 * H, NOW - 2 * H, NOW - 1 * H],
-            "hours_left": [-6.0, -1.5, 0.0, 22.0, 23.0],
+            "lead_id": [world.leads[x] for x in ("T-A4", "T-A1", "T-A3", "T-A2", "T-A5")],
+            "external_id": ["T-A4", "T-A1", "T-A3", "T-A2", "T-A5"],
+            "campaign": ["Email - Nurture", "CTV - Launch", "CTV - Launch", "Email - Nurture", "Email - Nurture"],
+            "channel_label": ["Email", "Connected TV (CTV)", "Connected TV (CTV)", "Email", "Email"],
+            "mql_at": [NOW - 25.5 * H, NOW - 30 * H, NOW - 24 * H, NOW - 2 * H, NOW - 1 * H],
+            "hours_left": [-1.5, -6.0, 0.0, 22.0, 23.0],
             "breached": [True, True, False, False, False],
         },
         schema_overrides={"mql_at": pl.Datetime("us")},
@@ -650,12 +650,12 @@ def test_pending_queue_follows_the_decisions(world):
     queue.accept(url=world.url, lead_id=world.leads["T-A1"], rep_id=ava, now=NOW)
     queue.reassign(url=world.url, lead_id=world.leads["T-A2"], rep_id=ava, new_owner_rep_id=ben, now=NOW)
     mine = queue.pending_queue(url=world.url, rep_id=ava, now=NOW, sla_hours=8)
-    assert mine["external_id"].to_list() == ["T-A4", "T-A3", "T-A5"]
+    assert mine["external_id"].to_list() == ["T-A3", "T-A4", "T-A5"]
     assert mine["breached"].to_list() == [True, True, False]
     bens = queue.pending_queue(url=world.url, rep_id=ben, now=NOW + 9 * H, sla_hours=8)
     # T-B2 waited 59 h, T-B1 14 h, T-A2 (reassigned at NOW) 9 h: all past an 8-hour SLA.
-    assert bens["external_id"].to_list() == ["T-B2", "T-B1", "T-A2"]
-    assert bens["hours_left"].to_list() == pytest.approx([-51.0, -6.0, -1.0])
+    assert bens["external_id"].to_list() == ["T-A2", "T-B1", "T-B2"]
+    assert bens["hours_left"].to_list() == pytest.approx([-1.0, -6.0, -51.0])
 
 
 def test_pending_queue_of_a_rep_with_nothing_pending_is_empty_with_its_columns(world):

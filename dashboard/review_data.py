@@ -1,0 +1,326 @@
+"""The weekly review's boundary: the week's figures from the analytics tables, the action items and notes from the
+database, and the tables as people read them (the page and the mailed report show the very same text)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+import polars as pl
+
+from dashboard import data, db
+from dashboard.data import Tables
+from dashboard.domain import TIER_LABELS, Tier
+from dashboard.filters import Filters
+from dashboard.models import ActionItem, MeetingNote
+from queries import review
+from queries.review import HEADLINE, IsoWeek
+from queries.scoring import ScoringRule
+
+TREND_WEEKS = 12
+TOP_MOVERS = 5
+# Whether a figure going up is good news: the change is coloured by it.
+LOWER_IS_BETTER = {"median_hours"}
+# The what-if's projection for one period and rule: data.whatif_view on the page, data.whatif_frames in a script.
+Projector = Callable[[Filters, ScoringRule], data.WhatIf]
+
+
+@dataclass(frozen=True)
+class Review:
+    """Everything the review of one week shows, computed once for the page and the report alike."""
+
+    week: IsoWeek
+    sla_hours: float
+    headline: pl.DataFrame  # review.headline: figure, label, unit, this_week, previous_week, four_week_average, ...
+    trend: pl.DataFrame  # per week of the last TREND_WEEKS: mqls, decided, accepted, rate
+    campaign_movers: pl.DataFrame  # review.top_movers by campaign
+    channel_movers: pl.DataFrame  # review.top_movers by channel_label
+    rejections: pl.DataFrame  # the rejection reasons new or growing this week
+    breaches: pl.DataFrame  # per rep: SLA breaches of the week's MQLs
+    load: pl.DataFrame  # per tier: leads worked against capacity
+    decisions: pl.DataFrame  # scoring-model changes, before and after, with the what-if's estimate
+
+    @property
+    def is_empty(self) -> bool:
+        """True when the week and the four before it had no MQL at all."""
+        return not any(self.headline.filter(pl.col("figure") == "mqls").row(0, named=True)[p] for p in review.PERIODS)
+
+
+def _dated(t: Tables) -> tuple[pl.LazyFrame, pl.LazyFrame]:
+    """The MQLs and stage events of leads with real stage times (an undated import has no week to count in)."""
+    mqls = t.mqls.lazy().filter(pl.col("dated"))
+    dated = t.journeys.lazy().filter(pl.col("dated")).select("lead_id")
+    return mqls, t.events.lazy().join(dated, on="lead_id", how="semi")
+
+
+def review_frames(
+    t: Tables, week: IsoWeek, *, sla_hours: float, now: datetime, project: Projector | None = None
+) -> Review:
+    """The review of week from the tables; project (the what-if) adds the estimate to each scoring-model change."""
+    mqls, events = _dated(t)
+    trend_weeks = [week.shifted(-k) for k in range(TREND_WEEKS - 1, -1, -1)]
+    frames = pl.collect_all(
+        [
+            review.headline(mqls, events, week=week, sla_hours=sla_hours),
+            review.weekly_trend(mqls, weeks=trend_weeks),
+            review.top_movers(review.movers(mqls, week=week, by="campaign"), by="campaign", n=TOP_MOVERS),
+            review.top_movers(review.movers(mqls, week=week, by="channel_label"), by="channel_label", n=TOP_MOVERS),
+            review.rising_rejections(mqls, week=week),
+            review.sla_breaches_by_rep(mqls, week=week, sla_hours=sla_hours, now=min(now, week.end)),
+            review.tier_load(t.reps.lazy(), t.work.lazy(), week=week),
+            review.model_changes(t.scoring_models.lazy(), mqls, as_of=min(now, week.end)),
+        ]
+    )
+    *rest, changes = frames
+    return Review(week, sla_hours, *rest, decisions=with_projections(changes, project))
+
+
+def with_projections(changes: pl.DataFrame, project: Projector | None) -> pl.DataFrame:
+    """changes with what the what-if projected for each new rule over the weeks before it took effect (estimated:
+    per week, projected MQLs and acceptance, and the what-if's own actual figures for the same leads)."""
+    columns = {
+        "projected_mqls_per_week": pl.Float64,
+        "projected_actual_mqls_per_week": pl.Float64,
+        "projected_rate": pl.Float64,
+        "projected_estimated_share": pl.Float64,
+    }
+    rows = []
+    for change in changes.iter_rows(named=True):
+        values = dict.fromkeys(columns)
+        start, end = change["before_start"].date(), (change["active_from"] - timedelta(microseconds=1)).date()
+        if project is not None and change["weeks_before"] > 0 and start <= end:
+            total = project(Filters(start=start, end=end), data.rule_of_row(change)).total.row(0, named=True)
+            weeks = ((end - start).days + 1) / 7
+            values.update(
+                projected_mqls_per_week=total["projected_mqls"] / weeks,
+                projected_actual_mqls_per_week=total["actual_mqls"] / weeks,
+                projected_rate=total["projected_rate"],
+                projected_estimated_share=total["estimated_share"],
+            )
+        rows.append(values)
+    return changes.hstack(pl.DataFrame(rows, schema=columns)) if rows else changes.with_columns(
+        pl.lit(None, dtype=kind).alias(name) for name, kind in columns.items()
+    )
+
+
+def week_choices(t: Tables, today: date) -> list[IsoWeek]:
+    """The weeks a review can pick, newest first: from the first week with an MQL to the week in progress."""
+    current = IsoWeek.of(today)
+    first_mql = t.mqls.filter(pl.col("dated"))["mql_at"].min()
+    first = IsoWeek.of(first_mql) if first_mql is not None else IsoWeek.last_complete(today)
+    return list(reversed(review.weeks_between(min(first, current.shifted(-1)), current)))
+
+
+def week_label(week: IsoWeek, today: date) -> str:
+    """The week as a person reads it, marked while it is still in progress."""
+    return week.label + (" · in progress" if week == IsoWeek.of(today) else "")
+
+
+def action_items(url: str) -> pl.DataFrame:
+    """Every action item ever recorded."""
+    return db.read_table(ActionItem, url=url)
+
+
+def week_action_items(url: str, week: IsoWeek, today: date) -> pl.DataFrame:
+    """The action items of week's review: open ones carried over, new ones, the ones closed that week."""
+    return review.action_items_in_week(action_items(url).lazy(), week=week, today=today).collect()
+
+
+def meeting_note(url: str, week: IsoWeek) -> dict | None:
+    """The notes saved for week's review (text, author, updated_at), or None."""
+    notes = db.read_table(MeetingNote, url=url).filter(pl.col("week") == str(week))
+    return notes.row(0, named=True) if notes.height else None
+
+
+# How figures read: the page's metrics and the report's cells are made by these, so they always agree.
+
+
+def figure_text(value: float | None, unit: str) -> str:
+    """A figure in its unit: 1,234 (or 12.5 for an average), 45.2%, 6.1 h; "–" when there is none."""
+    if value is None:
+        return "–"
+    if unit == "rate":
+        return f"{value:.1%}"
+    if unit == "hours":
+        return f"{value:,.1f} h"
+    return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.1f}"
+
+
+def change_text(value: float | None, unit: str) -> str | None:
+    """A change in its unit: +12, -3.5 pp, +0.4 h; None when either side is missing."""
+    if value is None:
+        return None
+    if unit == "rate":
+        return f"{value * 100:+.1f} pp"
+    if unit == "hours":
+        return f"{value:+,.1f} h"
+    return f"{value:+,.0f}" if float(value).is_integer() else f"{value:+,.1f}"
+
+
+@dataclass(frozen=True)
+class HeadlineFigure:
+    key: str
+    label: str
+    value: str
+    previous: str
+    average: str
+    change: str | None  # against the week before
+    change_vs_average: str | None
+    lower_is_better: bool
+
+
+def headline_figures(headline: pl.DataFrame) -> list[HeadlineFigure]:
+    """The headline as text, in HEADLINE's order."""
+    rows = {row["figure"]: row for row in headline.iter_rows(named=True)}
+    return [
+        HeadlineFigure(
+            key=f.key,
+            label=f.label,
+            value=figure_text(rows[f.key]["this_week"], f.unit),
+            previous=figure_text(rows[f.key]["previous_week"], f.unit),
+            average=figure_text(rows[f.key]["four_week_average"], f.unit),
+            change=change_text(rows[f.key]["change"], f.unit),
+            change_vs_average=change_text(rows[f.key]["change_vs_average"], f.unit),
+            lower_is_better=f.key in LOWER_IS_BETTER,
+        )
+        for f in HEADLINE
+    ]
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    header: str
+    unit: str = "text"  # text, count, signed, rate, pp, hours, date, week
+
+
+def _cell(value, unit: str) -> str:
+    if value is None:
+        return "–"
+    if unit in ("count", "rate", "hours"):
+        return figure_text(value, unit)
+    if unit == "signed":
+        return change_text(value, "count") or "–"
+    if unit == "pp":
+        return change_text(value, "rate") or "–"
+    if unit == "date":
+        return f"{value:%d %b %Y}"
+    if unit == "percent0":
+        return f"{value:.0%}"
+    return str(value)
+
+
+def display(frame: pl.DataFrame, columns: tuple[Column, ...]) -> pl.DataFrame:
+    """frame's columns as the text a person reads, under their headers (every cell a plain string)."""
+    return pl.DataFrame(
+        {c.header: [_cell(v, c.unit) for v in frame[c.name].to_list()] for c in columns},
+        schema={c.header: pl.String for c in columns},
+    )
+
+
+def _noise_note(row: dict) -> str:
+    notes = []
+    if row["rate_within_noise"]:
+        notes.append(f"acceptance change within noise ({row['decided']:,} decided)")
+    if row["volume_within_noise"] and row["mql_change"]:
+        notes.append("volume change within noise")
+    if row["rate"] is None:
+        notes.append("nothing decided this week")
+    return "; ".join(notes)
+
+
+MOVER_COLUMNS = (
+    Column("mqls", "MQLs", "count"),
+    Column("mqls_before", "MQLs week before", "count"),
+    Column("mql_change", "MQL change", "signed"),
+    Column("rate", "Acceptance", "rate"),
+    Column("rate_before", "Acceptance week before", "rate"),
+    Column("rate_change", "Acceptance change", "pp"),
+    Column("note", "Note"),
+)
+
+
+def movers_table(frame: pl.DataFrame, *, by: str, header: str) -> pl.DataFrame:
+    """The top movers as text, with a note where a change is within noise for its sample size."""
+    notes = pl.Series("note", [_noise_note(row) for row in frame.iter_rows(named=True)], dtype=pl.String)
+    shown = frame.with_columns(pl.col(by).cast(pl.String), notes)
+    return display(shown, (Column(by, header), *MOVER_COLUMNS))
+
+
+REJECTION_COLUMNS = (
+    Column("reason_label", "Reason"),
+    Column("reason_kind", "Kind"),
+    Column("status", "Status"),
+    Column("this_week", "This week", "count"),
+    Column("previous_week", "Week before", "count"),
+    Column("four_week_average", "4-week average", "count"),
+)
+BREACH_COLUMNS = (
+    Column("rep", "Rep"),
+    Column("mqls", "MQLs of the week", "count"),
+    Column("decided_late", "Decided after the SLA", "count"),
+    Column("waiting_late", "Still waiting, past the SLA", "count"),
+    Column("breaches", "Breaches", "count"),
+    Column("sla_compliance", "Decided within the SLA", "rate"),
+)
+LOAD_COLUMNS = (
+    Column("tier_label", "Tier"),
+    Column("reps", "Active reps", "count"),
+    Column("leads", "Leads worked", "count"),
+    Column("capacity", "Weekly capacity", "count"),
+    Column("utilisation", "Load", "percent0"),
+    Column("utilisation_before", "Load week before", "percent0"),
+)
+DECISION_COLUMNS = (
+    Column("change", "Change"),
+    Column("week", "Took effect"),
+    Column("author", "By"),
+    Column("note", "Why"),
+    Column("mqls_per_week_before", "MQLs/week before", "count"),
+    Column("mqls_per_week_after", "MQLs/week after", "count"),
+    Column("rate_before", "Acceptance before", "rate"),
+    Column("rate_after", "Acceptance after", "rate"),
+    Column("projected_mqls_per_week", "What-if MQLs/week (estimated)", "count"),
+    Column("projected_rate", "What-if acceptance (estimated)", "rate"),
+)
+ACTION_COLUMNS = (
+    Column("title", "Action"),
+    Column("owner", "Owner"),
+    Column("due_date", "Due", "date"),
+    Column("state", "Status"),
+    Column("created_week", "Agreed in"),
+)
+
+
+def tier_labels(load: pl.DataFrame) -> pl.DataFrame:
+    labels = {t.value: label for t, label in TIER_LABELS.items()}
+    return load.with_columns(pl.col("tier").replace_strict(labels, default=pl.col("tier")).alias("tier_label"))
+
+
+def _rule_summary(row: dict) -> str:
+    weights = [row[f"w_{c}"] for c in ("demographic", "firmographic", "behavioural", "engagement")]
+    shares = "/".join(str(round(100 * w / (sum(weights) or 1))) for w in weights)
+    return f"v{row['version']}: threshold {row['mql_threshold']:g}, weights D/F/B/E {shares}"
+
+
+def decisions_table(frame: pl.DataFrame) -> pl.DataFrame:
+    """The scoring-model changes as text: what changed, when, and what happened against the estimate."""
+    summary = pl.Series("change", [_rule_summary(row) for row in frame.iter_rows(named=True)], dtype=pl.String)
+    return display(frame.with_columns(summary), DECISION_COLUMNS)
+
+
+def actions_table(items: pl.DataFrame) -> pl.DataFrame:
+    """The week's action items as text; the overdue ones say so in their status."""
+    state = (
+        pl.when(pl.col("status_in_week") == "done")
+        .then(pl.format("done {}", pl.col("closed_at").dt.strftime("%d %b")))
+        .when(pl.col("overdue"))
+        .then(pl.lit("OVERDUE"))
+        .otherwise(pl.lit("open"))
+    )
+    return display(items.with_columns(state.alias("state")), ACTION_COLUMNS)
+
+
+def tier_name(tier: str) -> str:
+    return TIER_LABELS.get(Tier(tier), tier) if tier in {t.value for t in Tier} else tier

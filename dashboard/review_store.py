@@ -1,0 +1,106 @@
+"""The weekly review's writes: action items (added, closed) and the week's meeting notes. One transaction each."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date, datetime
+
+import sqlalchemy as sa
+from sqlmodel import Session, select
+
+from dashboard import db
+from dashboard.models import ActionItem, MeetingNote
+from dashboard.store import Refused
+from queries.review import IsoWeek
+
+TITLE_CHARS, OWNER_CHARS, NOTE_CHARS = 200, 80, 20_000
+OPEN, DONE = "open", "done"
+
+
+@contextmanager
+def _transaction(url: str) -> Iterator[Session]:
+    """A session whose work is committed at the end, or rolled back entirely with a clear error."""
+    engine = db.make_engine(url)
+    try:
+        with Session(engine) as session, session.begin():
+            yield session
+    except sa.exc.OperationalError as exc:
+        raise db.DatabaseUnavailable(db.describe_connection_error(engine.url, exc)) from exc
+    finally:
+        engine.dispose()
+
+
+def _text(value: str, what: str, limit: int) -> str:
+    value = (value or "").strip()
+    if not value:
+        raise Refused(f"Please enter {what}.")
+    if len(value) > limit:
+        raise Refused(f"{what[0].upper()}{what[1:]} is too long: at most {limit:,} characters.")
+    return value
+
+
+def _detached(session: Session, row):
+    session.flush()
+    session.refresh(row)
+    session.expunge(row)
+    return row
+
+
+def add_action_item(
+    *, url: str, title: str, owner: str, due_date: date | None, week: IsoWeek, now: datetime
+) -> ActionItem:
+    """Record a new open action item agreed in the review of week; refused without a title, owner or a due date
+    from today on."""
+    item = ActionItem(
+        title=_text(title, "what is to be done", TITLE_CHARS),
+        owner=_text(owner, "who owns it", OWNER_CHARS),
+        due_date=_due(due_date, now),
+        status=OPEN,
+        created_at=now,
+        created_week=str(week),
+    )
+    with _transaction(url) as session:
+        session.add(item)
+        return _detached(session, item)
+
+
+def _due(due_date: date | None, now: datetime) -> date:
+    if due_date is None:
+        raise Refused("Please pick a due date.")
+    if due_date < now.date():
+        raise Refused(f"The due date {due_date:%d %b %Y} has passed: pick today or a later day.")
+    return due_date
+
+
+def close_action_item(*, url: str, item_id: int, now: datetime) -> ActionItem:
+    """Mark an open action item done now; refused when it does not exist or is already closed."""
+    with _transaction(url) as session:
+        # FOR UPDATE: two people closing the same item at once make one close, not two.
+        item = session.exec(select(ActionItem).where(ActionItem.id == item_id).with_for_update()).first()
+        if item is None:
+            raise Refused("That action item no longer exists: reload the page.")
+        if item.status == DONE:
+            raise Refused(f"“{item.title}” was already closed on {item.closed_at:%d %b %Y}.")
+        item.status, item.closed_at = DONE, now
+        session.add(item)
+        return _detached(session, item)
+
+
+def save_meeting_note(*, url: str, week: IsoWeek, text: str, author: str, now: datetime) -> MeetingNote:
+    """Save the notes of week's review (replacing the earlier text); refused without an author or when too long."""
+    author = _text(author, "your name", OWNER_CHARS)
+    text = (text or "").strip()
+    if len(text) > NOTE_CHARS:
+        raise Refused(f"The notes are too long: at most {NOTE_CHARS:,} characters.")
+    try:
+        with _transaction(url) as session:
+            note = session.exec(select(MeetingNote).where(MeetingNote.week == str(week)).with_for_update()).first()
+            if note is None:
+                note = MeetingNote(week=str(week), text=text, author=author, updated_at=now)
+            else:
+                note.text, note.author, note.updated_at = text, author, now
+            session.add(note)
+            return _detached(session, note)
+    except sa.exc.IntegrityError as exc:  # the same week's first notes saved by someone else a moment ago
+        raise Refused(f"Someone else saved the notes of {week} a moment ago: reload the page and try again.") from exc
