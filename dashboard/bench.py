@@ -7,6 +7,7 @@ import json
 import os
 import resource
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -73,6 +74,51 @@ def _whatif(url: str, tables, period: Filters, now: datetime, args) -> None:
         raise SystemExit(f"the what-if page failed: {at.exception[0].message}")
 
 
+def _import(folder: Path, leads: int, now: datetime) -> None:
+    """Import a generated CSV of `leads` rows into an empty database, in a child process: time and its peak RSS."""
+    import numpy as np
+    import polars as pl
+
+    from dashboard.domain import CHANNELS
+
+    rng = np.random.default_rng(3)
+    channels = np.array([c.key for c in CHANNELS])
+    stages = np.array(["inquiry", "inquiry", "mql", "sal", "sql", "customer", "rejected"])
+    seconds = rng.integers(0, 26 * 7 * 86400, size=leads).astype("timedelta64[s]")
+    created = (np.datetime64(now, "s") - seconds).astype("datetime64[us]")
+    frame = pl.DataFrame(
+        {
+            "id": [f"CRM-{i:07d}" for i in range(leads)],
+            "created_at": pl.Series(created).dt.strftime("%Y-%m-%d %H:%M:%S"),
+            "channel": channels[rng.integers(0, len(channels), size=leads)],
+            "campaign": [f"Campaign {i}" for i in rng.integers(0, 60, size=leads)],
+            "stage": stages[rng.integers(0, len(stages), size=leads)],
+            "company": [f"Company {i}" for i in rng.integers(0, 50_000, size=leads)],
+            "country": "India",
+        }
+    )
+    csv = folder / "crm_export.csv"
+    frame.write_csv(csv)
+    mapping = folder / "mapping.toml"
+    mapping.write_text((Path(__file__).parent / "presets" / "generic.toml").read_text())
+    target = f"sqlite:///{folder / 'import.db'}"
+    command = [sys.executable, "-m", "dashboard.ingest", "--leads", str(csv), "--mapping", str(mapping), "--db", target]
+    started = time.perf_counter()
+    done = subprocess.run(command, capture_output=True, text=True)
+    elapsed = (time.perf_counter() - started) * 1000
+    if done.returncode != 0:
+        raise SystemExit(f"the import failed: {done.stderr[:2000]}")
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    summary = json.loads(done.stdout)
+    figures = {"name": "import_csv", "n": leads, "median_ms": round(elapsed, 1), "runs": 1}
+    figures |= {
+        "peak_rss_mb": round(peak, 1),
+        "inserted": summary["inserted"],
+        "file_mb": round(csv.stat().st_size / 1e6),
+    }
+    print(json.dumps(figures), flush=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m dashboard.bench")
     parser.add_argument("--leads", type=int, default=1_000_000)
@@ -102,6 +148,7 @@ def main(argv: list[str] | None = None) -> int:
         for name, work in pages.items():
             _timed(name, args.leads, args.runs, work)
         _whatif(url, tables, period, now, args)
+        _import(Path(folder), args.leads, now)
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(json.dumps({"name": "peak_rss", "n": args.leads, "peak_rss_mb": round(peak_mb, 1)}), flush=True)
     return 0
