@@ -1,10 +1,11 @@
-"""The frame: page config, navigation, shared sidebar filters, session defaults."""
+"""The frame: page config, sign-in, navigation, shared sidebar filters, session defaults."""
 
 from datetime import date
 
 import streamlit as st
 
-from dashboard import components, data, whatif_widgets
+from dashboard import components, data, signin, whatif_widgets
+from dashboard.auth import Action, Role
 from dashboard.config import load_settings
 from dashboard.db import DatabaseUnavailable
 
@@ -15,23 +16,30 @@ st.session_state.setdefault("settings", settings)
 
 try:
     components.prepare_database(settings)
+    actor = signin.current_actor(settings.database_url)
     options, channel_labels, campaign_labels = data.filter_options(settings.database_url)
 except DatabaseUnavailable as exc:
     st.error(str(exc), icon=":material/cloud_off:")
     st.stop()
+st.session_state["actor"] = actor
 
 st.session_state["filters"] = components.filter_bar(options, channel_labels, campaign_labels, date.today())
-page = st.navigation(
-    [
-        st.Page("pages/overview.py", title="Funnel overview", default=True),
-        st.Page("pages/acceptance.py", title="Sales acceptance"),
-        st.Page("pages/rejections.py", title="Rejection feedback"),
-        st.Page("pages/sla.py", title="SLA and hand-off speed"),
-        st.Page("pages/whatif.py", title="Threshold what-if"),
-        st.Page("pages/queue.py", title="Acceptance queue"),
-        st.Page("pages/imports.py", title="Import leads"),
-    ]
-)
+signin.sidebar_identity(actor)
+pages = [
+    st.Page("pages/overview.py", title="Funnel overview", default=True),
+    st.Page("pages/acceptance.py", title="Sales acceptance"),
+    st.Page("pages/rejections.py", title="Rejection feedback"),
+    st.Page("pages/sla.py", title="SLA and hand-off speed"),
+    st.Page("pages/whatif.py", title="Threshold what-if"),
+    st.Page("pages/review.py", title="Weekly review"),
+]
+if actor.may(Action.DECIDE):
+    pages.append(st.Page("pages/queue.py", title="Acceptance queue"))
+if actor.may(Action.IMPORT):
+    pages.append(st.Page("pages/imports.py", title="Import leads"))
+if actor.role is Role.ADMIN:
+    pages += [st.Page("pages/users.py", title="Users"), st.Page("pages/audit.py", title="Audit log")]
+page = st.navigation(pages)
 whatif_widgets.keep_state()
 components.link_notices()
 page.run()

@@ -12,6 +12,7 @@ import streamlit as st
 from dashboard import components, data, ingest
 from dashboard.db import DatabaseUnavailable
 from dashboard.domain import CHANNELS, DISQUALIFICATION_REASONS, REJECTION_REASONS, STAGE_LABELS, Stage
+from dashboard.refusals import Refused
 
 NOT_IN_FILE = "— not in the file —"
 PRESET_LABELS = {"generic": "Generic", "hubspot": "HubSpot contacts export", "salesforce": "Salesforce leads report"}
@@ -144,14 +145,20 @@ def problems(prepared: ingest.Prepared) -> None:
     components.table_downloads(report, file_stem="import_problems", what="the problems")
 
 
-def run_import(prepared: ingest.Prepared, *, url: str, now: datetime, valid_only: bool) -> None:
+def run_import(prepared: ingest.Prepared, *, url: str, now: datetime, valid_only: bool, actor) -> None:
     """Write the prepared rows behind a progress bar, then show what was done."""
     bar = st.progress(0.0, text="Importing…")
     try:
-        summary = ingest.write(prepared, url=url, now=now, progress=lambda done, text: bar.progress(done, text=text))
+        summary = ingest.write(
+            prepared=prepared, url=url, now=now, progress=lambda done, text: bar.progress(done, text=text), actor=actor
+        )
     except DatabaseUnavailable as exc:
         bar.empty()
         st.error(f"{exc} Nothing was imported.")
+        return
+    except Refused as exc:
+        bar.empty()
+        st.error(str(exc))
         return
     except Exception as exc:  # the database refused a row: the transaction was rolled back
         bar.empty()

@@ -22,6 +22,7 @@ import polars as pl
 import tomli_w
 
 from dashboard import db
+from dashboard.auth import Action, Actor, described, guarded
 from dashboard.domain import CHANNELS, DISQUALIFICATION_REASONS, MAIN_PATH, REJECTION_REASONS, Decision, Stage
 from queries.scoring import ScoringRule, component_scores, score_expr
 
@@ -744,8 +745,9 @@ def _added(conn, table: str, sql: str) -> int:
     return _count(conn, f"SELECT COUNT(*) FROM {table}") - before
 
 
+@guarded(Action.IMPORT, target=lambda k: described(leads=k["prepared"].leads.height, rows=k["prepared"].rows_read))
 def write(
-    prepared: Prepared, *, url: str, now: datetime, progress: Callable[[float, str], None] | None = None
+    *, prepared: Prepared, url: str, now: datetime, progress: Callable[[float, str], None] | None = None
 ) -> Summary:
     """Upsert the prepared rows in ONE transaction: on any error nothing is written."""
     sqlite = url.startswith("sqlite")
@@ -930,6 +932,7 @@ def import_files(
     valid_rows_only: bool = False,
     now: datetime | None = None,
     progress: Callable[[float, str], None] | None = None,
+    actor: Actor | None = None,
 ) -> tuple[Summary | None, Prepared]:
     """Read, validate and (when there is no problem, or valid_rows_only) write; returns what was done."""
     now = now or datetime.now().replace(microsecond=0)
@@ -940,8 +943,13 @@ def import_files(
         return None, prepared
     if prepared.leads.is_empty():
         raise ImportRefused("No row of the file can be imported: see the problems listed.")
-    db.create_schema(db.make_engine(url))
-    return write(prepared, url=url, now=now, progress=progress), prepared
+    engine = db.make_engine(url)
+    try:
+        db.create_schema(engine)
+    finally:
+        # No SQLite connection of another library may stay open while ADBC's SQLite opens and closes the file.
+        engine.dispose()
+    return write(prepared=prepared, url=url, now=now, progress=progress, actor=actor), prepared
 
 
 def main(argv: list[str] | None = None) -> int:

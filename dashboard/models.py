@@ -154,6 +154,33 @@ class Disqualification(SQLModel, table=True):
     disqualified_at: NaiveDatetime = Field(index=True)
 
 
+class AppUser(SQLModel, table=True):
+    """A person who may sign in: their role and, for a rep, their rep record; for a sales manager, the team."""
+
+    __tablename__ = "app_user"
+    id: int | None = Field(default=None, primary_key=True)
+    email: str = Field(unique=True, index=True)
+    name: str = ""
+    role: str  # auth.Role
+    rep_id: int | None = Field(default=None, foreign_key="rep.id")
+    team: str | None = None
+    active: bool = True
+    created_at: NaiveDatetime
+
+
+class AuditEntry(SQLModel, table=True):
+    """One write, with who made it: decisions, reassignments, model versions, imports, action items, users."""
+
+    __tablename__ = "audit_entry"
+    id: int | None = Field(default=None, primary_key=True)
+    at: NaiveDatetime = Field(index=True)
+    actor: str = Field(index=True)  # the email signed in (or "local")
+    actor_name: str = ""
+    role: str
+    action: str = Field(index=True)  # auth.Action
+    target: str = ""  # what was written, as JSON
+
+
 # Column order of each table as the bulk writers and readers see it.
 TABLES: tuple[type[SQLModel], ...] = (
     ChannelRow,

@@ -13,6 +13,7 @@ from sqlalchemy.engine import Row
 from sqlmodel import Session
 
 from dashboard import db
+from dashboard.auth import Action, described, guarded
 from dashboard.domain import REJECTION_REASONS, Decision, Reason, Stage, Tier
 from dashboard.models import Campaign, ChannelRow, Lead, Rep, SalesDecision, ScoringModel, StageEvent
 from dashboard.store import Refused
@@ -443,6 +444,7 @@ def _decide(
     )
 
 
+@guarded(Action.DECIDE, target=lambda k: described(lead=k["lead_id"], decision="accepted", rep=k["rep_id"]))
 def accept(*, url: str, lead_id: int, rep_id: int, now: datetime, comment: str | None = None) -> Decided:
     """Accept a pending MQL in rep's own queue: it becomes a SAL."""
     with _transaction(url) as session:
@@ -459,6 +461,10 @@ def accept(*, url: str, lead_id: int, rep_id: int, now: datetime, comment: str |
     return decided
 
 
+@guarded(
+    Action.DECIDE,
+    target=lambda k: described(lead=k["lead_id"], decision="rejected", reason=k["reason"], rep=k["rep_id"]),
+)
 def reject(*, url: str, lead_id: int, rep_id: int, reason: str, now: datetime, comment: str | None = None) -> Decided:
     """Reject a pending MQL in rep's own queue for one of the rejection reasons; the reason's kind goes with it."""
     checked = _checked_reason(Decision.REJECTED, reason)
@@ -476,6 +482,12 @@ def reject(*, url: str, lead_id: int, rep_id: int, reason: str, now: datetime, c
     return decided
 
 
+@guarded(
+    Action.DECIDE,
+    target=lambda k: described(
+        leads=list(k["lead_ids"]), decision=k["decision"], reason=k.get("reason"), rep=k["rep_id"]
+    ),
+)
 def decide_many(
     *,
     url: str,
@@ -500,6 +512,7 @@ def decide_many(
     return BulkDecided(decided)
 
 
+@guarded(Action.ESCALATE, target=lambda k: described(lead=k["lead_id"], senior=k["senior_rep_id"]))
 def escalate(*, url: str, lead_id: int, rep_id: int, senior_rep_id: int, now: datetime) -> Escalated:
     """Hand a lead that rep accepted to a senior rep: it becomes an SQL in the senior's hands."""
     now = _utc(now)
@@ -539,6 +552,7 @@ def _reassign_problem(session: Session, lead_id: int, lead: Row | None, new_owne
     return None
 
 
+@guarded(Action.REASSIGN, target=lambda k: described(lead=k["lead_id"], to=k["new_owner_rep_id"]))
 def reassign(
     *, url: str, lead_id: int, rep_id: int, new_owner_rep_id: int, now: datetime, comment: str | None = None
 ) -> Reassigned:
@@ -632,6 +646,7 @@ def _cannot_undo(session: Session, decision: Row) -> Refused:
     return Refused(f"{clause}, so the decision cannot be undone; {NOTHING_CHANGED}.")
 
 
+@guarded(Action.DECIDE, target=lambda k: described(undo=k["decision_id"], rep=k["rep_id"]))
 def undo(*, url: str, decision_id: int, rep_id: int, now: datetime, window: timedelta = UNDO_WINDOW) -> Undone:
     """Take back rep's own decision made less than window ago, if nothing happened to the lead since."""
     now = _utc(now)

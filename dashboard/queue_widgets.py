@@ -8,7 +8,8 @@ from datetime import datetime
 import polars as pl
 import streamlit as st
 
-from dashboard import data, queue
+from dashboard import auth, data, queue
+from dashboard.auth import Actor, Role
 from dashboard.db import DatabaseUnavailable
 from dashboard.domain import REJECTION_REASONS, Tier
 
@@ -17,9 +18,18 @@ LAST_KEY = "queue_last_decision"
 SELECTION_KEY = "queue_selection"
 
 
+def _actor() -> Actor:
+    return st.session_state.get("actor") or auth.LOCAL
+
+
 def working_as(reps: pl.DataFrame) -> dict:
-    """The rep whose queue is shown (local mode: picked here; with sign-in it will come from the login)."""
+    """The rep whose queue is shown: a rep's own; a sales manager picks within the team; an admin, anyone."""
+    actor = _actor()
     juniors = reps.filter(pl.col("tier") == Tier.JUNIOR.value).sort("pending", descending=True)
+    if actor.role is Role.REP:
+        juniors = reps.filter(pl.col("id") == actor.rep_id)
+    elif actor.role is Role.SALES_MANAGER:
+        juniors = juniors.filter(pl.col("team") == actor.team)
     if juniors.is_empty():
         st.info("There are no active junior reps, so nobody has a queue.", icon=":material/person_off:")
         st.stop()
@@ -161,7 +171,13 @@ def decision_panel(url: str, rep: dict, selected: list[int], juniors: pl.DataFra
             act(
                 f"Accepted {what}.",
                 lambda: queue.decide_many(
-                    url=url, lead_ids=selected, rep_id=rep["id"], decision="accepted", now=now, comment=comment or None
+                    url=url,
+                    lead_ids=selected,
+                    rep_id=rep["id"],
+                    decision="accepted",
+                    now=now,
+                    comment=comment or None,
+                    actor=_actor(),
                 ),
             )
             st.rerun()
@@ -188,6 +204,7 @@ def decision_panel(url: str, rep: dict, selected: list[int], juniors: pl.DataFra
                     reason=reason,
                     now=now,
                     comment=comment or None,
+                    actor=_actor(),
                 ),
             )
             st.rerun()
@@ -200,7 +217,9 @@ def decision_panel(url: str, rep: dict, selected: list[int], juniors: pl.DataFra
             now = datetime.now()
             act(
                 f"Reassigned to {names[owner]} (recorded as a routing rejection).",
-                lambda: queue.reassign(url=url, lead_id=selected[0], rep_id=rep["id"], new_owner_rep_id=owner, now=now),
+                lambda: queue.reassign(
+                    url=url, lead_id=selected[0], rep_id=rep["id"], new_owner_rep_id=owner, now=now, actor=_actor()
+                ),
             )
             st.rerun()
         if count != 1:
@@ -217,7 +236,9 @@ def undo_panel(url: str, rep: dict) -> None:
         now = datetime.now()
 
         def undo_all():
-            return [queue.undo(url=url, decision_id=d, rep_id=rep["id"], now=now) for d in reversed(last)]
+            return [
+                queue.undo(url=url, decision_id=d, rep_id=rep["id"], now=now, actor=_actor()) for d in reversed(last)
+            ]
 
         act("Undone.", undo_all, undoable=False)
         st.session_state.pop(LAST_KEY, None)
@@ -239,7 +260,9 @@ def escalation_panel(url: str, rep: dict, seniors: pl.DataFrame) -> None:
         now = datetime.now()
         act(
             f"{leads[lead_id]} escalated to {senior_names[senior]}.",
-            lambda: queue.escalate(url=url, lead_id=lead_id, rep_id=rep["id"], senior_rep_id=senior, now=now),
+            lambda: queue.escalate(
+                url=url, lead_id=lead_id, rep_id=rep["id"], senior_rep_id=senior, now=now, actor=_actor()
+            ),
             undoable=False,
         )
         st.rerun()

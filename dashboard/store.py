@@ -11,12 +11,10 @@ import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from dashboard import db
+from dashboard.auth import Action, described, guarded
 from dashboard.models import Scenario, ScoringModel
+from dashboard.refusals import Refused
 from queries.scoring import ScoringRule
-
-
-class Refused(ValueError):
-    """A write that was not made; the message says why and what to do."""
 
 
 @contextmanager
@@ -52,6 +50,7 @@ def rule_of(row: ScoringModel | Scenario) -> ScoringRule:
     return ScoringRule(**{name: getattr(row, name) for name in ScoringRule.__dataclass_fields__})
 
 
+@guarded(Action.SAVE_SCENARIO, target=lambda k: described(scenario=k["name"], threshold=k["rule"].mql_threshold))
 def save_scenario(*, url: str, name: str, author: str, note: str, rule: ScoringRule, now: datetime) -> Scenario:
     """Save rule under a new name; refused when the name is taken or the rule is not valid."""
     scenario = Scenario(
@@ -89,6 +88,7 @@ def scenarios(*, url: str) -> list[Scenario]:
         engine.dispose()
 
 
+@guarded(Action.APPLY_MODEL, target=lambda k: described(reason=k["reason"], threshold=k["rule"].mql_threshold))
 def apply_rule(*, url: str, rule: ScoringRule, author: str, reason: str, now: datetime) -> ScoringModel:
     """Make rule the active scoring model from now: the live version ends now and a new version begins.
 

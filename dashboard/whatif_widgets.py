@@ -208,6 +208,10 @@ def leads_list(frame: pl.DataFrame, *, total: int, columns: list[str], file_stem
     components.table_downloads(every, file_stem=file_stem, what="all")
 
 
+def _actor():
+    return st.session_state.get("actor")
+
+
 def scenario_panel(url: str, rule: ScoringRule, view_of) -> None:
     """Save the proposal as a named scenario, compare saved ones side by side, apply one as the active model."""
     try:
@@ -223,7 +227,9 @@ def scenario_panel(url: str, rule: ScoringRule, view_of) -> None:
         note = st.text_input("Note", key="whatif_scenario_note", max_chars=500)
         if st.form_submit_button("Save scenario", icon=":material/save:"):
             try:
-                store.save_scenario(url=url, name=name, author=author, note=note, rule=rule, now=datetime.now())
+                store.save_scenario(
+                    url=url, name=name, author=author, note=note, rule=rule, now=datetime.now(), actor=_actor()
+                )
             except (store.Refused, DatabaseUnavailable) as exc:
                 st.error(str(exc))
             else:
@@ -251,7 +257,12 @@ def scenario_panel(url: str, rule: ScoringRule, view_of) -> None:
             chosen = next(s for s in saved if s.name == choice)
             try:
                 version = store.apply_rule(
-                    url=url, rule=store.rule_of(chosen), author=applier, reason=reason, now=datetime.now()
+                    url=url,
+                    rule=store.rule_of(chosen),
+                    author=applier,
+                    reason=reason,
+                    now=datetime.now(),
+                    actor=_actor(),
                 )
             except (store.Refused, DatabaseUnavailable) as exc:
                 st.error(str(exc))

@@ -81,4 +81,6 @@ if prepared.problems.height:
     )
 ready = prepared.leads.height > 0 and (valid_only or prepared.problems.is_empty())
 if st.button("Import", type="primary", disabled=not ready, key="import_run", icon=":material/database_upload:"):
-    widgets.run_import(prepared, url=settings.database_url, now=now, valid_only=valid_only)
+    widgets.run_import(
+        prepared, url=settings.database_url, now=now, valid_only=valid_only, actor=st.session_state.get("actor")
+    )

@@ -1,0 +1,75 @@
+"""Users: who may sign in, with which role; reps are linked to their rep record, managers to a team."""
+
+from datetime import datetime
+
+import polars as pl
+import streamlit as st
+
+from dashboard import auth, components, queue
+from dashboard.refusals import Refused
+
+settings, _ = components.page_context()
+url, actor = settings.database_url, st.session_state["actor"]
+st.title("Users")
+st.caption(
+    "Viewing the analytics is open to every known user. Reps decide only leads in their own queue; sales managers "
+    "decide and reassign within their team; RevOps / marketing ops save and apply scoring models and run imports; "
+    'admins can do everything. An unknown email that signs in sees a "no access yet" page.'
+)
+people = auth.users(url=url)
+reps = queue.reps(url=url)
+rep_names = dict(zip(reps["id"], reps["name"], strict=True))
+table = pl.DataFrame(
+    [
+        {
+            "email": u.email,
+            "name": u.name,
+            "role": auth.ROLE_LABELS[auth.Role(u.role)],
+            "rep": rep_names.get(u.rep_id, ""),
+            "team": u.team or "",
+            "active": u.active,
+        }
+        for u in people
+    ],
+    schema={
+        "email": pl.String,
+        "name": pl.String,
+        "role": pl.String,
+        "rep": pl.String,
+        "team": pl.String,
+        "active": pl.Boolean,
+    },
+)
+st.dataframe(table, hide_index=True, width="stretch")
+components.table_downloads(table, file_stem="users")
+
+with st.form("users_form", border=True):
+    st.markdown("**Add a user, or change one (by email)**")
+    email_col, name_col = st.columns(2)
+    email = email_col.text_input("Email they sign in with", key="users_email")
+    name = name_col.text_input("Name", key="users_name")
+    role_col, rep_col, team_col = st.columns(3)
+    role = role_col.selectbox("Role", options=list(auth.Role), format_func=auth.ROLE_LABELS.get, key="users_role")
+    rep = rep_col.selectbox(
+        "Rep record (reps)", options=[None, *rep_names], format_func=lambda i: rep_names.get(i, "—"), key="users_rep"
+    )
+    team = team_col.selectbox("Team (sales managers)", options=[None, *sorted(set(reps["team"]))], key="users_team")
+    active = st.checkbox("Active", value=True, key="users_active")
+    if st.form_submit_button("Save user", type="primary", icon=":material/person_add:"):
+        try:
+            auth.save_user(
+                url=url,
+                email=email,
+                name=name,
+                role=role,
+                rep_id=rep,
+                team=team,
+                active=active,
+                now=datetime.now(),
+                actor=actor,
+            )
+        except Refused as exc:
+            st.error(str(exc))
+        else:
+            st.success(f"Saved {email.strip()}.")
+            st.rerun()
