@@ -143,14 +143,8 @@ def record(*, url: str, actor: Actor, action: Action, target: str, now: datetime
         action=action.value,
         target=target,
     )
-    engine = db.make_engine(url)
-    try:
-        with Session(engine) as session, session.begin():
-            session.add(entry)
-    except sa.exc.OperationalError as exc:
-        raise db.DatabaseUnavailable(db.describe_connection_error(engine.url, exc)) from exc
-    finally:
-        engine.dispose()
+    with db.transaction(url) as session:
+        session.add(entry)
 
 
 def described(**fields) -> str:

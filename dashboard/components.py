@@ -193,23 +193,22 @@ def table_downloads(frame: pl.DataFrame | Callable[[], pl.DataFrame], *, file_st
         return frame() if callable(frame) else frame
 
     label = f" {what}" if what else ""
-    csv_col, excel_col, _ = st.columns([1, 1, 3])
-    csv_col.download_button(
-        f"Download{label} (CSV)",
-        data=lambda: export.csv_bytes(table()),
-        file_name=f"{file_stem}.csv",
-        mime="text/csv",
-        key=f"download_{file_stem}_csv",
-        icon=":material/download:",
-    )
-    excel_col.download_button(
-        f"Download{label} (Excel)",
-        data=lambda: export.excel_bytes(table()),
-        file_name=f"{file_stem}.xlsx",
-        mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-        key=f"download_{file_stem}_xlsx",
-        icon=":material/table_view:",
-    )
+    for column, (kind, suffix, mime, write, icon) in zip(st.columns([1, 1, 3]), DOWNLOADS, strict=False):
+        column.download_button(
+            f"Download{label} ({kind})",
+            data=lambda write=write: write(table()),
+            file_name=f"{file_stem}.{suffix}",
+            mime=mime,
+            key=f"download_{file_stem}_{suffix}",
+            icon=icon,
+        )
+
+
+DOWNLOADS = (
+    ("CSV", "csv", "text/csv", export.csv_bytes, ":material/download:"),
+    ("Excel", "xlsx", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", export.excel_bytes,
+     ":material/table_view:"),
+)  # fmt: skip
 
 
 def leads_table(frame: pl.DataFrame, *, caption: str, file_stem: str, reverse: bool = False) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import polars as pl
@@ -72,6 +74,19 @@ def describe_connection_error(url: sa.URL, exc: Exception) -> str:
         f"Handoff cannot reach its database ({where}): {first_line}. "
         "Check that the server is running and that DATABASE_URL is right."
     )
+
+
+@contextmanager
+def transaction(url: str) -> Iterator[Session]:
+    """A session whose work is committed at the end, or rolled back entirely with a clear error."""
+    engine = make_engine(url)
+    try:
+        with Session(engine) as session, session.begin():
+            yield session
+    except sa.exc.OperationalError as exc:
+        raise DatabaseUnavailable(describe_connection_error(engine.url, exc)) from exc
+    finally:
+        engine.dispose()
 
 
 def session(engine: Engine) -> Session:

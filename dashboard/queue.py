@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -158,17 +157,7 @@ class _Move:
 # ----- transactions and reads -------------------------------------------------------------------------------------
 
 
-@contextmanager
-def _transaction(url: str) -> Iterator[Session]:
-    """A session whose work is committed at the end, or rolled back entirely with a clear error."""
-    engine = db.make_engine(url)
-    try:
-        with Session(engine) as session, session.begin():
-            yield session
-    except sa.exc.OperationalError as exc:
-        raise db.DatabaseUnavailable(db.describe_connection_error(engine.url, exc)) from exc
-    finally:
-        engine.dispose()
+_transaction = db.transaction
 
 
 def _utc(moment: datetime) -> datetime:

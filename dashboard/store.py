@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import asdict
 from datetime import datetime
 
@@ -16,18 +14,7 @@ from dashboard.models import Scenario, ScoringModel
 from dashboard.refusals import Refused
 from queries.scoring import ScoringRule
 
-
-@contextmanager
-def _transaction(url: str) -> Iterator[Session]:
-    """A session whose work is committed at the end, or rolled back entirely with a clear error."""
-    engine = db.make_engine(url)
-    try:
-        with Session(engine) as session, session.begin():
-            yield session
-    except sa.exc.OperationalError as exc:
-        raise db.DatabaseUnavailable(db.describe_connection_error(engine.url, exc)) from exc
-    finally:
-        engine.dispose()
+_transaction = db.transaction
 
 
 def _checked(rule: ScoringRule) -> ScoringRule:
