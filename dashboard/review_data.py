@@ -5,25 +5,30 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
+from typing import TYPE_CHECKING
 
 import polars as pl
 
-from dashboard import data, db
-from dashboard.data import Tables
-from dashboard.domain import TIER_LABELS, Tier
+from dashboard import db
+from dashboard.domain import TIER_LABELS
 from dashboard.filters import Filters
 from dashboard.models import ActionItem, MeetingNote
 from queries import review
+from queries.acceptance import SMALL_SAMPLE
 from queries.review import HEADLINE, IsoWeek
 from queries.scoring import ScoringRule
+
+if TYPE_CHECKING:  # dashboard.data sets up Streamlit caches on import: a script uses this module without them
+    from dashboard.data import Tables, WhatIf
 
 TREND_WEEKS = 12
 TOP_MOVERS = 5
 # Whether a figure going up is good news: the change is coloured by it.
 LOWER_IS_BETTER = {"median_hours"}
 # The what-if's projection for one period and rule: data.whatif_view on the page, data.whatif_frames in a script.
-Projector = Callable[[Filters, ScoringRule], data.WhatIf]
+Projector = Callable[[Filters, ScoringRule], "WhatIf"]
+RULE_FIELDS = tuple(ScoringRule.__dataclass_fields__)
 
 
 @dataclass(frozen=True)
@@ -83,6 +88,7 @@ def with_projections(changes: pl.DataFrame, project: Projector | None) -> pl.Dat
         "projected_mqls_per_week": pl.Float64,
         "projected_actual_mqls_per_week": pl.Float64,
         "projected_rate": pl.Float64,
+        "projected_actual_rate": pl.Float64,
         "projected_estimated_share": pl.Float64,
     }
     rows = []
@@ -90,17 +96,31 @@ def with_projections(changes: pl.DataFrame, project: Projector | None) -> pl.Dat
         values = dict.fromkeys(columns)
         start, end = change["before_start"].date(), (change["active_from"] - timedelta(microseconds=1)).date()
         if project is not None and change["weeks_before"] > 0 and start <= end:
-            total = project(Filters(start=start, end=end), data.rule_of_row(change)).total.row(0, named=True)
+            rule = ScoringRule(**{name: change[name] for name in RULE_FIELDS})
+            total = project(Filters(start=start, end=end), rule).total.row(0, named=True)
             weeks = ((end - start).days + 1) / 7
             values.update(
                 projected_mqls_per_week=total["projected_mqls"] / weeks,
                 projected_actual_mqls_per_week=total["actual_mqls"] / weeks,
                 projected_rate=total["projected_rate"],
+                projected_actual_rate=total["actual_rate"],
                 projected_estimated_share=total["estimated_share"],
             )
         rows.append(values)
-    return changes.hstack(pl.DataFrame(rows, schema=columns)) if rows else changes.with_columns(
-        pl.lit(None, dtype=kind).alias(name) for name, kind in columns.items()
+    return pl.concat([changes, pl.DataFrame(rows, schema=columns)], how="horizontal")
+
+
+def review_view(url: str, week: IsoWeek, *, sla_hours: float, today: date, maturity_days: int) -> Review:
+    """The review of week from the app's cached tables, with the what-if's cached estimates."""
+    from dashboard import data
+
+    now = datetime.now() if today == date.today() else datetime.combine(today, time())
+    return review_frames(
+        data.tables(url),
+        week,
+        sla_hours=sla_hours,
+        now=now,
+        project=lambda filters, rule: data.whatif_view(url, filters, rule, today, maturity_days),
     )
 
 
@@ -158,6 +178,12 @@ def change_text(value: float | None, unit: str) -> str | None:
     return f"{value:+,.0f}" if float(value).is_integer() else f"{value:+,.1f}"
 
 
+def is_no_change(text: str | None) -> bool:
+    """True for a change that rounds to nothing ("+0", "+0.0 pp"): shown without the colour of good or bad news."""
+    number = (text or "").split(" ")[0].lstrip("+-")
+    return bool(number) and not set(number) - set("0.,")
+
+
 @dataclass(frozen=True)
 class HeadlineFigure:
     key: str
@@ -192,7 +218,7 @@ def headline_figures(headline: pl.DataFrame) -> list[HeadlineFigure]:
 class Column:
     name: str
     header: str
-    unit: str = "text"  # text, count, signed, rate, pp, hours, date, week
+    unit: str = "text"  # text, count, signed (a count's change), rate, pp (a rate's change), percent0, hours, date
 
 
 def _cell(value, unit: str) -> str:
@@ -223,6 +249,8 @@ def _noise_note(row: dict) -> str:
     notes = []
     if row["rate_within_noise"]:
         notes.append(f"acceptance change within noise ({row['decided']:,} decided)")
+    elif row["rate_change"] is not None and row["decided"] < SMALL_SAMPLE:
+        notes.append(f"small sample: {row['decided']:,} decided")
     if row["volume_within_noise"] and row["mql_change"]:
         notes.append("volume change within noise")
     if row["rate"] is None:
@@ -260,7 +288,7 @@ BREACH_COLUMNS = (
     Column("rep", "Rep"),
     Column("mqls", "MQLs of the week", "count"),
     Column("decided_late", "Decided after the SLA", "count"),
-    Column("waiting_late", "Still waiting, past the SLA", "count"),
+    Column("waiting_late", "Waiting past the SLA", "count"),
     Column("breaches", "Breaches", "count"),
     Column("sla_compliance", "Decided within the SLA", "rate"),
 )
@@ -275,14 +303,10 @@ LOAD_COLUMNS = (
 DECISION_COLUMNS = (
     Column("change", "Change"),
     Column("week", "Took effect"),
-    Column("author", "By"),
-    Column("note", "Why"),
-    Column("mqls_per_week_before", "MQLs/week before", "count"),
-    Column("mqls_per_week_after", "MQLs/week after", "count"),
-    Column("rate_before", "Acceptance before", "rate"),
-    Column("rate_after", "Acceptance after", "rate"),
-    Column("projected_mqls_per_week", "What-if MQLs/week (estimated)", "count"),
-    Column("projected_rate", "What-if acceptance (estimated)", "rate"),
+    Column("why", "By, and why"),
+    Column("mqls", "MQLs per week, before → after"),
+    Column("acceptance", "Acceptance, before → after"),
+    Column("projected", "What-if projected for it (estimated)"),
 )
 ACTION_COLUMNS = (
     Column("title", "Action"),
@@ -304,10 +328,41 @@ def _rule_summary(row: dict) -> str:
     return f"v{row['version']}: threshold {row['mql_threshold']:g}, weights D/F/B/E {shares}"
 
 
+def _before_after(before: float | None, after: float | None, unit: str) -> str:
+    text = f"{figure_text(before, unit)} → {figure_text(after, unit)}"
+    change = None if before is None or after is None else change_text(after - before, unit)
+    return f"{text} ({change})" if change else text
+
+
+def _projection(row: dict) -> str:
+    """What the what-if projected for the new rule: its change against the live rule on the same leads."""
+    projected, live = row["projected_mqls_per_week"], row["projected_actual_mqls_per_week"]
+    if projected is None or live is None:
+        return "–"
+    relative = f", {(projected - live) / live:+.0%}" if live else ""
+    rate, live_rate = row["projected_rate"], row["projected_actual_rate"]
+    acceptance = f"acceptance {figure_text(rate, 'rate')}"
+    if rate is not None and live_rate is not None:
+        acceptance += f" ({change_text(rate - live_rate, 'rate')})"
+    return f"{change_text(projected - live, 'count')} MQLs per week{relative}; {acceptance}"
+
+
 def decisions_table(frame: pl.DataFrame) -> pl.DataFrame:
     """The scoring-model changes as text: what changed, when, and what happened against the estimate."""
-    summary = pl.Series("change", [_rule_summary(row) for row in frame.iter_rows(named=True)], dtype=pl.String)
-    return display(frame.with_columns(summary), DECISION_COLUMNS)
+    rows = frame.iter_rows(named=True)
+    texts = [
+        {
+            "change": _rule_summary(row),
+            "week": row["week"],
+            "why": f"{row['author']}: {row['note']}" if row["note"] else row["author"],
+            "mqls": _before_after(row["mqls_per_week_before"], row["mqls_per_week_after"], "count")
+            + (f" (first {row['weeks_after']:.1f} weeks)" if row["weeks_after"] < review.AVERAGE_WEEKS else ""),
+            "acceptance": _before_after(row["rate_before"], row["rate_after"], "rate"),
+            "projected": _projection(row),
+        }
+        for row in rows
+    ]
+    return display(pl.DataFrame(texts, schema={c.name: pl.String for c in DECISION_COLUMNS}), DECISION_COLUMNS)
 
 
 def actions_table(items: pl.DataFrame) -> pl.DataFrame:
@@ -320,7 +375,3 @@ def actions_table(items: pl.DataFrame) -> pl.DataFrame:
         .otherwise(pl.lit("open"))
     )
     return display(items.with_columns(state.alias("state")), ACTION_COLUMNS)
-
-
-def tier_name(tier: str) -> str:
-    return TIER_LABELS.get(Tier(tier), tier) if tier in {t.value for t in Tier} else tier

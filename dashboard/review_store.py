@@ -1,34 +1,24 @@
-"""The weekly review's writes: action items (added, closed) and the week's meeting notes. One transaction each."""
+"""The weekly review's writes: action items (added, closed) and the week's meeting notes. One transaction each;
+each checks the actor's right to edit the review (keyword actor; None: local mode) and goes into the audit log."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import date, datetime
 
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from dashboard import db
+from dashboard.auth import Action, described, guarded
 from dashboard.models import ActionItem, MeetingNote
-from dashboard.store import Refused
+from dashboard.refusals import Refused
 from queries.review import IsoWeek
 
 TITLE_CHARS, OWNER_CHARS, NOTE_CHARS = 200, 80, 20_000
 OPEN, DONE = "open", "done"
 
 
-@contextmanager
-def _transaction(url: str) -> Iterator[Session]:
-    """A session whose work is committed at the end, or rolled back entirely with a clear error."""
-    engine = db.make_engine(url)
-    try:
-        with Session(engine) as session, session.begin():
-            yield session
-    except sa.exc.OperationalError as exc:
-        raise db.DatabaseUnavailable(db.describe_connection_error(engine.url, exc)) from exc
-    finally:
-        engine.dispose()
+_transaction = db.transaction
 
 
 def _text(value: str, what: str, limit: int) -> str:
@@ -47,6 +37,7 @@ def _detached(session: Session, row):
     return row
 
 
+@guarded(Action.REVIEW, target=lambda k: described(action_item=k["title"], owner=k["owner"], week=str(k["week"])))
 def add_action_item(
     *, url: str, title: str, owner: str, due_date: date | None, week: IsoWeek, now: datetime
 ) -> ActionItem:
@@ -73,6 +64,7 @@ def _due(due_date: date | None, now: datetime) -> date:
     return due_date
 
 
+@guarded(Action.REVIEW, target=lambda k: described(closed_action_item=k["item_id"]))
 def close_action_item(*, url: str, item_id: int, now: datetime) -> ActionItem:
     """Mark an open action item done now; refused when it does not exist or is already closed."""
     with _transaction(url) as session:
@@ -87,6 +79,7 @@ def close_action_item(*, url: str, item_id: int, now: datetime) -> ActionItem:
         return _detached(session, item)
 
 
+@guarded(Action.REVIEW, target=lambda k: described(meeting_note=str(k["week"])))
 def save_meeting_note(*, url: str, week: IsoWeek, text: str, author: str, now: datetime) -> MeetingNote:
     """Save the notes of week's review (replacing the earlier text); refused without an author or when too long."""
     author = _text(author, "your name", OWNER_CHARS)

@@ -269,10 +269,9 @@ def rejection_trend(mqls: pl.LazyFrame, *, week: IsoWeek) -> pl.LazyFrame:
     status is "new" (none in the 4 weeks before), "growing" (above both last week and the 4-week average) or null.
     """
     first = week.shifted(-AVERAGE_WEEKS)
-    rejected = (
-        mqls.filter((pl.col("outcome") == Decision.REJECTED.value) & _in("decided_at", first.start, week.end))
-        .with_columns(pl.col("decided_at").dt.strftime(ISO_WEEK_FORMAT).alias("week"))
-    )
+    rejected = mqls.filter(
+        (pl.col("outcome") == Decision.REJECTED.value) & _in("decided_at", first.start, week.end)
+    ).with_columns(pl.col("decided_at").dt.strftime(ISO_WEEK_FORMAT).alias("week"))
     counts = rejected.group_by("reason").agg(
         (pl.col("week") == str(week)).sum().cast(pl.Int64).alias("this_week"),
         (pl.col("week") == str(week.shifted(-1))).sum().cast(pl.Int64).alias("previous_week"),

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from dashboard.report import CHROMIUM_FLAGS
+
 IN_CI = os.environ.get("CI", "").lower() == "true"
 
 
@@ -107,3 +109,25 @@ def wait_for_port(port: int, timeout: float) -> None:
                 return
         time.sleep(0.2)
     raise TimeoutError(f"nothing listens on port {port} after {timeout} s")
+
+
+# The flags this machine's Chromium needs, the same the report's PDF printing uses.
+CHROMIUM_ARGS = list(CHROMIUM_FLAGS)
+
+
+@pytest.fixture
+def chromium_context(chromium_path, tmp_path):
+    """A Playwright context in Debian's Chromium, its profile (and config, cache) in a temporary folder."""
+    from playwright.sync_api import sync_playwright
+
+    os.environ.setdefault("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    os.environ.setdefault("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    with sync_playwright() as p:
+        context = p.chromium.launch_persistent_context(
+            str(tmp_path / "profile"),
+            executable_path=chromium_path,
+            args=CHROMIUM_ARGS,
+            viewport={"width": 1400, "height": 1100},
+        )
+        yield context
+        context.close()

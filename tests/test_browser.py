@@ -12,18 +12,10 @@ import pytest
 
 from seed import populate
 from seed.generator import today_plan
-from tests.conftest import free_port, wait_for_port
+from tests.conftest import CHROMIUM_ARGS, free_port, wait_for_port  # noqa: F401 (others import it from here)
 
 pytestmark = pytest.mark.browser
 ROOT = Path(__file__).resolve().parent.parent
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 MAIN = '[data-testid="stMain"]'
 
 
@@ -89,25 +81,13 @@ def add_hostile_comment(url: str) -> None:
 
 
 @pytest.fixture
-def page(chromium_path, tmp_path):
-    """A Chromium page with its profile in a temporary folder; fails the test on console errors."""
-    from playwright.sync_api import sync_playwright
-
-    os.environ.setdefault("XDG_CONFIG_HOME", str(tmp_path / "config"))
-    os.environ.setdefault("XDG_CACHE_HOME", str(tmp_path / "cache"))
-    with sync_playwright() as p:
-        context = p.chromium.launch_persistent_context(
-            str(tmp_path / "profile"),
-            executable_path=chromium_path,
-            args=CHROMIUM_ARGS,
-            viewport={"width": 1400, "height": 1100},
-        )
-        tab = context.new_page()
-        errors: list[str] = []
-        tab.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-        tab.on("pageerror", lambda e: errors.append(str(e)))
-        yield tab
-        context.close()
+def page(chromium_context):
+    """A Chromium page; fails the test on console errors."""
+    tab = chromium_context.new_page()
+    errors: list[str] = []
+    tab.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    tab.on("pageerror", lambda e: errors.append(str(e)))
+    yield tab
     assert errors == [], errors
 
 

@@ -16,7 +16,7 @@ from dashboard import auth, queue
 from seed import populate
 from seed.generator import today_plan
 from tests.conftest import free_port, wait_for_port
-from tests.test_browser import CHROMIUM_ARGS, MAIN, ROOT, kpis
+from tests.test_browser import MAIN, ROOT, kpis
 
 pytestmark = pytest.mark.browser
 NOW = datetime.now().replace(microsecond=0)
@@ -66,18 +66,8 @@ def signed_app(tmp_path_factory):
 
 
 @pytest.fixture
-def tab(chromium_path, tmp_path):
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        context = p.chromium.launch_persistent_context(
-            str(tmp_path / "profile"),
-            executable_path=chromium_path,
-            args=CHROMIUM_ARGS,
-            viewport={"width": 1400, "height": 1100},
-        )
-        yield context.new_page()
-        context.close()
+def tab(chromium_context):
+    return chromium_context.new_page()
 
 
 def sign_in(tab, base: str, email: str) -> None:

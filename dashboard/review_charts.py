@@ -1,0 +1,196 @@
+"""The weekly review's chart builders: ready frames in, plotly figures out (the page draws them, the report embeds
+them as images). Each figure is built in one pass, like the what-if's, and in the shared look."""
+
+from __future__ import annotations
+
+import plotly.graph_objects as go
+import polars as pl
+
+from dashboard.charts import ACCEPTED_COLOR, ACTUAL_COLOR, FONT, LOW_RATE_COLOR, RATE_COLOR, empty_figure
+
+WEEK_COLOR = RATE_COLOR
+LATE_COLOR = LOW_RATE_COLOR
+WAITING_COLOR = "#f0a35e"
+
+
+def _layout(title: str, height: int, **layout) -> dict:
+    return {
+        "title": {"text": title, "x": 0, "xanchor": "left", "font": {"size": 17}},
+        "font": {"family": FONT, "size": 13},
+        "height": height,
+        "margin": {"l": 10, "r": 10, "t": 90, "b": 10},
+        "hoverlabel": {"font": {"family": FONT}},
+        # Above the plot, under the title: below it, the legend would meet the x-axis title.
+        "legend": {"orientation": "h", "x": 0, "y": 1.02, "yanchor": "bottom", "traceorder": "normal"},
+        "plot_bgcolor": "white",
+        "paper_bgcolor": "white",
+        **layout,
+    }
+
+
+def trend_chart(trend: pl.DataFrame, *, week: str, title: str) -> go.Figure:
+    """MQLs per week as bars (the reviewed week highlighted) and the acceptance rate as a line on its own axis."""
+    if trend.is_empty() or trend["mqls"].sum() == 0:
+        return empty_figure(title, "No MQLs in these weeks.")
+    weeks = trend["week"].to_list()
+    data = [
+        {
+            "type": "bar",
+            "x": weeks,
+            "y": trend["mqls"].to_list(),
+            "name": "MQLs",
+            "marker": {"color": [WEEK_COLOR if w == week else ACTUAL_COLOR for w in weeks]},
+            "text": [f"{n:,}" for n in trend["mqls"]],
+            # at the foot of each bar, clear of the acceptance line
+            "textposition": "inside",
+            "insidetextanchor": "start",
+            "insidetextfont": {"color": "white"},
+            "hovertemplate": "%{x}: %{y:,} MQLs<extra></extra>",
+        },
+        {
+            "type": "scatter",
+            "x": weeks,
+            "y": trend["rate"].to_list(),
+            "name": "Acceptance rate (right axis)",
+            "mode": "lines+markers",
+            "yaxis": "y2",
+            "line": {"color": ACCEPTED_COLOR, "width": 2.5},
+            "customdata": trend.select("accepted", "decided").rows(),
+            "hovertemplate": "%{x}: %{y:.1%} accepted (%{customdata[0]:,} of %{customdata[1]:,})<extra></extra>",
+        },
+    ]
+    layout = _layout(
+        title,
+        380,
+        xaxis={
+            "title": {"text": "ISO week of the hand-off to sales"},
+            "type": "category",
+            "tickangle": -30,
+            "automargin": True,
+        },
+        yaxis={
+            "title": {"text": "MQLs"},
+            "tickformat": ",",
+            "rangemode": "tozero",
+            "gridcolor": "#e6e9ef",
+            "automargin": True,
+        },
+        yaxis2={
+            "title": {"text": "Acceptance rate"},
+            "tickformat": ".0%",
+            "range": [0, 1],
+            "dtick": 0.2,
+            "overlaying": "y",
+            "side": "right",
+            "showgrid": False,
+            "automargin": True,
+        },
+        bargap=0.3,
+    )
+    return go.Figure(data=data, layout=layout)
+
+
+def breaches_chart(breaches: pl.DataFrame, *, sla_hours: float, title: str) -> go.Figure:
+    """SLA breaches per rep, decided late and still waiting stacked; reps without a breach left out."""
+    rows = breaches.filter(pl.col("breaches") > 0).reverse()  # plotly draws the first row at the bottom
+    if rows.is_empty():
+        return empty_figure(title, f"No MQL of this week went past the {sla_hours:g}-hour SLA.")
+    reps = rows["rep"].to_list()
+    most = int(rows["breaches"].max())
+    data = [
+        {
+            "type": "bar",
+            "orientation": "h",
+            "y": reps,
+            "x": rows[column].to_list(),
+            "name": name,
+            "marker": {"color": color},
+            "hovertemplate": "%{y}: %{x:,} " + name.lower() + "<extra></extra>",
+        }
+        for column, name, color in (
+            ("decided_late", "Decided after the SLA", LATE_COLOR),
+            ("waiting_late", "Waiting past the SLA", WAITING_COLOR),
+        )
+    ]
+    layout = _layout(
+        title,
+        max(240, 110 + 28 * len(reps)),
+        barmode="stack",
+        xaxis={
+            "title": {"text": f"MQLs past the {sla_hours:g}-hour SLA"},
+            "tickformat": ",d",
+            "rangemode": "tozero",
+            "dtick": max(1, -(-most // 8)),  # whole MQLs only: small counts would get fractional ticks
+            "gridcolor": "#e6e9ef",
+            "automargin": True,
+        },
+        yaxis={"automargin": True, "ticksuffix": "  "},
+    )
+    return go.Figure(data=data, layout=layout)
+
+
+def load_chart(load: pl.DataFrame, *, title: str) -> go.Figure:
+    """Each sales tier's leads worked against its weekly capacity, this week and the week before."""
+    if load.is_empty():
+        return empty_figure(title, "No sales reps on record.")
+    tiers = load["tier_label"].to_list()
+    data = [
+        {
+            "type": "bar",
+            "orientation": "h",
+            "y": tiers,
+            "x": load[column].to_list(),
+            "name": name,
+            "marker": {"color": color},
+            "text": [
+                "–" if u is None else f"{u:.0%} ({n:,} of {c:,})"
+                for u, n, c in load.select(column, leads, "capacity").iter_rows()
+            ],
+            "textposition": "outside",
+            "cliponaxis": False,
+            "hovertemplate": "%{y}: %{text}<extra>" + name + "</extra>",
+        }
+        for column, leads, name, color in (
+            ("utilisation_before", "leads_before", "Week before", ACTUAL_COLOR),
+            ("utilisation", "leads", "This week", WEEK_COLOR),
+        )
+    ]
+    top = max([1.0, *(v for v in load["utilisation"].to_list() + load["utilisation_before"].to_list() if v)])
+    capacity = {
+        "type": "line",
+        "xref": "x",
+        "yref": "paper",
+        "x0": 1,
+        "x1": 1,
+        "y0": 0,
+        "y1": 1,
+        "line": {"color": LATE_COLOR, "dash": "dash", "width": 1.5},
+    }
+    layout = _layout(
+        title,
+        300,
+        barmode="group",
+        shapes=[capacity],
+        annotations=[
+            {
+                "text": "capacity",
+                "xref": "x",
+                "yref": "paper",
+                "x": 1,
+                "y": 1,
+                "xanchor": "left",
+                "yanchor": "bottom",
+                "showarrow": False,
+                "font": {"size": 12, "color": LATE_COLOR},
+            }
+        ],
+        xaxis={
+            "title": {"text": "Share of weekly capacity worked"},
+            "tickformat": ".0%",
+            "range": [0, top * 1.35],
+            "gridcolor": "#e6e9ef",
+            "automargin": True,
+        },
+        yaxis={"automargin": True, "autorange": "reversed", "ticksuffix": "  "},
+    )
+    return go.Figure(data=data, layout=layout)

@@ -1,0 +1,49 @@
+"""Weekly review: the alignment meeting's one page, and the record it keeps from one week to the next."""
+
+from datetime import date
+
+import streamlit as st
+
+from dashboard import components, data, review_charts
+from dashboard import review_data as rd
+from dashboard import review_widgets as widgets
+
+settings, _ = components.page_context()
+url, today = settings.database_url, date.today()
+st.title("Weekly review")
+st.caption(
+    f"Every channel and campaign (the sidebar filters do not apply here). SLA: {settings.sla_hours:g} hours from "
+    "MQL to accept/reject. Leads imported without dates are left out: they have no week to count in."
+)
+week = widgets.week_picker(rd.week_choices(data.tables(url), today), today)
+review = rd.review_view(
+    url, week, sla_hours=settings.sla_hours, today=today, maturity_days=settings.cohort_maturity_days
+)
+if review.is_empty:
+    st.info(f"No MQLs in {week} or the four weeks before it: pick another week.", icon=":material/search_off:")
+
+widgets.headline(review)
+st.plotly_chart(
+    review_charts.trend_chart(review.trend, week=str(week), title=f"MQLs and acceptance, {rd.TREND_WEEKS} weeks"),
+    key="review_trend",
+)
+
+st.subheader("Top movers against the week before")
+widgets.movers(review)
+st.subheader("Rejection reasons, new or growing")
+widgets.rejections(review)
+st.subheader("SLA breaches and the sales tiers' load")
+widgets.breaches_and_load(review)
+st.subheader("Decision log: scoring-model changes")
+widgets.decision_log(review)
+
+st.subheader("Action items")
+widgets.action_items(url, week, today)
+st.subheader("Meeting notes")
+widgets.meeting_notes(url, week)
+
+st.subheader("Report")
+st.caption(
+    "The week as one file to mail: figures, tables, charts (as images), action items and notes; it opens offline."
+)
+widgets.report_downloads(url, review, today)
