@@ -16,6 +16,9 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
 
+import numpy as np
+import polars as pl
+
 from dashboard.apptest import app_test
 from dashboard.data import (
     _projected,
@@ -27,7 +30,7 @@ from dashboard.data import (
     whatif_base_frames,
     whatif_frames,
 )
-from dashboard.domain import CountingMode
+from dashboard.domain import CHANNELS, CountingMode
 from dashboard.filters import Filters
 from queries import whatif
 from seed import populate
@@ -87,11 +90,6 @@ sys.exit(code)
 
 def _import(folder: Path, leads: int, now: datetime) -> None:
     """Import a generated CSV of `leads` rows into an empty database, in a child process: time and its peak RSS."""
-    import numpy as np
-    import polars as pl
-
-    from dashboard.domain import CHANNELS
-
     rng = np.random.default_rng(3)
     channels = np.array([c.key for c in CHANNELS])
     stages = np.array(["inquiry", "inquiry", "mql", "sal", "sql", "customer", "rejected"])

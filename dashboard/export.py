@@ -7,18 +7,15 @@ import io
 import polars as pl
 
 # A cell starting with one of these is run as a formula by spreadsheet programs (CSV injection).
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+FORMULA_START = r"^[=+\-@\t\r]"
 
 
 def neutralised(frame: pl.DataFrame) -> pl.DataFrame:
     """frame with every text cell that a spreadsheet would run as a formula prefixed by a quote."""
     text = [c for c, t in frame.schema.items() if t in (pl.String, pl.Categorical, pl.Enum)]
-    starts_like_formula = [
-        pl.any_horizontal(pl.col(c).cast(pl.String).str.starts_with(s) for s in FORMULA_STARTS) for c in text
-    ]
     return frame.with_columns(
-        pl.when(risky).then(pl.lit("'") + pl.col(c).cast(pl.String)).otherwise(pl.col(c).cast(pl.String)).alias(c)
-        for c, risky in zip(text, starts_like_formula, strict=True)
+        pl.when(cell.str.contains(FORMULA_START)).then("'" + cell).otherwise(cell).alias(c)
+        for c, cell in ((c, pl.col(c).cast(pl.String)) for c in text)
     )
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import tempfile
 from datetime import datetime
 from pathlib import Path
@@ -33,18 +32,20 @@ UNASSIGNED = "— leave unassigned —"
 SHOWN_VALUES = 40
 
 
+# Keyed by the upload's id, not its bytes: hashing a large file on every rerun would cost more than reading it.
 @st.cache_resource(max_entries=4, show_spinner="Reading the file…")
-def _saved(digest: str, suffix: str, content: bytes) -> str:
-    """The uploaded bytes as a file on disk (read with polars from there), kept while the session needs it."""
-    path = Path(tempfile.gettempdir()) / f"handoff-upload-{digest}{suffix}"
-    path.write_bytes(content)
-    return str(path)
+def _read(file_id: str, name: str, encoding: str, delimiter: str, _content: bytes) -> ingest.RawFile:
+    path = Path(tempfile.gettempdir()) / f"handoff-upload-{file_id}{Path(name).suffix.lower()}"
+    path.write_bytes(_content)
+    try:
+        return ingest.read_file(path, mapping=ingest.Mapping(encoding=encoding, delimiter=delimiter), name=name)
+    finally:
+        path.unlink(missing_ok=True)
 
 
-def uploaded_path(upload) -> Path:
-    content = upload.getvalue()
-    digest = hashlib.sha256(content).hexdigest()[:16]
-    return Path(_saved(digest, Path(upload.name).suffix.lower(), content))
+def read_upload(upload, mapping: ingest.Mapping) -> ingest.RawFile:
+    """An uploaded file read as text columns, once per upload and encoding/delimiter choice."""
+    return _read(upload.file_id, upload.name, mapping.encoding, mapping.delimiter, upload.getvalue())
 
 
 def choose_mapping() -> ingest.Mapping:

@@ -278,6 +278,9 @@ def read_file(path: Path | str, *, mapping: Mapping, name: str | None = None) ->
         raise ImportRefused(f"{name} could not be read as CSV: {str(exc).splitlines()[0]}") from exc
     except pl.exceptions.NoDataError as exc:
         raise ImportRefused(f"{name} is empty.") from exc
+    finally:
+        if text_path != path:
+            text_path.unlink(missing_ok=True)
     return RawFile(_strings(frame), encoding, delimiter)
 
 
@@ -376,7 +379,7 @@ def parse_dates(column: pl.Expr, order: str) -> pl.Expr:
 def prepare(raw: pl.DataFrame, mapping: Mapping, *, now: datetime, events: pl.DataFrame | None = None) -> Prepared:
     """Map and validate a leads file (and optionally an events file); nothing is written."""
     mapping.check()
-    problems: list[dict] = []
+    problems: list[pl.DataFrame] = []
     notes: list[str] = []
     missing = _missing_columns(raw, mapping)
     required = [c for c in mapping.column("external_id") if c in missing]
@@ -395,17 +398,14 @@ def prepare(raw: pl.DataFrame, mapping: Mapping, *, now: datetime, events: pl.Da
     frame = _cleaned(raw, mapping.empty_values).with_row_index("row", offset=2)  # row 1 is the header
     id_column = mapping.column("external_id")[0]
     text_columns = [c for c in frame.columns if c != "row"]
-    formula = frame.select(
-        "row", *[pl.col(c).str.contains(FORMULA).fill_null(False).alias(c) for c in text_columns]
-    ).unpivot(index="row", variable_name="column", value_name="bad")
-    for row, column in formula.filter(pl.col("bad")).select("row", "column").iter_rows():
-        value = frame.filter(pl.col("row") == row)[column][0]
-        problems.append(_problem(row, column, value, "starts like a spreadsheet formula; remove it or quote it"))
-    for row in frame.filter(pl.col(id_column).is_null())["row"]:
-        problems.append(_problem(row, id_column, None, "missing lead id"))
-    duplicated = frame.filter(pl.col(id_column).is_not_null() & pl.col(id_column).is_duplicated())
-    for row, value in duplicated.select("row", id_column).iter_rows():
-        problems.append(_problem(row, id_column, value, "this lead id appears more than once in the file"))
+    problems += [
+        _problems(frame, pl.col(c).str.contains(FORMULA).fill_null(False), c, "starts like a spreadsheet formula; "
+                  "remove it or quote it")
+        for c in text_columns
+    ]  # fmt: skip
+    problems.append(_problems(frame, pl.col(id_column).is_null(), id_column, "missing lead id"))
+    duplicated = pl.col(id_column).is_not_null() & pl.col(id_column).is_duplicated()
+    problems.append(_problems(frame, duplicated, id_column, "this lead id appears more than once in the file"))
 
     columns: dict[str, pl.Expr] = {}
     unmapped: dict[str, list[str]] = {}
@@ -416,33 +416,22 @@ def prepare(raw: pl.DataFrame, mapping: Mapping, *, now: datetime, events: pl.Da
             continue
         source = sources[0]
         if spec.kind == "date":
-            order = mapping.date_order
-            if order == "auto":
-                order = date_order_of(frame[source])
-                if order is None:
-                    raise AmbiguousDates(source, frame[source].drop_nulls().head(3).to_list())
-                if order == "mixed":
-                    order = "day-first"
-                    notes.append(f"“{source}” mixes day-first and month-first dates; read as day-first.")
-            parsed = parse_dates(pl.col(source), order)
-            bad = frame.filter(pl.col(source).is_not_null() & parsed.is_null())
-            for row, value in bad.select("row", source).iter_rows():
-                problems.append(_problem(row, source, value, "not a date Handoff understands"))
-            for row in frame.filter(pl.col(source).is_null())["row"]:
-                problems.append(_problem(row, source, None, "missing date"))
+            parsed = parse_dates(pl.col(source), _date_order(mapping, frame[source], notes))
+            problems.append(
+                _problems(
+                    frame, pl.col(source).is_not_null() & parsed.is_null(), source, "not a date Handoff understands"
+                )
+            )
+            problems.append(_problems(frame, pl.col(source).is_null(), source, "missing date"))
             columns[spec.name] = parsed
         elif spec.kind == "int":
             number = pl.col(source).str.replace(",", ".", literal=True).cast(pl.Float64, strict=False)
-            bad = frame.filter(pl.col(source).is_not_null() & number.is_null())
-            for row, value in bad.select("row", source).iter_rows():
-                problems.append(_problem(row, source, value, "not a number"))
+            problems.append(_problems(frame, pl.col(source).is_not_null() & number.is_null(), source, "not a number"))
             columns[spec.name] = number.round(0).cast(pl.Int64)
         elif spec.kind == "bool":
             word = pl.col(source).str.to_lowercase()
             parsed = pl.when(word.is_in(TRUE_WORDS)).then(True).when(word.is_in(FALSE_WORDS)).then(False)
-            bad = frame.filter(pl.col(source).is_not_null() & parsed.is_null())
-            for row, value in bad.select("row", source).iter_rows():
-                problems.append(_problem(row, source, value, "not yes or no"))
+            problems.append(_problems(frame, pl.col(source).is_not_null() & parsed.is_null(), source, "not yes or no"))
             columns[spec.name] = parsed
         elif spec.kind == "category":
             table = mapping.values.get(spec.name, {})
@@ -458,14 +447,12 @@ def prepare(raw: pl.DataFrame, mapping: Mapping, *, now: datetime, events: pl.Da
             known = [pl.when(m.is_in(list(targets))).then(m) for m in mapped]
             columns[spec.name] = pl.coalesce(known) if len(known) > 1 else known[0]
             if spec.name in ("channel", "stage"):
-                for source_column in sources:
-                    bad = frame.filter(
-                        pl.col(source_column).is_not_null() & known[sources.index(source_column)].is_null()
+                problems += [
+                    _problems(
+                        frame, pl.col(c).is_not_null() & k.is_null(), c, f"no {spec.label.lower()} is mapped for it"
                     )
-                    for row, value in bad.select("row", source_column).iter_rows():
-                        problems.append(
-                            _problem(row, source_column, value, f"no {spec.label.lower()} is mapped for it")
-                        )
+                    for c, k in zip(sources, known, strict=True)
+                ]
         else:
             columns[spec.name] = pl.col(source)
     if mapping.column("feedback"):
@@ -481,8 +468,8 @@ def prepare(raw: pl.DataFrame, mapping: Mapping, *, now: datetime, events: pl.Da
             "SLA and velocity figures."
         )
     mapped = frame.select("row", pl.col(id_column).alias("external_id"), **columns)
-    event_rows = _event_rows(events, mapping, problems) if events is not None else None
-    problem_frame = pl.DataFrame(problems, schema=PROBLEM_SCHEMA).sort(
+    event_rows = _event_rows(events, mapping, problems, notes) if events is not None else None
+    problem_frame = pl.concat([pl.DataFrame(schema=PROBLEM_SCHEMA), *problems]).sort(
         "file", "row", "column", descending=[True, False, False]
     )
     bad_rows = problem_frame.filter(pl.col("file") == "leads")["row"].unique()
@@ -522,11 +509,33 @@ class AmbiguousDates(ImportRefused):
         )
 
 
-def _problem(row: int, column: str, value: str | None, problem: str, file: str = "leads") -> dict:
-    return {"file": file, "row": int(row), "column": column, "value": value, "problem": problem}
+def _problems(
+    frame: pl.DataFrame, where: pl.Expr, column: str, problem: str, *, value: str | None = None, file: str = "leads"
+) -> pl.DataFrame:
+    """The rows of frame where `where` holds, as problems of column (the cell's value from `value`, or column)."""
+    return frame.filter(where).select(
+        pl.lit(file).alias("file"),
+        pl.col("row").cast(pl.Int64),
+        pl.lit(column).alias("column"),
+        pl.col(value or column).cast(pl.String).alias("value"),
+        pl.lit(problem).alias("problem"),
+    )
 
 
-def _event_rows(events: pl.DataFrame, mapping: Mapping, problems: list[dict]) -> pl.DataFrame:
+def _date_order(mapping: Mapping, values: pl.Series, notes: list[str]) -> str:
+    """The mapping's date order, or the one the values show; refuses to guess when every date could be either."""
+    if mapping.date_order != "auto":
+        return mapping.date_order
+    order = date_order_of(values)
+    if order is None:
+        raise AmbiguousDates(values.name, values.drop_nulls().head(3).to_list())
+    if order == "mixed":
+        notes.append(f"“{values.name}” mixes day-first and month-first dates; read as day-first.")
+        return "day-first"
+    return order
+
+
+def _event_rows(events: pl.DataFrame, mapping: Mapping, problems: list[pl.DataFrame], notes: list[str]) -> pl.DataFrame:
     names = mapping.event_columns
     for spec in EVENT_FIELDS:
         if spec.required and not names.get(spec.name):
@@ -535,11 +544,7 @@ def _event_rows(events: pl.DataFrame, mapping: Mapping, problems: list[dict]) ->
     if missing:
         raise ImportRefused(f"The events file has no column {', '.join(missing)}; it has {', '.join(events.columns)}.")
     frame = _cleaned(events, mapping.empty_values).with_row_index("row", offset=2)
-    order = mapping.date_order
-    if order == "auto":
-        order = date_order_of(frame[names["occurred_at"]])
-        if order is None:
-            raise AmbiguousDates(names["occurred_at"], frame[names["occurred_at"]].drop_nulls().head(3).to_list())
+    order = _date_order(mapping, frame[names["occurred_at"]], notes)
     table = mapping.values.get("event_stage", {})
     stage = pl.col(names["stage"]).replace_strict(table, default=pl.col(names["stage"]), return_dtype=pl.String)
     parsed = frame.select(
@@ -547,16 +552,19 @@ def _event_rows(events: pl.DataFrame, mapping: Mapping, problems: list[dict]) ->
         pl.col(names["external_id"]).alias("external_id"),
         pl.when(stage.is_in(list(STAGES))).then(stage).alias("stage"),
         pl.col(names["stage"]).alias("stage_text"),
-        parse_dates(pl.col(names["occurred_at"]), "iso" if order == "mixed" else order).alias("occurred_at"),
+        parse_dates(pl.col(names["occurred_at"]), order).alias("occurred_at"),
         pl.col(names["occurred_at"]).alias("date_text"),
         (pl.col(names["rep"]) if names.get("rep") else pl.lit(None, dtype=pl.String)).alias("rep"),
     )
-    for row, value in parsed.filter(pl.col("stage").is_null()).select("row", "stage_text").iter_rows():
-        problems.append(_problem(row, names["stage"], value, "unknown stage", file="events"))
-    for row, value in parsed.filter(pl.col("occurred_at").is_null()).select("row", "date_text").iter_rows():
-        problems.append(_problem(row, names["occurred_at"], value, "not a date", file="events"))
-    for row in parsed.filter(pl.col("external_id").is_null())["row"]:
-        problems.append(_problem(row, names["external_id"], None, "missing lead id", file="events"))
+    checks = (
+        ("stage", pl.col("stage").is_null(), "stage_text", "unknown stage"),
+        ("occurred_at", pl.col("occurred_at").is_null(), "date_text", "not a date"),
+        ("external_id", pl.col("external_id").is_null(), "external_id", "missing lead id"),
+    )
+    problems += [
+        _problems(parsed, where, names[field], problem, value=value, file="events")
+        for field, where, value, problem in checks
+    ]
     return parsed.drop_nulls(["external_id", "stage", "occurred_at"]).select(
         "external_id", "stage", "occurred_at", "rep"
     )
@@ -586,10 +594,18 @@ def _with_event_stage(valid: pl.DataFrame, events: pl.DataFrame) -> pl.DataFrame
     )
 
 
+KIND_TYPES = {"id": pl.String, "text": pl.String, "category": pl.String, "int": pl.Int64, "bool": pl.Boolean}
+FIELD_TYPES = {f.name: KIND_TYPES.get(f.kind, pl.Datetime("us")) for f in LEAD_FIELDS} | {"feedback_text": pl.String}
+TEXT_FIELDS = ("campaign", "channel", "owner", "role", "seniority", "country", "region", "company", "industry")
+
+
 def _handoff_rows(valid: pl.DataFrame, *, now: datetime, dated: bool):
     """Leads, the stage events their status implies, sales decisions and disqualifications."""
-    feedback = pl.col("feedback") if "feedback" in valid.columns else pl.lit(None, dtype=pl.String)
-    status = pl.col("stage") if "stage" in valid.columns else pl.lit(None, dtype=pl.String)
+    # Fields the mapping leaves out are empty columns, so that everything below reads every field the same way.
+    valid = valid.with_columns(
+        pl.lit(None, dtype=kind).alias(name) for name, kind in FIELD_TYPES.items() if name not in valid.columns
+    )
+    feedback, status = pl.col("feedback"), pl.col("stage")
     rejected_reason = pl.when(feedback.is_in(list(REASON_KIND))).then(feedback)
     disqualified_reason = pl.when(feedback.is_in(list(DISQUALIFICATION_KEYS))).then(feedback)
     # How far the lead got: its status, or what sales' feedback implies (feedback means sales saw it).
@@ -620,30 +636,19 @@ def _handoff_rows(valid: pl.DataFrame, *, now: datetime, dated: bool):
         disqualified_reason.alias("disqualified_reason"),
     )
     main_names = [s.value for s in MAIN_PATH]
-    counters = [
-        (pl.col(c).fill_null(0) if c in base.columns else pl.lit(0, dtype=pl.Int64))
-        + (pl.col("activity") == c).fill_null(False).cast(pl.Int64)
-        if "activity" in base.columns
-        else (pl.col(c).fill_null(0) if c in base.columns else pl.lit(0, dtype=pl.Int64))
-        for c in COUNTERS
-    ]
-    text = ("campaign", "channel", "owner", "role", "seniority", "country", "region", "company", "industry")
+    # A last-activity value adds one to the behaviour count it stands for.
+    counters = [(pl.col(c).fill_null(0) + (pl.col("activity") == c).fill_null(False).cast(pl.Int64)) for c in COUNTERS]
     leads = base.select(
         "external_id",
         (pl.col("created_at") if dated else pl.lit(now)).cast(pl.Datetime("us")).alias("created_at"),
-        *[(pl.col(c) if c in base.columns else pl.lit(None, dtype=pl.String)).alias(c) for c in text],
-        *[
-            (pl.col(c) if c in base.columns else pl.lit(None, dtype=pl.String)).alias(c)
-            for c in ("company_size_band", "revenue_band")
-        ],
+        *TEXT_FIELDS,
+        "company_size_band",
+        "revenue_band",
         *[e.cast(pl.Int64).alias(c) for e, c in zip(counters, COUNTERS, strict=True)],
-        *[
-            (pl.col(c) if c in base.columns else pl.lit(None, dtype=pl.Boolean)).alias(c)
-            for c in ("has_budget", "is_authority", "has_need")
-        ],
-        (pl.col("timeline_months") if "timeline_months" in base.columns else pl.lit(None, dtype=pl.Int64)).alias(
-            "timeline_months"
-        ),
+        "has_budget",
+        "is_authority",
+        "has_need",
+        "timeline_months",
         pl.coalesce(pl.col("detour"), pl.col("reached").replace_strict(dict(enumerate(main_names)))).alias("stage"),
         pl.when(pl.col("reached") >= RANK["mql"]).then(pl.lit("import")).alias("mql_route"),
         pl.lit(now).cast(pl.Datetime("us")).alias("imported_at"),
@@ -663,7 +668,7 @@ def _handoff_rows(valid: pl.DataFrame, *, now: datetime, dated: bool):
             )
         ]
     ).with_columns(pl.lit(None, dtype=pl.String).alias("rep"))
-    comment = pl.col("feedback_text") if "feedback_text" in base.columns else pl.lit(None, dtype=pl.String)
+    comment = pl.col("feedback_text")
     decisions = base.filter((pl.col("reached") >= RANK["sal"]) | (pl.col("detour") == Stage.REJECTED.value)).select(
         "external_id",
         pl.when(pl.col("reached") >= RANK["sal"])

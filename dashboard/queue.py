@@ -16,6 +16,7 @@ from dashboard.auth import Action, described, guarded
 from dashboard.domain import REJECTION_REASONS, Decision, Reason, Stage, Tier
 from dashboard.models import Campaign, ChannelRow, Lead, Rep, SalesDecision, ScoringModel, StageEvent
 from dashboard.store import Refused
+from queries.scoring import SCORE_COLUMNS, component_scores
 
 UNDO_WINDOW = timedelta(minutes=5)
 
@@ -436,18 +437,7 @@ def _decide(
 @guarded(Action.DECIDE, target=lambda k: described(lead=k["lead_id"], decision="accepted", rep=k["rep_id"]))
 def accept(*, url: str, lead_id: int, rep_id: int, now: datetime, comment: str | None = None) -> Decided:
     """Accept a pending MQL in rep's own queue: it becomes a SAL."""
-    with _transaction(url) as session:
-        rep = _active_rep(session, rep_id)
-        (decided,) = _decide(
-            session,
-            lead_ids=[lead_id],
-            rep=rep,
-            decision=Decision.ACCEPTED,
-            reason=None,
-            now=_utc(now),
-            comment=comment,
-        )
-    return decided
+    return _decide_one(url, lead_id, rep_id, Decision.ACCEPTED, None, now, comment)
 
 
 @guarded(
@@ -456,17 +446,18 @@ def accept(*, url: str, lead_id: int, rep_id: int, now: datetime, comment: str |
 )
 def reject(*, url: str, lead_id: int, rep_id: int, reason: str, now: datetime, comment: str | None = None) -> Decided:
     """Reject a pending MQL in rep's own queue for one of the rejection reasons; the reason's kind goes with it."""
-    checked = _checked_reason(Decision.REJECTED, reason)
+    return _decide_one(
+        url, lead_id, rep_id, Decision.REJECTED, _checked_reason(Decision.REJECTED, reason), now, comment
+    )
+
+
+def _decide_one(
+    url: str, lead_id: int, rep_id: int, decision: Decision, reason: Reason | None, now: datetime, comment: str | None
+) -> Decided:
     with _transaction(url) as session:
         rep = _active_rep(session, rep_id)
         (decided,) = _decide(
-            session,
-            lead_ids=[lead_id],
-            rep=rep,
-            decision=Decision.REJECTED,
-            reason=checked,
-            now=_utc(now),
-            comment=comment,
+            session, lead_ids=[lead_id], rep=rep, decision=decision, reason=reason, now=_utc(now), comment=comment
         )
     return decided
 
@@ -761,8 +752,6 @@ class LeadDetail:
 
 def lead_detail(*, url: str, lead_id: int) -> LeadDetail:
     """A lead's scores by component, the model and threshold it passed, and its recent history."""
-    from queries.scoring import SCORE_COLUMNS, component_scores
-
     model = ScoringModel.__table__
     engine = db.make_engine(url)
     try:

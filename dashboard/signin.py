@@ -55,10 +55,21 @@ def current_actor(url: str) -> Actor:
         st.button("Sign in", type="primary", on_click=st.login, key="signin", icon=":material/login:")
         st.stop()
     email = str(st.user.get("email") or st.user.get("sub") or "")
-    actor = auth.user_for(url=url, email=email, admins=admin_emails())
+    actor = _actor_for(url, email, admin_emails())
     if actor is None:
         no_access(url, email)
     return actor
+
+
+# Looked up once a minute per email rather than on every rerun; saving a user clears it at once.
+@st.cache_data(ttl=60, max_entries=256, show_spinner=False)
+def _actor_for(url: str, email: str, admins: tuple[str, ...]) -> Actor | None:
+    return auth.user_for(url=url, email=email, admins=admins)
+
+
+def forget_users() -> None:
+    """Make the next rerun read the users table again (after a user was added or changed)."""
+    _actor_for.clear()
 
 
 def no_access(url: str, email: str) -> None:

@@ -242,8 +242,9 @@ def scenario_panel(url: str, rule: ScoringRule, view_of) -> None:
     picked = st.multiselect("Compare", options=names, default=names[:3], key="whatif_compare")
     rows = []
     for scenario in (s for s in saved if s.name in picked):
-        total = view_of(store.rule_of(scenario)).total.row(0, named=True)
-        rows.append(_comparison_row(scenario.name, scenario.author, store.rule_of(scenario), total))
+        scenario_rule = store.rule_of(scenario)
+        total = view_of(scenario_rule).total.row(0, named=True)
+        rows.append(_comparison_row(scenario.name, scenario.author, scenario_rule, total))
     rows.append(_comparison_row("Current proposal", "", rule, view_of(rule).total.row(0, named=True)))
     comparison = pl.DataFrame(rows)
     st.dataframe(comparison, hide_index=True, width="stretch", column_config=COMPARISON_COLUMNS)

@@ -24,8 +24,8 @@ if leads_file is None:
     st.stop()
 
 try:
-    raw = ingest.read_file(widgets.uploaded_path(leads_file), mapping=mapping, name=leads_file.name)
-    events = ingest.read_file(widgets.uploaded_path(events_file), mapping=mapping).frame if events_file else None
+    raw = widgets.read_upload(leads_file, mapping)
+    events = widgets.read_upload(events_file, mapping).frame if events_file else None
 except ingest.ImportRefused as exc:
     st.error(str(exc), icon=":material/error:")
     st.stop()

@@ -5,7 +5,7 @@ from datetime import datetime
 import polars as pl
 import streamlit as st
 
-from dashboard import auth, components, queue
+from dashboard import auth, components, queue, signin
 from dashboard.refusals import Refused
 
 settings, _ = components.page_context()
@@ -71,5 +71,6 @@ with st.form("users_form", border=True):
         except Refused as exc:
             st.error(str(exc))
         else:
+            signin.forget_users()
             st.success(f"Saved {email.strip()}.")
             st.rerun()
