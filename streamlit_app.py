@@ -8,6 +8,7 @@ from dashboard import components, data, signin, whatif_widgets
 from dashboard.auth import Action, Role
 from dashboard.config import load_settings
 from dashboard.db import DatabaseUnavailable
+from dashboard.filters import data_today
 
 st.set_page_config(page_title="Handoff", layout="wide")
 components.leave_legacy_multipage_mode()
@@ -18,12 +19,19 @@ try:
     components.prepare_database(settings)
     actor = signin.current_actor(settings.database_url)
     options, channel_labels, campaign_labels = data.filter_options(settings.database_url)
+    facts = data.facts(settings.database_url)
 except DatabaseUnavailable as exc:
     st.error(str(exc), icon=":material/cloud_off:")
     st.stop()
 st.session_state["actor"] = actor
 
-st.session_state["filters"] = components.filter_bar(options, channel_labels, campaign_labels, date.today())
+# Windows follow the data: an export that ended before the default window opens on its own last weeks.
+anchor = data_today(date.today(), facts.last_day)
+st.session_state["filters"] = components.filter_bar(options, channel_labels, campaign_labels, anchor)
+if anchor != date.today():
+    st.sidebar.caption(
+        f":material/history: The newest lead in this data is from {anchor:%d %b %Y}: the default period ends there."
+    )
 signin.sidebar_identity(actor)
 pages = [
     st.Page("pages/overview.py", title="Funnel overview", default=True),

@@ -10,6 +10,7 @@ import streamlit as st
 
 from dashboard import charts, data, export
 from dashboard.config import Settings
+from dashboard.data import Facts
 from dashboard.domain import COUNTING_MODE_LABELS, TIER_LABELS, CountingMode
 from dashboard.filters import FilterOptions, Filters, parse_params, to_params
 
@@ -22,6 +23,7 @@ FILTER_KEYS = {
     "tiers": "filter_tiers",
     "mode": "filter_mode",
 }
+ATTRIBUTE_KEY = "filter_attr_"
 
 
 def prepare_database(settings: Settings) -> None:
@@ -51,6 +53,9 @@ def _initialise(options: FilterOptions, today: date) -> None:
     for name, key in FILTER_KEYS.items():
         value = getattr(f, name)
         st.session_state[key] = list(value) if isinstance(value, tuple) else value
+    chosen = dict(f.attributes)
+    for name, _ in options.attributes:
+        st.session_state[ATTRIBUTE_KEY + name] = list(chosen.get(name, ()))
     st.session_state["filter_notices"] = parsed.notices
     st.session_state["filter_parsed"] = f
 
@@ -86,6 +91,9 @@ def filter_bar(
             key=FILTER_KEYS["tiers"],
             placeholder="Both tiers",
         )
+        # The lead attributes an import kept (segment, lead type, region...), one filter each.
+        for name, values in options.attributes:
+            st.multiselect(name, options=list(values), key=ATTRIBUTE_KEY + name, placeholder=f"Any {name.lower()}")
     state = st.session_state
     start, end = state[FILTER_KEYS["start"]], state[FILTER_KEYS["end"]]
     if start > end:
@@ -98,6 +106,11 @@ def filter_bar(
         campaigns=tuple(state[FILTER_KEYS["campaigns"]]),
         tiers=tuple(state[FILTER_KEYS["tiers"]]),
         mode=CountingMode(state.get(FILTER_KEYS["mode"]) or CountingMode.COHORT),
+        attributes=tuple(
+            (name, tuple(state.get(ATTRIBUTE_KEY + name, [])))
+            for name, _ in options.attributes
+            if state.get(ATTRIBUTE_KEY + name)
+        ),
     )
     params = to_params(filters, today)
     if {k: st.query_params[k] for k in st.query_params} != params:
@@ -327,3 +340,53 @@ def comments_table(frame: pl.DataFrame, *, shown: int) -> None:
         )
     )
     table_downloads(frame, file_stem="rejection_comments", what="all comments")
+
+
+def _share(part: int, whole: int) -> str:
+    return f"{part:,} of {whole:,} ({part / whole:.0%})" if whole else "none"
+
+
+def facts_summary(facts: Facts) -> None:
+    """Say once which facts the data holds and for what share of the leads: the figures rest only on these."""
+    rows = [
+        ("Lead dates", _share(facts.dated_leads, facts.leads) + " leads carry their own creation date"),
+        ("Sales decisions", _share(facts.decided, facts.mqls) + " MQLs have a recorded accept or reject decision"),
+        (
+            "Rejections",
+            f"{facts.rejected:,} recorded" if facts.rejections_recorded else "none recorded: no acceptance rate",
+        ),
+        (
+            "Decision times",
+            _share(facts.timed_decisions, facts.decided) + " decisions are dated"
+            if facts.decision_times_recorded
+            else "none recorded: no SLA figure",
+        ),
+        ("Stage times", _share(facts.stage_timed_leads, facts.leads) + " leads have a dated stage after creation"),
+        (
+            "Score inputs",
+            _share(facts.scored_leads, facts.leads) + " leads have profile, activity or a CRM score"
+            if facts.scored_leads
+            else "none: the what-if cannot score these leads",
+        ),
+    ]
+    complete = facts.rejections_recorded and facts.decision_times_recorded and facts.dated_leads == facts.leads
+    with st.expander("What this data can tell", expanded=not complete, icon=":material/fact_check:"):
+        st.dataframe(
+            pl.DataFrame(rows, schema=["Fact", "In this data"], orient="row"),
+            hide_index=True,
+            width="stretch",
+            key="facts_table",
+        )
+
+
+def no_acceptance_rate(facts: Facts) -> bool:
+    """Say so, and return True, when the data records no rejection: a rate would read 100% by construction."""
+    if facts.rejections_recorded:
+        return False
+    st.info(
+        "No rejections are recorded in this data, so there is no acceptance rate to show: with nothing rejected it "
+        f"would read 100% by construction. {facts.decided:,} of {facts.mqls:,} MQLs are known to have been accepted "
+        "(they reached a later stage); for the others the export does not say what sales decided.",
+        icon=":material/help:",
+    )
+    return True

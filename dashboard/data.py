@@ -13,22 +13,85 @@ from sqlmodel import Session, select
 
 from dashboard import db
 from dashboard.config import Settings
+from dashboard.domain import CountingMode
 from dashboard.filters import FilterOptions, Filters
 from dashboard.models import (
     Campaign,
     ChannelRow,
     Disqualification,
     Lead,
+    LeadAttribute,
     Rep,
     SalesDecision,
     ScoringModel,
     StageEvent,
 )
 from queries import acceptance, funnel, propensity, rejection, sla, whatif
-from queries.leads import filter_dimensions, lead_dimensions
+from queries.leads import ATTRIBUTE, filter_dimensions, lead_dimensions
 from queries.scoring import ScoringRule, component_scores
 
 TTL_SECONDS = 600
+
+
+@dataclass(frozen=True)
+class Facts:
+    """What the data holds, and for how many leads: a figure rests only on these (see DOMAIN.md)."""
+
+    leads: int
+    dated_leads: int  # leads with a creation date of their own (not dated by the import)
+    mqls: int  # leads handed to sales
+    decided: int  # MQLs with a recorded decision
+    rejected: int  # of them, rejected
+    timed_decisions: int  # decisions whose time (and the MQL's) is known
+    stage_timed_leads: int  # leads with at least one stage after creation dated
+    scored_leads: int  # leads with score inputs (profile, activity) or the CRM's own score
+    crm_scored_leads: int
+    first_day: date | None  # the first and last creation date of the dated leads
+    last_day: date | None
+
+    @property
+    def rejections_recorded(self) -> bool:
+        return self.rejected > 0
+
+    @property
+    def decision_times_recorded(self) -> bool:
+        return self.timed_decisions > 0
+
+
+SCORE_INPUTS = ("role", "seniority", "industry", "company_size_band", "revenue_band")
+ACTIVITY = (
+    "web_visits",
+    "content_downloads",
+    "email_clicks",
+    "ctv_completions",
+    "event_attendance",
+    "sales_engagement",
+)
+
+
+def data_facts(leads: pl.DataFrame, events: pl.DataFrame, latest: pl.DataFrame, mqls: pl.DataFrame) -> Facts:
+    """Which facts the data holds (decisions, decision times, stage times, score inputs) and for how many leads."""
+    dated = leads.filter(pl.col("imported_at").is_null() | (pl.col("imported_at") != pl.col("created_at")))
+    handed = mqls.unique("lead_id", keep="last")
+    timed_stage = events.filter(pl.col("timed") & (pl.col("stage") != "inquiry"))["lead_id"].n_unique()
+    inputs = pl.any_horizontal(
+        *(pl.col(c).is_not_null() for c in SCORE_INPUTS), *(pl.col(c).fill_null(0) > 0 for c in ACTIVITY)
+    )
+    return Facts(
+        leads=leads.height,
+        dated_leads=dated.height,
+        mqls=handed.height,
+        decided=latest.height,
+        rejected=int((latest["decision"] == "rejected").sum()),
+        timed_decisions=int(
+            mqls.filter(pl.col("decision").is_not_null() & pl.col("decision_timed") & pl.col("mql_timed")).height
+        ),
+        stage_timed_leads=timed_stage,
+        scored_leads=int(leads.select(inputs | pl.col("crm_score").is_not_null()).to_series().sum()),
+        crm_scored_leads=int(leads["crm_score"].is_not_null().sum()),
+        first_day=dated["created_at"].min().date() if dated.height else None,
+        last_day=dated["created_at"].max().date() if dated.height else None,
+    )
 
 
 @dataclass(frozen=True)
@@ -49,24 +112,47 @@ class Tables:
     latest: pl.DataFrame  # per decided lead: the decision that stands (latest_decisions)
     journeys: pl.DataFrame  # per lead: dimensions, external_id, owner and first time at each stage (<stage>_at)
     mqls: pl.DataFrame  # per MQL event: the lead's journey columns, mql_at, latest decision, decider name and tier
-    steps: pl.DataFrame  # per lead and main-path step it made: when and how many days (stage_steps)
+    steps: pl.DataFrame  # per lead and main-path step it made: when and how many days (stage_steps, dated steps)
     work: pl.DataFrame  # the events that are a rep's work
     disqualified: pl.DataFrame  # disqualifications with the lead's filter columns
+    timed_journeys: pl.DataFrame  # journeys with only the stage times the data knows (the same frame when all are)
+    attributes: dict[str, tuple[str, ...]]  # lead attribute name -> its values
+    facts: Facts
 
 
 # Columns the pages group by, held as categoricals: grouping and copying them is several times faster than strings.
 GROUP_COLUMNS = ("campaign", "channel", "channel_label", "tier", "owner")
 
 
+def _attribute_columns(attributes: pl.DataFrame) -> pl.DataFrame | None:
+    """One row per lead with an attribute, one categorical column per attribute name (attr:<name>)."""
+    if attributes.is_empty():
+        return None
+    wide = attributes.pivot(on="name", index="lead_id", values="value", aggregate_function="first")
+    return wide.rename({c: ATTRIBUTE + c for c in wide.columns if c != "lead_id"}).with_columns(
+        pl.exclude("lead_id").cast(pl.Categorical)
+    )
+
+
 def read_tables(url: str) -> Tables:
     """Every analytics table read in bulk (ADBC), without ORM objects, with what derives from them.
 
-    The derived frames carry the filter columns (channel, campaign_id, tier) so that a page's queries only
-    filter and aggregate them, never join the million-row tables per run.
+    The derived frames carry the filter columns (channel, campaign_id, tier, attributes) so that a page's queries
+    only filter and aggregate them, never join the million-row tables per run.
     """
-    leads, events, campaigns, channels, reps, decisions, disqualifications, scoring_models = (
+    leads, events, campaigns, channels, reps, decisions, disqualifications, scoring_models, attributes = (
         db.read_table(model, url=url)
-        for model in (Lead, StageEvent, Campaign, ChannelRow, Rep, SalesDecision, Disqualification, ScoringModel)
+        for model in (
+            Lead,
+            StageEvent,
+            Campaign,
+            ChannelRow,
+            Rep,
+            SalesDecision,
+            Disqualification,
+            ScoringModel,
+            LeadAttribute,
+        )
     )
     owners = reps.lazy().select(pl.col("id").alias("owner_rep_id"), pl.col("name").alias("owner"))
     deciders = reps.lazy().select(
@@ -80,17 +166,24 @@ def read_tables(url: str) -> Tables:
         .join(owners, on="owner_rep_id", how="left")
         .with_columns(pl.col(GROUP_COLUMNS).cast(pl.Categorical))
     )
+    wide = _attribute_columns(attributes)
+    if wide is not None:
+        dims = dims.join(wide.lazy(), on="lead_id", how="left")
+    attribute_names = [c for c in dims.collect_schema().names() if c.startswith(ATTRIBUTE)]
     latest = acceptance.latest_decisions(decisions.lazy()).collect()
     journeys = sla.lead_journeys(dims, events.lazy()).collect()
+    # Stage times an export does not hold are placeholders: time-based figures read only the known ones.
+    all_timed = bool(events["timed"].all())
+    timed_journeys = journeys if all_timed else sla.lead_journeys(dims, events.lazy().filter("timed")).collect()
     steps, mqls, work, disqualified = pl.collect_all(
         [
-            sla.stage_steps(journeys.lazy()),
+            sla.stage_steps(timed_journeys.lazy()),
             acceptance.mql_journeys(dims, events.lazy(), decisions.lazy())
             .join(deciders, on="decided_by", how="left")
             .with_columns(pl.col("outcome").cast(pl.Categorical)),
-            sla.rep_work(reps.lazy(), events.lazy()),
+            sla.rep_work(reps.lazy(), events.lazy().filter("timed")),
             disqualifications.lazy().join(
-                dims.select("lead_id", "channel", "campaign_id", "tier"), on="lead_id", how="inner"
+                dims.select("lead_id", "channel", "campaign_id", "tier", *attribute_names), on="lead_id", how="inner"
             ),
         ]
     )
@@ -109,6 +202,12 @@ def read_tables(url: str) -> Tables:
         steps,
         work,
         disqualified,
+        timed_journeys=timed_journeys,
+        attributes={
+            name: tuple(sorted(attributes.filter(pl.col("name") == name)["value"].unique().to_list()))
+            for name in sorted(attributes["name"].unique().to_list())
+        },
+        facts=data_facts(leads, events, latest, mqls),
     )
 
 
@@ -158,7 +257,12 @@ def filter_options(url: str) -> tuple[FilterOptions, dict[str, str], dict[int, s
     campaigns = t.campaigns.sort("name")
     campaign_labels = dict(zip(campaigns["id"], campaigns["name"], strict=True))
     tiers = tuple(sorted(t.reps["tier"].unique().to_list()))
-    options = FilterOptions(channels=tuple(channel_labels), campaigns=tuple(campaign_labels), tiers=tiers)
+    options = FilterOptions(
+        channels=tuple(channel_labels),
+        campaigns=tuple(campaign_labels),
+        tiers=tiers,
+        attributes=tuple(t.attributes.items()),
+    )
     return options, channel_labels, campaign_labels
 
 
@@ -176,7 +280,8 @@ class Overview:
 def overview_frames(t: Tables, filters: Filters, *, now: datetime, maturity_days: int) -> Overview:
     """The funnel overview's figures for filters, computed from the tables."""
     dims = _filtered(t.journeys, filters)
-    events = t.events.lazy()
+    # In-period counts need the time of each stage change: the ones the data does not date are left out.
+    events = t.events.lazy() if filters.mode is CountingMode.COHORT else t.events.lazy().filter("timed")
     current = funnel.stage_counts(dims, events, start=filters.start, end=filters.end, mode=filters.mode)
     prev = filters.previous()
     previous = funnel.stage_counts(dims, events, start=prev.start, end=prev.end, mode=filters.mode)
@@ -209,7 +314,19 @@ def overview(url: str, filters: Filters, today: date, maturity_days: int) -> Ove
 
 def _filtered(frame: pl.DataFrame, filters: Filters) -> pl.LazyFrame:
     """frame (which carries the filter columns) narrowed by the shared filters."""
-    return filter_dimensions(frame.lazy(), channels=filters.channels, campaigns=filters.campaigns, tiers=filters.tiers)
+    return filter_dimensions(
+        frame.lazy(),
+        channels=filters.channels,
+        campaigns=filters.campaigns,
+        tiers=filters.tiers,
+        attributes=filters.attributes,
+    )
+
+
+@st.cache_data(ttl=TTL_SECONDS, max_entries=8)
+def facts(url: str) -> Facts:
+    """What the data holds (cached with the tables)."""
+    return tables(url).facts
 
 
 @dataclass(frozen=True)
@@ -308,20 +425,25 @@ class HandoffSpeed:
     escalation: pl.DataFrame  # per junior owner
     load: pl.DataFrame  # per rep against capacity
     velocity: pl.DataFrame  # median days per step
-    undated: int  # MQLs of the period left out: imported without stage times
+    undated: int  # MQLs of the period left out: the data does not say when they became MQLs
+    decided: int  # decided MQLs of the period
+    timed: int  # of them, the ones whose decision time is known (what the SLA figures are measured on)
 
 
 BREACH_COLUMNS = ("mql_at", "hours_waiting", "external_id", "owner", "campaign", "channel_label")
 
 
 def handoff_frames(t: Tables, filters: Filters, *, sla_hours: float, now: datetime) -> HandoffSpeed:
-    """The SLA page's figures for filters."""
-    # Leads imported without stage times have no hand-off speed to measure.
-    dated = pl.col("dated")
-    journeys = _filtered(t.journeys, filters).filter(dated)
+    """The SLA page's figures for filters, measured only on the times the data holds."""
+    journeys = _filtered(t.timed_journeys, filters)
     every = _outcomes(t, filters)
-    outcomes = every.filter(dated)
-    times = sla.decision_times(outcomes, sla_hours=sla_hours).collect().lazy()
+    outcomes = every.filter(pl.col("mql_timed"))
+    times = sla.decision_times(
+        outcomes.filter(pl.col("decision_timed") | pl.col("decision").is_null()), sla_hours=sla_hours
+    )
+    times = times.collect().lazy()
+    # Without any recorded decision time, "pending" only means the export does not say: no breach to list.
+    waiting = outcomes if t.facts.decision_times_recorded else outcomes.filter(pl.lit(False))
     frames = pl.collect_all(
         [
             sla.time_to_decision_by(times, by=[]),
@@ -329,14 +451,18 @@ def handoff_frames(t: Tables, filters: Filters, *, sla_hours: float, now: dateti
             sla.time_to_decision_by(times, by=["decider_tier"]),
             sla.time_to_decision_by(times, by=["channel_label"]),
             sla.weekly_compliance(times, by=["decided_by_name"]),
-            sla.breached_pending(outcomes, now=now, sla_hours=sla_hours).select(BREACH_COLUMNS),
+            sla.breached_pending(waiting, now=now, sla_hours=sla_hours).select(BREACH_COLUMNS),
             sla.escalation(journeys, start=filters.start, end=filters.end),
             sla.rep_load(t.reps.lazy(), t.work.lazy(), start=filters.start, end=filters.end),
-            sla.stage_velocity(_filtered(t.steps, filters).filter(dated), start=filters.start, end=filters.end),
+            sla.stage_velocity(_filtered(t.steps, filters), start=filters.start, end=filters.end),
         ]
     )
-    undated = every.filter(~dated).select(pl.len()).collect().item()
-    return HandoffSpeed(*frames, undated=undated)
+    counts = every.select(
+        (~pl.col("mql_timed")).sum().alias("undated"),
+        pl.col("decision").is_not_null().sum().alias("decided"),
+        (pl.col("decision").is_not_null() & pl.col("decision_timed") & pl.col("mql_timed")).sum().alias("timed"),
+    ).collect()
+    return HandoffSpeed(*frames, **{k: int(v) for k, v in counts.row(0, named=True).items()})
 
 
 @st.cache_data(ttl=TTL_SECONDS, max_entries=64, show_spinner="Timing the hand-off…")
@@ -472,7 +598,16 @@ def whatif_list(
 
 def invalidate() -> None:
     """Forget everything read from the database; every write calls it, so every page shows the write at once."""
-    for cached in (tables, whatif_base_view, filter_options, overview, acceptance_view, rejection_view, handoff_view):
+    for cached in (
+        tables,
+        whatif_base_view,
+        filter_options,
+        overview,
+        acceptance_view,
+        rejection_view,
+        handoff_view,
+        facts,
+    ):
         cached.clear()
     whatif_view.clear()
 

@@ -9,6 +9,7 @@ from datetime import date, timedelta
 from dashboard.domain import CountingMode
 
 DEFAULT_WEEKS = 12
+ATTRIBUTE_PARAM = "attr."  # ?attr.Segment=retail,health: a lead attribute's chosen values
 
 
 @dataclass(frozen=True)
@@ -18,6 +19,7 @@ class FilterOptions:
     channels: tuple[str, ...]
     campaigns: tuple[int, ...]
     tiers: tuple[str, ...]
+    attributes: tuple[tuple[str, tuple[str, ...]], ...] = ()  # lead attribute name -> its values
 
 
 @dataclass(frozen=True)
@@ -28,6 +30,7 @@ class Filters:
     campaigns: tuple[int, ...] = ()
     tiers: tuple[str, ...] = ()
     mode: CountingMode = CountingMode.COHORT
+    attributes: tuple[tuple[str, tuple[str, ...]], ...] = ()  # (attribute name, chosen values)
 
     @property
     def days(self) -> int:
@@ -36,6 +39,14 @@ class Filters:
     def previous(self) -> Filters:
         """The period of the same length just before this one, with the same dimensions."""
         return replace(self, start=self.start - timedelta(days=self.days), end=self.start - timedelta(days=1))
+
+
+def data_today(today: date, last_day: date | None) -> date:
+    """The day the default window ends: today, or the data's last day when its newest lead is older than the window
+    (an export that ended in 2018 opens on its own last weeks, not on an empty recent window)."""
+    if last_day is None or last_day >= default_filters(today).start:
+        return today
+    return last_day
 
 
 def default_filters(today: date) -> Filters:
@@ -108,7 +119,18 @@ def parse_params(params: Mapping[str, str], options: FilterOptions, today: date)
         campaigns=_list("campaign", params.get("campaign", ""), options.campaigns, int, notices),
         tiers=_list("rep tier", params.get("tier", ""), options.tiers, str, notices),
         mode=mode,
+        attributes=tuple(
+            (name, chosen)
+            for name, values in options.attributes
+            if (chosen := _list(name, params.get(ATTRIBUTE_PARAM + name, ""), values, str, notices))
+        ),
     )
+    known = {ATTRIBUTE_PARAM + name for name, _ in options.attributes}
+    notices += [
+        f"The filter “{p.removeprefix(ATTRIBUTE_PARAM)}” in the link is not in this data and was ignored."
+        for p in params
+        if p.startswith(ATTRIBUTE_PARAM) and p not in known
+    ]
     return Parsed(filters, notices)
 
 
@@ -125,4 +147,6 @@ def to_params(filters: Filters, today: date) -> dict[str, str]:
             params[name] = ",".join(str(v) for v in values)
     if filters.mode != base.mode:
         params["mode"] = filters.mode.value
+    for name, values in filters.attributes:
+        params[ATTRIBUTE_PARAM + name] = ",".join(values)
     return params

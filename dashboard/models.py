@@ -82,6 +82,8 @@ class Lead(SQLModel, table=True):
     external_id: str = Field(unique=True, index=True)
     created_at: NaiveDatetime = Field(index=True)
     campaign_id: int | None = Field(default=None, foreign_key="campaign.id", index=True)
+    # The lead's own channel (its source); None: the campaign's channel (demo data, older databases).
+    channel_id: int | None = Field(default=None, foreign_key="channel.id", index=True)
     owner_rep_id: int | None = Field(default=None, foreign_key="rep.id", index=True)
     senior_rep_id: int | None = Field(default=None, foreign_key="rep.id")
     # demographic
@@ -111,6 +113,7 @@ class Lead(SQLModel, table=True):
     stage: str = Field(default="inquiry", index=True)  # domain.Stage
     mql_route: str | None = None  # "score" or "spot_check" (reviewed below threshold)
     mql_score: float | None = None
+    crm_score: float | None = None  # the CRM's own lead score, when an import maps one
     scoring_model_id: int | None = Field(default=None, foreign_key="scoring_model.id")
     # Imported leads: when, and whether the file had dates (without, created_at is the import time, and
     # time-based figures leave them out rather than invent a date).
@@ -126,6 +129,9 @@ class StageEvent(SQLModel, table=True):
     occurred_at: NaiveDatetime = Field(index=True)
     actor: str
     rep_id: int | None = Field(default=None, foreign_key="rep.id")
+    # False when the export says the stage was reached but not when: occurred_at is then only a placeholder
+    # (the lead's creation), and time-based figures leave the event out.
+    timed: bool = Field(default=True, sa_column_kwargs={"server_default": sa.true()})
 
 
 class SalesDecision(SQLModel, table=True):
@@ -140,6 +146,7 @@ class SalesDecision(SQLModel, table=True):
     comment: str | None = None
     rep_id: int | None = Field(default=None, foreign_key="rep.id", index=True)
     decided_at: NaiveDatetime = Field(index=True)
+    timed: bool = Field(default=True, sa_column_kwargs={"server_default": sa.true()})  # False: when is unknown
 
 
 class Disqualification(SQLModel, table=True):
@@ -152,6 +159,16 @@ class Disqualification(SQLModel, table=True):
     comment: str | None = None
     rep_id: int | None = Field(default=None, foreign_key="rep.id")
     disqualified_at: NaiveDatetime = Field(index=True)
+
+
+class LeadAttribute(SQLModel, table=True):
+    """Any other column of an import kept with the lead (segment, lead type, region...): a filter and a breakdown."""
+
+    __tablename__ = "lead_attribute"
+    id: int | None = Field(default=None, primary_key=True)
+    lead_id: int = Field(foreign_key="lead.id", index=True)
+    name: str = Field(index=True)
+    value: str
 
 
 class AppUser(SQLModel, table=True):
@@ -192,6 +209,7 @@ TABLES: tuple[type[SQLModel], ...] = (
     SalesDecision,
     Disqualification,
     Scenario,
+    LeadAttribute,
 )
 
 

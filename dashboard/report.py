@@ -205,7 +205,8 @@ def headline_html(review: rd.Review) -> str:
         "<tr><th>Figure</th><th class='num'>This week</th><th class='num'>Week before</th><th class='num'>Change</th>"
         "<th class='num'>4-week average</th><th class='num'>Against the average</th></tr>"
     )
-    return f'<table class="headline"><thead>{head}</thead><tbody>{rows}</tbody></table>'
+    said = "".join(f'<p class="data-note">{escape(note)}</p>' for note in review.notes)
+    return f'{said}<table class="headline"><thead>{head}</thead><tbody>{rows}</tbody></table>'
 
 
 def _chart(name: str, images: ChartImages, fallback: str, alt: str) -> str:

@@ -45,6 +45,7 @@ class Review:
     breaches: pl.DataFrame  # per rep: SLA breaches of the week's MQLs
     load: pl.DataFrame  # per tier: leads worked against capacity
     decisions: pl.DataFrame  # scoring-model changes, before and after, with the what-if's estimate
+    notes: tuple[str, ...] = ()  # what the data cannot tell, said in the page and the report
 
     @property
     def is_empty(self) -> bool:
@@ -53,10 +54,20 @@ class Review:
 
 
 def _dated(t: Tables) -> tuple[pl.LazyFrame, pl.LazyFrame]:
-    """The MQLs and stage events of leads with real stage times (an undated import has no week to count in)."""
-    mqls = t.mqls.lazy().filter(pl.col("dated"))
-    dated = t.journeys.lazy().filter(pl.col("dated")).select("lead_id")
-    return mqls, t.events.lazy().join(dated, on="lead_id", how="semi")
+    """The hand-offs and stage events the data dates, counted by their own dates whether or not the lead came with
+    events (a stage reached at an unknown time, or a lead dated only by its import, has no week to count in)."""
+    return t.mqls.lazy().filter(pl.col("mql_timed")), t.events.lazy().filter(pl.col("timed"))
+
+
+def unsupported(facts) -> dict[str, str]:
+    """The headline figures this data cannot support, each with the sentence that says why."""
+    reasons = {}
+    if not facts.rejections_recorded:
+        reasons["acceptance_rate"] = "No rejections are recorded in this data: there is no acceptance rate."
+    if not facts.decision_times_recorded:
+        why = "No decision times are recorded in this data: there is no SLA figure or time to decision."
+        reasons |= {"sla_compliance": why, "median_hours": why}
+    return reasons
 
 
 def review_frames(
@@ -77,8 +88,21 @@ def review_frames(
             review.model_changes(t.scoring_models.lazy(), mqls, as_of=min(now, week.end)),
         ]
     )
-    *rest, changes = frames
-    return Review(week, sla_hours, *rest, decisions=with_projections(changes, project))
+    headline, *rest, changes = frames
+    gaps = unsupported(t.facts)
+    # A figure the data cannot support is left empty (shown as "–"), never drawn from placeholders.
+    headline = headline.with_columns(
+        pl.when(pl.col("figure").is_in(list(gaps))).then(None).otherwise(pl.col(c)).alias(c)
+        for c in ("this_week", "previous_week", "four_week_average", "change", "change_vs_average")
+    )
+    return Review(
+        week,
+        sla_hours,
+        headline,
+        *rest,
+        decisions=with_projections(changes, project),
+        notes=tuple(dict.fromkeys(gaps.values())),
+    )
 
 
 def with_projections(changes: pl.DataFrame, project: Projector | None) -> pl.DataFrame:
@@ -125,11 +149,24 @@ def review_view(url: str, week: IsoWeek, *, sla_hours: float, today: date, matur
 
 
 def week_choices(t: Tables, today: date) -> list[IsoWeek]:
-    """The weeks a review can pick, newest first: from the first week with an MQL to the week in progress."""
+    """The weeks a review can pick, newest first: the data's weeks, from its first dated MQL to its last one (to the
+    week in progress when the data is current)."""
     current = IsoWeek.of(today)
-    first_mql = t.mqls.filter(pl.col("dated"))["mql_at"].min()
-    first = IsoWeek.of(first_mql) if first_mql is not None else IsoWeek.last_complete(today)
-    return list(reversed(review.weeks_between(min(first, current.shifted(-1)), current)))
+    dated = t.mqls.filter(pl.col("mql_timed"))["mql_at"]
+    if dated.is_empty():
+        return [current, IsoWeek.last_complete(today)]
+    first, last = IsoWeek.of(dated.min()), min(IsoWeek.of(dated.max()), current)
+    return list(reversed(review.weeks_between(min(first, last.shifted(-1)), last)))
+
+
+def default_week(t: Tables, choices: list[IsoWeek], today: date) -> IsoWeek:
+    """The last complete week that has data: last week for current data, an older export's last full week."""
+    dated = t.mqls.filter(pl.col("mql_timed"))["mql_at"]
+    last_day = today - timedelta(days=1)
+    if not dated.is_empty():
+        last_day = min(last_day, dated.max().date())
+    complete = [w for w in choices if w.sunday <= last_day]
+    return complete[0] if complete else choices[-1]
 
 
 def week_label(week: IsoWeek, today: date) -> str:

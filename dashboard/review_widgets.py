@@ -15,27 +15,46 @@ from dashboard.refusals import Refused
 from queries.review import IsoWeek
 
 WEEK_KEY = "review_week"
+JUMP_KEY = "review_jump"
+JUMP_ERROR_KEY = "review_jump_error"
 NOTE_KEY, NOTE_FOR_KEY = "review_note_text", "review_note_for"
 
 
-def week_picker(choices: list[IsoWeek], today: date) -> IsoWeek:
-    """The ISO week under review; the last complete week unless another is picked."""
+def week_picker(choices: list[IsoWeek], default: IsoWeek, today: date) -> IsoWeek:
+    """The ISO week under review: the last complete week with data unless another is picked or typed."""
     names = [str(w) for w in choices]
-    default = str(IsoWeek.last_complete(today))
     if st.session_state.get(WEEK_KEY) not in names:
-        st.session_state[WEEK_KEY] = default if default in names else names[0]
-    picked = st.selectbox(
+        st.session_state[WEEK_KEY] = str(default) if str(default) in names else names[0]
+
+    def jump() -> None:
+        typed = (st.session_state.get(JUMP_KEY) or "").strip().upper()
+        st.session_state[JUMP_ERROR_KEY] = None
+        if typed in names:
+            st.session_state[WEEK_KEY] = typed
+        elif typed:
+            st.session_state[JUMP_ERROR_KEY] = (
+                f"{typed} is not a week of this data (YYYY-Www, from {names[-1]} to {names[0]})."
+            )
+
+    left, right = st.columns([3, 1])
+    picked = left.selectbox(
         "Week under review",
         options=names,
         key=WEEK_KEY,
         format_func=lambda name: rd.week_label(IsoWeek.parse(name), today),
-        help="ISO weeks, Monday to Sunday. The figures compare it with the week before and the four weeks before.",
+        help="ISO weeks, Monday to Sunday, newest first. The figures compare it with the week before and the four "
+        "weeks before.",
     )
+    right.text_input("Jump to week", key=JUMP_KEY, placeholder="YYYY-Www", on_change=jump)
+    if st.session_state.get(JUMP_ERROR_KEY):
+        st.warning(st.session_state[JUMP_ERROR_KEY], icon=":material/event_busy:")
     return IsoWeek.parse(picked)
 
 
 def headline(review: rd.Review) -> None:
     """One metric per headline figure with its change on the week before; the 4-week average beneath."""
+    for note in review.notes:
+        st.caption(f":material/help: {note}")
     figures = rd.headline_figures(review.headline)
     per_row = 3  # six metrics side by side would cut their labels short
     for start in range(0, len(figures), per_row):

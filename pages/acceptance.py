@@ -26,6 +26,15 @@ if total is None or total["decided"] + total["pending"] == 0:
     )
     st.stop()
 
+facts = data.facts(settings.database_url)
+if components.no_acceptance_rate(facts):
+    st.metric("MQLs of the period", f"{total['decided'] + total['pending']:,}", border=True)
+    st.stop()
+if total["decided"] < total["decided"] + total["pending"]:
+    st.caption(
+        f":material/rule: Measured on the {total['decided']:,} of {total['decided'] + total['pending']:,} MQLs "
+        "of the period that have a recorded decision."
+    )
 kpis = st.columns(4)
 kpis[0].metric(
     "Acceptance rate",

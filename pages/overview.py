@@ -22,12 +22,18 @@ if overview.kpis["count"].sum() == 0 and overview.kpis["previous"].sum() == 0:
     st.stop()
 
 components.kpi_row(overview.kpis, filters.previous())
+components.facts_summary(data.facts(settings.database_url))
 
 cohort = mode == "cohort"
 if overview.undated_leads:
     st.caption(
         f":material/event_busy: {overview.undated_leads:,} of these leads were imported from a file without dates: "
         "they are counted at the date of their import, so the weekly trend and cohort maturity say nothing about them."
+    )
+if not cohort and data.facts(settings.database_url).stage_timed_leads < data.facts(settings.database_url).leads:
+    st.caption(
+        ":material/schedule: In-period counts need the time of each stage change: stages the data does not date "
+        "(reached, but not when) are left out of this mode and counted in the cohort mode."
     )
 if cohort and overview.immature_share > 0:
     st.caption(

@@ -13,9 +13,10 @@ url, today = settings.database_url, date.today()
 st.title("Weekly review")
 st.caption(
     f"Every channel and campaign (the sidebar filters do not apply here). SLA: {settings.sla_hours:g} hours from "
-    "MQL to accept/reject. Leads imported without dates are left out: they have no week to count in."
+    "MQL to accept/reject. Each lead counts at its own dates; stages the data does not date have no week to count in."
 )
-week = widgets.week_picker(rd.week_choices(data.tables(url), today), today)
+choices = rd.week_choices(data.tables(url), today)
+week = widgets.week_picker(choices, rd.default_week(data.tables(url), choices, today), today)
 review = rd.review_view(
     url, week, sla_hours=settings.sla_hours, today=today, maturity_days=settings.cohort_maturity_days
 )

@@ -21,34 +21,52 @@ view = data.handoff_view(settings.database_url, filters, sla_hours, date.today()
 overall = view.overall.row(0, named=True) if view.overall.height else None
 if overall is not None and not overall["decisions"]:
     overall = None
+facts = data.facts(settings.database_url)
 if view.undated:
     st.caption(
-        f"{view.undated:,} MQLs of the period were imported without stage times; they are left out of these figures."
+        f"{view.undated:,} MQLs of the period have no date of their own for the hand-off; they are left out of these "
+        "figures."
     )
-if overall is None and view.breached.is_empty():
+if not facts.decision_times_recorded:
+    st.info(
+        "No decision times are recorded in this data: the export says which leads sales accepted (or rejected) but "
+        "not when, so there is no time to decision and no SLA compliance to show. Import the CRM's status history "
+        "(an events file with the time of each accept or reject) to measure it.",
+        icon=":material/timer_off:",
+    )
+elif view.timed < view.decided:
+    st.caption(
+        f":material/rule: Measured on the {view.timed:,} of {view.decided:,} decided MQLs of the period whose "
+        "decision time is recorded."
+    )
+if overall is None and view.breached.is_empty() and facts.decision_times_recorded:
     st.info("No MQLs were decided or are waiting under these filters.", icon=":material/search_off:")
     st.stop()
 
-cols = st.columns(4)
+cols = st.columns(4) if facts.decision_times_recorded else []
 if overall:
     cols[0].metric(
         "SLA compliance", f"{overall['sla_compliance']:.1%}", border=True, help=f"Decided within {sla_hours:g} h"
     )
     cols[1].metric("Median time to decision", f"{overall['median_hours']:.1f} h", border=True)
     cols[2].metric("p90 time to decision", f"{overall['p90_hours']:.1f} h", border=True)
-cols[3].metric("Pending past the SLA", f"{view.breached.height:,}", border=True)
+if cols:
+    cols[3].metric("Pending past the SLA", f"{view.breached.height:,}", border=True)
 
-components.timing_chart(view.by_rep, label="decided_by_name", title="By rep (worst compliance first)", key="sla_by_rep")
-worst = view.by_rep.head(2)["decided_by_name"].to_list()
-st.plotly_chart(
-    charts.weekly_compliance_chart(view.weekly_by_rep, title="Weekly SLA compliance by rep", highlight=worst),
-    key="sla_weekly",
-)
-components.timing_chart(view.by_tier, label="decider_tier", title="By tier of the deciding rep", key="sla_by_tier")
-components.timing_chart(view.by_channel, label="channel_label", title="By channel", key="sla_by_channel")
-
-st.subheader("Pending MQLs past the SLA, oldest first")
-components.leads_table(view.breached, caption=f"{view.breached.height:,} MQLs waiting", file_stem="sla_breaches")
+if overall:
+    components.timing_chart(
+        view.by_rep, label="decided_by_name", title="By rep (worst compliance first)", key="sla_by_rep"
+    )
+    worst = view.by_rep.head(2)["decided_by_name"].to_list()
+    st.plotly_chart(
+        charts.weekly_compliance_chart(view.weekly_by_rep, title="Weekly SLA compliance by rep", highlight=worst),
+        key="sla_weekly",
+    )
+    components.timing_chart(view.by_tier, label="decider_tier", title="By tier of the deciding rep", key="sla_by_tier")
+    components.timing_chart(view.by_channel, label="channel_label", title="By channel", key="sla_by_channel")
+if facts.decision_times_recorded:
+    st.subheader("Pending MQLs past the SLA, oldest first")
+    components.leads_table(view.breached, caption=f"{view.breached.height:,} MQLs waiting", file_stem="sla_breaches")
 
 st.subheader("Junior → senior escalation and load")
 st.dataframe(view.escalation, hide_index=True, width="stretch", column_config=components.ESCALATION_COLUMNS)

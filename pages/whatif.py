@@ -17,6 +17,23 @@ st.caption(
 )
 if notice := st.session_state.pop("whatif_applied", None):
     st.success(notice, icon=":material/check_circle:")
+facts = data.facts(url)
+missing = []
+if not facts.scored_leads:
+    missing.append(
+        "score inputs for the leads: profile columns (role, seniority, industry, company size, revenue band), "
+        "activity counts (visits, downloads, clicks, events), or the CRM's own score column"
+    )
+if not facts.rejections_recorded:
+    missing.append("sales decisions that include rejections, to estimate what sales would accept")
+if missing:
+    st.info(
+        "The what-if cannot replay this data yet. It needs "
+        + "; and ".join(missing)
+        + ". Map those columns on the Import leads page ([columns] in the mapping) and import again.",
+        icon=":material/science:",
+    )
+    st.stop()
 base = data.whatif_base_view(url, today, maturity)
 if base.active is None:
     st.info("There is no scoring model yet: import leads or seed the demo first.", icon=":material/info:")

@@ -27,13 +27,25 @@ def wilson_bounds(successes: pl.Expr, trials: pl.Expr, z: float = Z_95) -> tuple
     return pl.when(valid).then(low), pl.when(valid).then(high)
 
 
-DECISION_COLUMNS = ("decision", "decided_at", "reason", "reason_kind", "comment", "decided_by")
+DECISION_COLUMNS = ("decision", "decided_at", "reason", "reason_kind", "comment", "decided_by", "decision_timed")
 FAR_FUTURE = datetime(9999, 1, 1)
+
+
+def timed(frame: pl.LazyFrame) -> pl.Expr:
+    """Whether a row's time is known (an export may say a stage was reached or decided, but not when)."""
+    return pl.col("timed") if "timed" in frame.collect_schema().names() else pl.lit(True)
 
 
 def _decision_columns(decisions: pl.LazyFrame) -> pl.LazyFrame:
     return decisions.select(
-        "lead_id", "decision", "decided_at", "reason", "reason_kind", "comment", pl.col("rep_id").alias("decided_by")
+        "lead_id",
+        "decision",
+        "decided_at",
+        "reason",
+        "reason_kind",
+        "comment",
+        pl.col("rep_id").alias("decided_by"),
+        timed(decisions).alias("decision_timed"),
     )
 
 
@@ -56,7 +68,7 @@ def mql_journeys(leads: pl.LazyFrame, events: pl.LazyFrame, decisions: pl.LazyFr
     """
     mqls = (
         events.filter(pl.col("stage") == Stage.MQL.value)
-        .select("lead_id", pl.col("occurred_at").alias("mql_at"))
+        .select("lead_id", pl.col("occurred_at").alias("mql_at"), timed(events).alias("mql_timed"))
         .sort("mql_at")
         .with_columns(
             (pl.col("mql_at").shift(-1).over("lead_id") - pl.duration(microseconds=1))

@@ -25,7 +25,7 @@ WATCHED = (Lead, StageEvent, SalesDecision, Scenario, ScoringModel, AppUser, Aud
 def world(tmp_path):
     """A small demo database and, for one junior rep with pending MQLs, the actors of every role."""
     url = f"sqlite:///{tmp_path / 'auth.db'}"
-    populate(url, today_plan(1_500, 8, seed=3, now=NOW))
+    populate(url, today_plan(3_000, 8, seed=3, now=NOW))  # enough recent MQLs for three pending
     reps = queue.reps(url=url)
     juniors = reps.filter((pl.col("tier") == "junior") & (pl.col("pending") >= 3)).sort("pending", descending=True)
     owner = juniors.row(0, named=True)

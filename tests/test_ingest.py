@@ -251,9 +251,18 @@ def test_an_events_file_dates_the_journey(tmp_path, url):
     t = read_tables(url)
     e1 = t.leads.filter(pl.col("external_id") == "E1").row(0, named=True)
     assert e1["dated"] and e1["stage"] == "sal"
-    assert not t.leads.filter(pl.col("external_id") == "E2")["dated"][0]
+    # E2 has no events, but a date of its own: it counts at that date (its only stage, inquiry, is dated by it)
+    e2 = t.leads.filter(pl.col("external_id") == "E2").row(0, named=True)
+    assert e2["dated"] and e2["created_at"] == datetime(2026, 10, 1, 9)
+    e2_events = t.events.filter(pl.col("lead_id") == e2["id"])
+    assert e2_events.select("stage", "timed").rows() == [("inquiry", True)]
     decision = t.decisions.row(0, named=True)
-    assert (decision["decision"], decision["decided_at"]) == ("accepted", datetime(2026, 10, 1, 15))
+    assert (decision["decision"], decision["decided_at"], decision["timed"]) == (
+        "accepted",
+        datetime(2026, 10, 1, 15),
+        True,
+    )
+    assert t.reps.filter(pl.col("name") == "Ava Thompson").height == 1  # a rep named by the events file
     assert summary.events_added == 4  # E1: inquiry, mql, sal; E2: inquiry
 
 
@@ -268,7 +277,13 @@ def test_the_mapping_round_trips_through_toml():
     [
         ('[columns]\nexternal_id = "id"\nshoe_size = "x"\n', "shoe_size"),
         ('[columns]\nchannel = "src"\n', "lead id"),
-        ('[columns]\nexternal_id = "id"\n[values.channel]\n"Google" = "search_engines"\n', "search_engines"),
+        ('[columns]\nexternal_id = "id"\n[values.stage]\n"Won" = "champion"\n', "champion"),
+        ('[columns]\nexternal_id = "id"\n[file]\ndelimter = ";"\n', "'delimter'.*Valid keys there: preset, delimiter"),
+        ('[colums]\nexternal_id = "id"\n', "'colums'.*Valid keys there: file, columns"),
+        ('[columns]\nexternal_id = "id"\n[events]\nlead = "x"\n', r"\[events\] has 'lead'"),
+        ('[columns]\nexternal_id = "id"\n[constants]\nstage = "won"\n', "not one of"),
+        ('[columns]\nexternal_id = "id"\n[stage_dates]\nwon = "Closed"\n', "'won'"),
+        ('[columns]\nexternal_id = "id"\n[events]\nexternal_id = "id"\noccurred_at = "d"\n', "needs a stage"),
         ("[columns\n", "not valid TOML"),
     ],
 )

@@ -1,0 +1,649 @@
+"""Validation: a read file mapped to Handoff's rows, every problem as a frame; pure polars, nothing written."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import datetime
+
+import polars as pl
+
+from dashboard.domain import CHANNELS, DISQUALIFICATION_REASONS, MAIN_PATH, REJECTION_REASONS, Decision, Stage
+from dashboard.ingest.mapping import (
+    ACCEPTED,
+    CHANNEL_KEYS,
+    COUNTERS,
+    LEAD_FIELDS,
+    STAGES,
+    TARGETS,
+    UNKNOWN_CHANNEL,
+    ImportRefused,
+    Mapping,
+)
+
+# A cell a spreadsheet would run as a formula: "=…", or "+", "-", "@" followed by something formula-like.
+FORMULA = r"^\s*(=|[+\-@].*[(!|])"
+TRUE_WORDS = ("1", "true", "yes", "y", "t")
+FALSE_WORDS = ("0", "false", "no", "n", "f")
+PROBLEM_SCHEMA = {"file": pl.String, "row": pl.Int64, "column": pl.String, "value": pl.String, "problem": pl.String}
+CHANNEL_LABELS = {c.key: c.label for c in CHANNELS}
+ATTRIBUTE = "attr:"  # prefix of the attribute columns while they travel with the lead's row
+
+
+@dataclass
+class Prepared:
+    """A file mapped to Handoff's tables, with every problem found; nothing is written yet."""
+
+    leads: pl.DataFrame  # one row per valid lead, Handoff's columns (+ campaign name, channel key, owner, closer)
+    events: pl.DataFrame  # external_id, stage, occurred_at (null: the lead's created_at), rep, timed
+    decisions: pl.DataFrame  # external_id, decision, reason, reason_kind, comment, decided_at, timed, rep
+    disqualifications: pl.DataFrame  # external_id, reason, comment, disqualified_at, timed
+    attributes: pl.DataFrame  # external_id, name, value
+    channels: pl.DataFrame  # key, label, view_through: every channel the leads come through
+    problems: pl.DataFrame  # file, row, column, value, problem
+    unmapped: dict[str, list[str]]  # field -> values the mapping does not assign
+    rows_read: int
+    dated: bool
+    notes: list[str]
+
+    @property
+    def rejected_rows(self) -> int:
+        """Rows of the leads file (and of the events file) that have a problem."""
+        return self.problems.select("file", "row").unique().height
+
+
+def _cleaned(frame: pl.DataFrame, empty: tuple[str, ...]) -> pl.DataFrame:
+    return frame.with_columns(
+        pl.when(pl.col(c).str.strip_chars().is_in(list(empty)))
+        .then(None)
+        .otherwise(pl.col(c).str.strip_chars())
+        .alias(c)
+        for c in frame.columns
+    )
+
+
+SLASHED = r"^\s*(\d{1,2})[/.\-](\d{1,2})[/.\-](\d{4})"
+ISO_FORMATS = ("%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M", "%Y-%m-%d")
+# Exports write times as 14:05, 14:05:09, or on a 12-hour clock (Salesforce: "2:05 PM").
+TIME_SUFFIXES = (" %H:%M:%S", " %H:%M", " %I:%M %p", " %I:%M:%S %p", ", %I:%M %p", "")
+
+
+def date_order_of(values: pl.Series) -> str | None:
+    """iso, day-first or month-first as the values show; None when every slashed date could be either."""
+    text = values.drop_nulls()
+    parts = text.str.extract_groups(SLASHED).struct.unnest().drop_nulls()
+    if parts.is_empty():
+        return "iso"
+    first, second = parts[:, 0].cast(pl.Int64), parts[:, 1].cast(pl.Int64)
+    day_first, month_first = bool((first > 12).any()), bool((second > 12).any())
+    if day_first and month_first:
+        return "mixed"
+    if day_first:
+        return "day-first"
+    if month_first:
+        return "month-first"
+    return None
+
+
+def parse_dates(column: pl.Expr, order: str) -> pl.Expr:
+    """column parsed as datetimes in the given order (ISO dates are always understood); null where it fails."""
+    formats = list(ISO_FORMATS)
+    if order in ("day-first", "month-first"):
+        day, month = ("%d", "%m") if order == "day-first" else ("%m", "%d")
+        for separator in ("/", ".", "-"):
+            formats += [f"{day}{separator}{month}{separator}%Y{suffix}" for suffix in TIME_SUFFIXES]
+    text = column.str.strip_chars()
+    return pl.coalesce([text.str.to_datetime(f, strict=False, time_unit="us") for f in formats])
+
+
+class AmbiguousDates(ImportRefused):
+    """Every date in a column could be day-first or month-first: the user must say which."""
+
+    def __init__(self, column: str, examples: list[str]):
+        self.column = column
+        shown = ", ".join(examples)
+        super().__init__(
+            f"“{column}” has dates such as {shown} that read the same day-first or month-first. "
+            "Say which it is (date_order in the mapping: day-first or month-first); Handoff does not guess."
+        )
+
+
+def _problems(
+    frame: pl.DataFrame, where: pl.Expr, column: str, problem: str, *, value: str | None = None, file: str = "leads"
+) -> pl.DataFrame:
+    """The rows of frame where `where` holds, as problems of column (the cell's value from `value`, or column)."""
+    return frame.filter(where).select(
+        pl.lit(file).alias("file"),
+        pl.col("row").cast(pl.Int64),
+        pl.lit(column).alias("column"),
+        pl.col(value or column).cast(pl.String).alias("value"),
+        pl.lit(problem).alias("problem"),
+    )
+
+
+def _date_order(mapping: Mapping, values: pl.Series, notes: list[str]) -> str:
+    """The mapping's date order, or the one the values show; refuses to guess when every date could be either."""
+    if mapping.date_order != "auto":
+        return mapping.date_order
+    order = date_order_of(values)
+    if order is None:
+        raise AmbiguousDates(values.name, values.drop_nulls().head(3).to_list())
+    if order == "mixed":
+        notes.append(f"“{values.name}” mixes day-first and month-first dates; read as day-first.")
+        return "day-first"
+    return order
+
+
+def _dates(frame: pl.DataFrame, column: str, mapping: Mapping, notes: list[str], problems: list, file: str) -> pl.Expr:
+    """column parsed as dates, with a problem for every cell that holds something else."""
+    parsed = parse_dates(pl.col(column), _date_order(mapping, frame[column], notes))
+    where = pl.col(column).is_not_null() & parsed.is_null()
+    problems.append(_problems(frame, where, column, "not a date Handoff understands", file=file))
+    return parsed
+
+
+def channel_of(raw: pl.Expr, table: dict[str, str]) -> tuple[pl.Expr, pl.Expr]:
+    """The channel key and label of a source value: mapped to one of ours, or a channel of the file's own.
+
+    The list is open: an unmapped value (or a mapped one that is not our key) becomes a channel with that label;
+    empty or "unknown" stays Unknown, never folded into another channel.
+    """
+    mapped = raw.replace_strict(table, default=raw, return_dtype=pl.String) if table else raw
+    slugged = mapped.str.to_lowercase().str.replace_all(r"[^0-9a-z]+", "_").str.strip_chars("_")
+    key = (
+        pl.when(mapped.is_in(list(CHANNEL_KEYS)))
+        .then(mapped)
+        .when(slugged.is_null() | (slugged == ""))
+        .then(pl.lit(UNKNOWN_CHANNEL[0]))
+        .otherwise(slugged)
+    )
+    snake = mapped.str.contains(r"^[a-z0-9_]+$")
+    readable = pl.when(snake).then(
+        mapped.str.slice(0, 1).str.to_uppercase() + mapped.str.slice(1).str.replace_all("_", " ")
+    )
+    label = (
+        pl.when(key.is_in(list(CHANNEL_KEYS)))
+        .then(key.replace_strict(CHANNEL_LABELS, default=None, return_dtype=pl.String))
+        .when(key == UNKNOWN_CHANNEL[0])
+        .then(pl.lit(UNKNOWN_CHANNEL[1]))
+        .otherwise(pl.coalesce(readable, mapped))
+    )
+    return key, label
+
+
+def _mapped_category(frame: pl.DataFrame, name: str, sources: list[str], table: dict[str, str]):
+    """A categorical field's value (the first source column with a known value) and the values left unmapped."""
+    targets = TARGETS[name] or ()
+    found = set()
+    for source_column in sources:
+        values = frame[source_column].drop_nulls().unique().to_list()
+        found |= {v for v in values if v not in table and v not in targets}
+    mapped = [pl.col(c).replace_strict(table, default=pl.col(c), return_dtype=pl.String).alias(c) for c in sources]
+    known = [pl.when(m.is_in(list(targets))).then(m) for m in mapped]
+    return (pl.coalesce(known) if len(known) > 1 else known[0]), known, sorted(found)
+
+
+def _constant(mapping_constants: dict[str, str], name: str) -> pl.Expr | None:
+    value = mapping_constants.get(name)
+    return None if value is None else pl.lit(value, dtype=pl.String)
+
+
+def _lead_columns(frame: pl.DataFrame, mapping: Mapping, problems: list, notes: list, unmapped: dict) -> dict:
+    """Every lead field the mapping fills, from a column or a constant, as expressions over frame."""
+    columns: dict[str, pl.Expr] = {}
+    for spec in LEAD_FIELDS:
+        sources = mapping.column(spec.name)
+        if spec.name == "external_id":
+            continue
+        if not sources:
+            constant = _constant(mapping.constants, spec.name)
+            if constant is not None:
+                columns[spec.name] = constant
+            continue
+        source = sources[0]
+        if spec.kind == "date":
+            problems.append(_problems(frame, pl.col(source).is_null(), source, "missing date"))
+            columns[spec.name] = _dates(frame, source, mapping, notes, problems, "leads")
+        elif spec.kind in ("int", "number"):
+            number = pl.col(source).str.replace(",", ".", literal=True).cast(pl.Float64, strict=False)
+            problems.append(_problems(frame, pl.col(source).is_not_null() & number.is_null(), source, "not a number"))
+            columns[spec.name] = number.round(0).cast(pl.Int64) if spec.kind == "int" else number
+        elif spec.kind == "bool":
+            word = pl.col(source).str.to_lowercase()
+            parsed = pl.when(word.is_in(TRUE_WORDS)).then(True).when(word.is_in(FALSE_WORDS)).then(False)
+            problems.append(_problems(frame, pl.col(source).is_not_null() & parsed.is_null(), source, "not yes or no"))
+            columns[spec.name] = parsed
+        elif spec.name == "channel":
+            table = mapping.values.get("channel", {})
+            values = frame[source].drop_nulls().unique().to_list()
+            unmapped["channel"] = sorted(v for v in values if v not in table and v not in CHANNEL_KEYS)
+            columns["channel"] = pl.col(source)
+        elif spec.kind == "category":
+            columns[spec.name], known, unmapped[spec.name] = _mapped_category(
+                frame, spec.name, sources, mapping.values.get(spec.name, {})
+            )
+            if spec.name == "stage":
+                problems += [
+                    _problems(frame, pl.col(c).is_not_null() & k.is_null(), c, "no status / stage is mapped for it")
+                    for c, k in zip(sources, known, strict=True)
+                ]
+        else:
+            columns[spec.name] = pl.col(source)
+    for stage, source in mapping.stage_dates.items():
+        columns[f"{stage}_date"] = _dates(frame, source, mapping, notes, problems, "leads")
+    for label, source in mapping.attributes.items():
+        columns[ATTRIBUTE + label] = pl.col(source)
+    if mapping.column("feedback"):
+        columns["feedback_text"] = pl.coalesce([pl.col(c) for c in mapping.column("feedback")])
+    return columns
+
+
+def _without_missing(frame: pl.DataFrame, mapping: Mapping, notes: list[str]) -> Mapping:
+    """The mapping without the columns the file does not have (a note says which); the id column is required."""
+    missing = sorted(mapping.used_columns() - set(frame.columns))
+    required = [c for c in mapping.column("external_id") if c in missing]
+    if required:
+        hint = " It was read as a single column: is the delimiter right?" if frame.width == 1 else ""
+        raise ImportRefused(
+            f"The file has no column “{required[0]}”, which the mapping names as the lead id. "
+            f"Its columns are: {', '.join(frame.columns)}.{hint}"
+        )
+    if not missing:
+        return mapping
+    notes.append(f"Not in the file, so left empty: {', '.join(missing)}.")
+    return replace(
+        mapping,
+        columns={name: [c for c in mapping.column(name) if c not in missing] for name in mapping.columns},
+        stage_dates={s: c for s, c in mapping.stage_dates.items() if c not in missing},
+        attributes={a: c for a, c in mapping.attributes.items() if c not in missing},
+    )
+
+
+def _ignored(frame: pl.DataFrame, used: set[str], file: str, notes: list[str]) -> None:
+    ignored = [c for c in frame.columns if c not in used and c != "row"]
+    if ignored:
+        notes.append(
+            f"Columns of the {file} that no field maps, so not imported: {', '.join(ignored)}. "
+            "Map them, or keep them as attributes, to use them."
+        )
+
+
+def prepare(raw: pl.DataFrame, mapping: Mapping, *, now: datetime, events: pl.DataFrame | None = None) -> Prepared:
+    """Map and validate a leads file (and optionally an events file); nothing is written."""
+    mapping.check()
+    problems: list[pl.DataFrame] = []
+    notes: list[str] = []
+    unmapped: dict[str, list[str]] = {}
+    mapping = _without_missing(raw, mapping, notes)
+    frame = _cleaned(raw, mapping.empty_values).with_row_index("row", offset=2)  # row 1 is the header
+    id_column = mapping.column("external_id")[0]
+    problems += [
+        _problems(frame, pl.col(c).str.contains(FORMULA).fill_null(False), c, "starts like a spreadsheet formula; "
+                  "remove it or quote it")
+        for c in raw.columns
+    ]  # fmt: skip
+    problems.append(_problems(frame, pl.col(id_column).is_null(), id_column, "missing lead id"))
+    duplicated = pl.col(id_column).is_not_null() & pl.col(id_column).is_duplicated()
+    problems.append(_problems(frame, duplicated, id_column, "this lead id appears more than once in the file"))
+    columns = _lead_columns(frame, mapping, problems, notes, unmapped)
+    _ignored(raw, mapping.used_columns(), "leads file", notes)
+    dated = bool(mapping.column("created_at"))
+    if not dated:
+        notes.append(
+            f"The file has no date column: its leads are counted at the date of this import ({now:%Y-%m-%d}); "
+            "Handoff does not invent dates."
+        )
+    if events is None and not mapping.stage_dates:
+        notes.append(
+            "Neither an events file nor stage-date columns: the stages have no times of their own, so these leads "
+            "are left out of the SLA and velocity figures."
+        )
+    mapped = frame.select("row", pl.col(id_column).alias("external_id"), **columns)
+    event_rows = _event_rows(events, mapping, problems, notes) if events is not None else None
+    problem_frame = pl.concat([pl.DataFrame(schema=PROBLEM_SCHEMA), *problems]).sort(
+        "file", "row", "column", descending=[True, False, False]
+    )
+    bad_rows = problem_frame.filter(pl.col("file") == "leads")["row"].unique()
+    valid = mapped.filter(~pl.col("row").is_in(bad_rows.implode()))
+    if event_rows is not None:
+        unknown = event_rows.join(valid.select("external_id"), on="external_id", how="anti")
+        if unknown.height:
+            notes.append(
+                f"{unknown.height:,} rows of the events file name {unknown['external_id'].n_unique():,} leads that are "
+                "not among the imported leads; they were not imported."
+            )
+        event_rows = event_rows.join(valid.select("external_id"), on="external_id", how="semi")
+        valid = _with_event_facts(valid, event_rows)
+    valid = _with_channels(valid, mapping.values.get("channel", {}), notes)
+    stage_constant = mapping.constants.get("stage")
+    rows = _handoff_rows(valid, now=now, dated=dated, entry_stage=stage_constant)
+    if event_rows is not None:
+        # The events file dates these stages: its times replace the placeholders the status implied.
+        timed = event_rows.select("external_id", "stage", "occurred_at", "rep", pl.lit(True).alias("timed"))
+        rows["events"] = rows["events"].select(timed.columns)
+        rows["events"] = pl.concat(
+            [rows["events"].join(timed.select("external_id", "stage"), on=["external_id", "stage"], how="anti"), timed]
+        )
+    rows["decisions"], rows["disqualifications"] = _decision_times(rows)
+    return Prepared(
+        leads=rows["leads"],
+        events=rows["events"],
+        decisions=rows["decisions"],
+        disqualifications=rows["disqualifications"],
+        attributes=_attributes(valid),
+        channels=valid.select(pl.col("channel").alias("key"), pl.col("channel_label").alias("label"))
+        .unique("key", keep="first")
+        .sort("key")
+        .with_columns(pl.col("key").is_in(["ctv", "ott"]).alias("view_through")),
+        problems=problem_frame,
+        unmapped=unmapped,
+        rows_read=raw.height,
+        dated=dated,
+        notes=notes,
+    )
+
+
+def _with_channels(valid: pl.DataFrame, table: dict[str, str], notes: list[str]) -> pl.DataFrame:
+    """valid with each lead's own channel (key and label) and its campaign; notes on new channels and mixes."""
+    raw = pl.col("channel") if "channel" in valid.columns else pl.lit(None, dtype=pl.String)
+    key, label = channel_of(raw, table)
+    valid = valid.with_columns(key.alias("channel"), label.alias("channel_label"))
+    own = valid.filter(~pl.col("channel").is_in(list(CHANNEL_KEYS)))["channel_label"].unique().sort().to_list()
+    if own:
+        notes.append(f"Channels of the file's own, kept with their labels: {', '.join(own)}.")
+    campaign = pl.col("campaign") if "campaign" in valid.columns else pl.lit(None, dtype=pl.String)
+    valid = valid.with_columns(pl.coalesce(campaign, pl.col("channel_label") + " (imported)").alias("campaign"))
+    mixed = valid.group_by("campaign").agg(pl.col("channel").n_unique().alias("n")).filter(pl.col("n") > 1)
+    if mixed.height:
+        notes.append(
+            f"{mixed.height:,} of {valid['campaign'].n_unique():,} campaigns bring leads through several channels; "
+            "each lead keeps its own channel (the campaign × channel matrix shows the mix)."
+        )
+    return valid
+
+
+def _event_rows(events: pl.DataFrame, mapping: Mapping, problems: list[pl.DataFrame], notes: list[str]) -> pl.DataFrame:
+    """The events file as rows of external_id, stage, occurred_at, rep, owner, closer and the attribute columns."""
+    if not mapping.has_events:
+        raise ImportRefused(
+            "An events file was given but the mapping has no [events] section: say which column holds the lead id, "
+            "and the stage (a column, a constant or stage-date columns)."
+        )
+    names = mapping.event_columns
+    missing = sorted(mapping.used_event_columns() - set(events.columns))
+    if missing:
+        raise ImportRefused(f"The events file has no column {', '.join(missing)}; it has {', '.join(events.columns)}.")
+    _ignored(events, mapping.used_event_columns(), "events file", notes)
+    frame = _cleaned(events, mapping.empty_values).with_row_index("row", offset=2)
+    if mapping.event_where:
+        kept = frame.filter(*(pl.col(c).is_in(v) for c, v in mapping.event_where.items()))
+        skipped = frame.height - kept.height
+        if skipped:
+            shown = "; ".join(f"{c} is {' or '.join(v)}" for c, v in mapping.event_where.items())
+            notes.append(f"{skipped:,} rows of the events file are not stage changes ({shown} only) and were skipped.")
+        frame = kept
+
+    def column(name: str) -> pl.Expr:
+        if names.get(name):
+            return pl.col(names[name])
+        constant = _constant(mapping.event_constants, name)
+        return pl.lit(None, dtype=pl.String) if constant is None else constant
+
+    people = [column(n).cast(pl.String).alias(n) for n in ("rep", "owner", "closer")]
+    people += [pl.col(c).alias(ATTRIBUTE + a) for a, c in mapping.event_attributes.items()]
+    parts = []
+    if names.get("stage") or mapping.event_constants.get("stage"):
+        table = mapping.values.get("event_stage", {})
+        stage_text = column("stage").cast(pl.String)
+        stage = stage_text.replace_strict(table, default=stage_text, return_dtype=pl.String)
+        when = _dates(frame, names["occurred_at"], mapping, notes, problems, "events")
+        parsed = frame.select(
+            "row",
+            pl.col(names["external_id"]).alias("external_id"),
+            pl.when(stage.is_in(list(STAGES))).then(stage).alias("stage"),
+            stage_text.alias("stage_text"),
+            when.alias("occurred_at"),
+            *people,
+        )
+        problems.append(
+            _problems(parsed, pl.col("stage").is_null(), names.get("stage") or "stage", "unknown stage",
+                      value="stage_text", file="events")
+        )  # fmt: skip
+        parts.append(parsed.drop("stage_text"))
+    for stage, source in mapping.event_stage_dates.items():
+        when = _dates(frame, source, mapping, notes, problems, "events")
+        parts.append(
+            frame.select(
+                "row",
+                pl.col(names["external_id"]).alias("external_id"),
+                pl.lit(stage).alias("stage"),
+                when.alias("occurred_at"),
+                *people,
+            ).filter(pl.col("occurred_at").is_not_null())
+        )
+    rows = pl.concat(parts, how="diagonal_relaxed")
+    problems.append(
+        _problems(rows, pl.col("external_id").is_null(), names["external_id"], "missing lead id",
+                  value="external_id", file="events")
+    )  # fmt: skip
+    return rows.drop_nulls(["external_id", "stage", "occurred_at"]).drop("row")
+
+
+def _with_event_facts(valid: pl.DataFrame, events: pl.DataFrame) -> pl.DataFrame:
+    """valid with what the events file says of each lead: a stage further than its status, and its owner, closer
+    and attributes where the leads file has none."""
+    ordered = events.sort("occurred_at")
+    facts = [c for c in events.columns if c in ("owner", "closer") or c.startswith(ATTRIBUTE)]
+    latest = ordered.group_by("external_id").agg(
+        _furthest(pl.col("stage")).alias("event_stage"), *(pl.col(c).drop_nulls().last().alias(c) for c in facts)
+    )
+    joined = valid.join(latest, on="external_id", how="left", suffix="_event")
+    status = pl.col("stage") if "stage" in valid.columns else pl.lit(None, dtype=pl.String)
+    further = _stage_rank(pl.col("event_stage")) > _stage_rank(status).fill_null(-1.0)
+    joined = joined.with_columns(pl.when(further).then(pl.col("event_stage")).otherwise(status).alias("stage"))
+    for name in facts:
+        if f"{name}_event" in joined.columns:
+            joined = joined.with_columns(pl.coalesce(name, f"{name}_event").alias(name)).drop(f"{name}_event")
+    return joined.drop("event_stage")
+
+
+RANK = {s.value: i for i, s in enumerate(MAIN_PATH)}
+REASON_KIND = {r.key: r.kind.value for r in REJECTION_REASONS}
+DISQUALIFICATION_KEYS = tuple(r.key for r in DISQUALIFICATION_REASONS)
+# The main-path stage each detour implies was reached first.
+DETOUR_REACHED = {Stage.REJECTED.value: "mql", Stage.DISQUALIFIED.value: "sal", Stage.LOST.value: "opportunity"}
+DETOUR_STAGES = (Stage.REJECTED.value, Stage.DISQUALIFIED.value, Stage.LOST.value, Stage.RECYCLED.value)
+
+
+def _stage_rank(stage: pl.Expr) -> pl.Expr:
+    # Detours rank just past the stage they leave from, so "rejected" is further than "mql".
+    ranks = {**{k: float(v) for k, v in RANK.items()}, **{k: RANK[v] + 0.5 for k, v in DETOUR_REACHED.items()}}
+    return stage.replace_strict(ranks, default=-1.0, return_dtype=pl.Float64)
+
+
+def _furthest(stage: pl.Expr) -> pl.Expr:
+    return stage.sort_by(_stage_rank(stage)).last()
+
+
+KIND_TYPES = {
+    "id": pl.String,
+    "text": pl.String,
+    "category": pl.String,
+    "int": pl.Int64,
+    "bool": pl.Boolean,
+    "number": pl.Float64,
+}
+FIELD_TYPES = {f.name: KIND_TYPES.get(f.kind, pl.Datetime("us")) for f in LEAD_FIELDS} | {"feedback_text": pl.String}
+TEXT_FIELDS = (
+    "campaign",
+    "channel",
+    "owner",
+    "closer",
+    "role",
+    "seniority",
+    "country",
+    "region",
+    "company",
+    "industry",
+)
+DATED_STAGES = (*RANK, *DETOUR_STAGES)
+
+
+def _handoff_rows(
+    valid: pl.DataFrame, *, now: datetime, dated: bool, entry_stage: str | None
+) -> dict[str, pl.DataFrame]:
+    """Leads, the stage events their status implies, sales decisions and disqualifications."""
+    # Fields the mapping leaves out are empty columns, so that everything below reads every field the same way.
+    absent = {name: kind for name, kind in FIELD_TYPES.items() if name not in valid.columns}
+    absent |= {f"{s}_date": pl.Datetime("us") for s in DATED_STAGES if f"{s}_date" not in valid.columns}
+    valid = valid.with_columns(pl.lit(None, dtype=kind).alias(name) for name, kind in absent.items())
+    feedback, status = pl.col("feedback"), pl.col("stage")
+    rejected_reason = pl.when(feedback.is_in(list(REASON_KIND))).then(feedback)
+    disqualified_reason = pl.when(feedback.is_in(list(DISQUALIFICATION_KEYS))).then(feedback)
+    detour_ranks = {k: RANK[v] for k, v in DETOUR_REACHED.items()}
+    # How far the lead got: its status, a stage it has a date for, or what sales' feedback implies.
+    reached = pl.max_horizontal(
+        status.replace_strict({**RANK, **detour_ranks}, default=0, return_dtype=pl.Int64),
+        *(pl.when(pl.col(f"{s}_date").is_not_null()).then(r).otherwise(0) for s, r in {**RANK, **detour_ranks}.items()),
+        pl.when(feedback == ACCEPTED)
+        .then(RANK["sal"])
+        .when(rejected_reason.is_not_null())
+        .then(RANK["mql"])
+        .when(disqualified_reason.is_not_null())
+        .then(RANK["sal"])
+        .otherwise(0),
+    )
+    was_rejected = rejected_reason.is_not_null() | pl.col("rejected_date").is_not_null()
+    was_disqualified = disqualified_reason.is_not_null() | pl.col("disqualified_date").is_not_null()
+    detour = (
+        pl.when(status.is_in(list(DETOUR_STAGES)))
+        .then(status)
+        .when(was_rejected & (reached <= RANK["mql"]))
+        .then(pl.lit(Stage.REJECTED.value))
+        .when(was_disqualified & (reached <= RANK["sal"]))
+        .then(pl.lit(Stage.DISQUALIFIED.value))
+        .when(pl.col("lost_date").is_not_null() & (reached <= RANK["opportunity"]))
+        .then(pl.lit(Stage.LOST.value))
+    )  # fmt: skip
+    base = valid.with_columns(
+        reached.alias("reached"),
+        detour.alias("detour"),
+        rejected_reason.alias("rejected_reason"),
+        disqualified_reason.alias("disqualified_reason"),
+    )
+    main_names = [s.value for s in MAIN_PATH]
+    # A last-activity value adds one to the behaviour count it stands for.
+    counters = [(pl.col(c).fill_null(0) + (pl.col("activity") == c).fill_null(False).cast(pl.Int64)) for c in COUNTERS]
+    created = (pl.col("created_at") if dated else pl.lit(now)).cast(pl.Datetime("us"))
+    leads = base.select(
+        "external_id",
+        created.alias("created_at"),
+        *TEXT_FIELDS,
+        "channel_label",
+        "company_size_band",
+        "revenue_band",
+        *[e.cast(pl.Int64).alias(c) for e, c in zip(counters, COUNTERS, strict=True)],
+        "has_budget",
+        "is_authority",
+        "has_need",
+        "timeline_months",
+        pl.coalesce(pl.col("detour"), pl.col("reached").replace_strict(dict(enumerate(main_names)))).alias("stage"),
+        pl.when(pl.col("reached") >= RANK["mql"]).then(pl.lit("import")).alias("mql_route"),
+        pl.col("score").alias("crm_score"),
+        pl.lit(now).cast(pl.Datetime("us")).alias("imported_at"),
+        pl.lit(dated).alias("dated"),
+    )
+
+    def event(stage: str, stage_expr: pl.Expr) -> pl.Expr:
+        # The time a stage was reached: its own date column; the lead's creation for its entry stage (inquiry, or
+        # the stage every row of the file is in); otherwise unknown (timed false, the creation as a placeholder).
+        own = pl.col(f"{stage}_date")
+        entry = pl.lit(dated) & stage_expr.is_in([Stage.INQUIRY.value, entry_stage or Stage.INQUIRY.value])
+        # An unknown time is left empty: the write puts the lead's creation there, and a re-import finds it again.
+        return [
+            pl.coalesce(own, pl.when(entry).then(pl.col("created_at"))).cast(pl.Datetime("us")).alias("occurred_at"),
+            (own.is_not_null() | entry).alias("timed"),
+        ]
+
+    main = [
+        base.filter(pl.col("reached") >= rank).select(
+            "external_id", pl.lit(stage).alias("stage"), *event(stage, pl.lit(stage))
+        )
+        for stage, rank in RANK.items()
+    ]
+    detours = [
+        base.filter(pl.col("detour") == stage).select(
+            "external_id", pl.lit(stage).alias("stage"), *event(stage, pl.lit(stage))
+        )
+        for stage in DETOUR_STAGES
+    ]
+    events = pl.concat(main + detours).with_columns(pl.lit(None, dtype=pl.String).alias("rep"))
+    comment = pl.col("feedback_text")
+    decisions = base.filter((pl.col("reached") >= RANK["sal"]) | (pl.col("detour") == Stage.REJECTED.value)).select(
+        "external_id",
+        pl.when(pl.col("reached") >= RANK["sal"])
+        .then(pl.lit(Decision.ACCEPTED.value))
+        .otherwise(pl.lit(Decision.REJECTED.value))
+        .alias("decision"),
+        pl.when(pl.col("reached") < RANK["sal"]).then(pl.col("rejected_reason")).alias("reason"),
+        pl.when(pl.col("reached") < RANK["sal"])
+        .then(pl.col("rejected_reason").replace_strict(REASON_KIND, default=None))
+        .alias("reason_kind"),
+        pl.when(pl.col("rejected_reason").is_not_null() & (pl.col("reached") < RANK["sal"]))
+        .then(comment)
+        .alias("comment"),
+        pl.col("owner"),
+    )
+    disqualifications = base.filter(pl.col("detour") == Stage.DISQUALIFIED.value).select(
+        "external_id",
+        pl.col("disqualified_reason").fill_null("no_need").alias("reason"),
+        comment.alias("comment"),
+    )
+    return {"leads": leads, "events": events, "decisions": decisions, "disqualifications": disqualifications}
+
+
+def _decision_times(rows: dict[str, pl.DataFrame]) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Decisions and disqualifications with their time where an event dates them (timed), and who decided."""
+    timed = rows["events"].filter(pl.col("timed")).sort("occurred_at")
+
+    def dated(frame: pl.DataFrame, stage: pl.Expr, at: str) -> pl.DataFrame:
+        first = (
+            timed.join(frame.select("external_id", stage.alias("stage")), on=["external_id", "stage"], how="semi")
+            .group_by("external_id")
+            .agg(pl.col("occurred_at").first().alias(at), pl.col("rep").first().alias("event_rep"))
+        )
+        return frame.join(first, on="external_id", how="left").with_columns(pl.col(at).is_not_null().alias("timed"))
+
+    decision_stage = (
+        pl.when(pl.col("decision") == Decision.ACCEPTED.value).then(pl.lit("sal")).otherwise(pl.lit("rejected"))
+    )
+    decisions = dated(rows["decisions"], decision_stage, "decided_at")
+    # A decision of unknown time still follows its hand-off: its placeholder is the lead's last MQL time (or its
+    # creation), so that it is matched to that hand-off and not read as an earlier one's.
+    handed = (
+        rows["events"]
+        .filter(pl.col("stage") == Stage.MQL.value)
+        .join(rows["leads"].select("external_id", "created_at"), on="external_id", how="left")
+        .group_by("external_id")
+        .agg(pl.coalesce("occurred_at", "created_at").max().alias("handed_at"))
+    )
+    decisions = (
+        decisions.join(handed, on="external_id", how="left")
+        .with_columns(pl.coalesce("decided_at", "handed_at").alias("decided_at"))
+        .drop("handed_at")
+    )
+    decisions = decisions.with_columns(pl.coalesce("event_rep", "owner").alias("rep")).drop("event_rep", "owner")
+    disqualifications = dated(rows["disqualifications"], pl.lit("disqualified"), "disqualified_at").drop("event_rep")
+    return decisions, disqualifications
+
+
+def _attributes(valid: pl.DataFrame) -> pl.DataFrame:
+    """The lead attributes as rows: external_id, name, value (empty values left out)."""
+    columns = [c for c in valid.columns if c.startswith(ATTRIBUTE)]
+    if not columns:
+        return pl.DataFrame(schema={"external_id": pl.String, "name": pl.String, "value": pl.String})
+    return (
+        valid.select("external_id", *columns)
+        .unpivot(index="external_id", variable_name="name", value_name="value")
+        .drop_nulls("value")
+        .with_columns(pl.col("name").str.strip_prefix(ATTRIBUTE), pl.col("value").cast(pl.String))
+    )
