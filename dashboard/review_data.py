@@ -88,8 +88,16 @@ def review_frames(
             review.model_changes(t.scoring_models.lazy(), mqls, as_of=min(now, week.end)),
         ]
     )
-    headline, *rest, changes = frames
+    headline, trend, campaign_movers, channel_movers, rejections, breaches, load, changes = frames
     gaps = unsupported(t.facts)
+    if "acceptance_rate" in gaps:  # rates drawn from accepted leads only would read 100%
+        rates = ("rate", "rate_low", "rate_high", "rate_before", "rate_change", "rate_within_noise")
+        trend, campaign_movers, channel_movers = (
+            f.with_columns(pl.lit(None, dtype=f.schema[c]).alias(c) for c in rates if c in f.columns)
+            for f in (trend, campaign_movers, channel_movers)
+        )
+    if "sla_compliance" in gaps:  # without decision times nothing is late or on time
+        breaches = breaches.clear()
     # A figure the data cannot support is left empty (shown as "–"), never drawn from placeholders.
     headline = headline.with_columns(
         pl.when(pl.col("figure").is_in(list(gaps))).then(None).otherwise(pl.col(c)).alias(c)
@@ -99,7 +107,12 @@ def review_frames(
         week,
         sla_hours,
         headline,
-        *rest,
+        trend,
+        campaign_movers,
+        channel_movers,
+        rejections,
+        breaches,
+        load,
         decisions=with_projections(changes, project),
         notes=tuple(dict.fromkeys(gaps.values())),
     )

@@ -114,7 +114,7 @@ def test_won_rate_by_channel_matches_and_no_lead_moves_channel(imported):
     _, label = ingest.channel_of(pl.col("v"), mapping.values.get("channel", {}))
     labels = pl.DataFrame({"v": [None if v in empty else v for v in raw]}).select(label)["v"].to_list()
     expected: dict[str, list[int]] = {}
-    for (value, figures), channel in zip(raw.items(), labels, strict=True):
+    for figures, channel in zip(raw.values(), labels, strict=True):
         total = expected.setdefault(channel, [0, 0])
         total[0] += figures["leads"]
         total[1] += figures["won"]
