@@ -7,7 +7,7 @@ from datetime import date
 import pytest
 
 from dashboard.domain import CountingMode
-from dashboard.filters import FilterOptions, Filters, default_filters, parse_params, to_params
+from dashboard.filters import FilterOptions, Filters, data_today, default_filters, parse_params, to_params
 
 TODAY = date(2026, 11, 24)  # a Tuesday
 OPTIONS = FilterOptions(channels=("ctv", "ott", "email"), campaigns=(1, 2, 3), tiers=("junior", "senior"))
@@ -76,3 +76,23 @@ def test_previous_period_has_the_same_length(start, end, previous):
     assert (prior.start, prior.end) == previous
     assert prior.days == Filters(start, end).days
     assert prior.channels == ("ctv",)
+
+
+@pytest.mark.parametrize(
+    ("today", "last_day", "expected"),
+    [
+        (date(2026, 12, 2), None, date(2026, 12, 2)),  # no dated leads: today
+        (date(2026, 12, 2), date(2026, 11, 30), date(2026, 12, 2)),  # current data: today
+        (date(2026, 12, 2), date(2018, 5, 31), date(2018, 5, 31)),  # an old export: its last day
+    ],
+)
+def test_the_default_window_follows_the_data(today, last_day, expected):
+    assert data_today(today, last_day) == expected
+
+
+def test_attribute_filters_round_trip_through_the_url():
+    options = FilterOptions(channels=("email",), campaigns=(1,), tiers=(), attributes=(("Segment", ("a", "b")),))
+    parsed = parse_params({"attr.Segment": "b,zz", "attr.Nope": "x"}, options, date(2026, 12, 2))
+    assert parsed.filters.attributes == (("Segment", ("b",)),)
+    assert len(parsed.notices) == 2  # the unknown value and the unknown attribute
+    assert to_params(parsed.filters, date(2026, 12, 2)) == {"attr.Segment": "b"}

@@ -100,8 +100,10 @@ def test_acceptance_is_a_rate_only_where_rejections_are_recorded(imported):
     if expected is None:
         assert total["rejected"] == 0  # the page says "not recorded" instead of the 100% this would give
         week = default_week(t, week_choices(t, NOW.date()), NOW.date())
-        headline = review_frames(t, week, sla_hours=24, now=NOW).headline
-        assert headline.filter(pl.col("figure") == "acceptance_rate")["this_week"][0] is None
+        meeting = review_frames(t, week, sla_hours=24, now=NOW)
+        assert meeting.headline.filter(pl.col("figure") == "acceptance_rate")["this_week"][0] is None
+        assert meeting.trend["rate"].null_count() == meeting.trend.height  # no 100% line in the trend either
+        assert any("No rejections are recorded" in note for note in meeting.notes)
     else:
         assert (total["accepted"], total["rejected"]) == (expected["accepted"], expected["rejected"])
 
@@ -148,3 +150,16 @@ def test_the_funnel_export_keeps_both_reps_and_its_attributes(tmp_path):
     segments = t.journeys["attr:Business segment"].drop_nulls()
     assert segments.len() == known["business_segment"].drop_nulls().len()
     assert set(segments.unique().to_list()) == set(known["business_segment"].drop_nulls().unique().to_list())
+
+
+def test_attributes_filter_the_pages(imported):
+    name, _, t = imported
+    if not t.attributes:
+        assert name != "funnel"  # the funnel export keeps business segment, lead type and business type
+        return
+    name_, values = next(iter(t.attributes.items()))
+    whole = _whole(t)
+    one = Filters(start=whole.start, end=whole.end, attributes=((name_, values[:1]),))
+    counts = overview_frames(t, one, now=NOW, maturity_days=56).funnel
+    expected = t.journeys.filter(pl.col("attr:" + name_) == values[0]).height
+    assert counts.filter(pl.col("stage") == "inquiry")["count"][0] == expected > 0
