@@ -22,6 +22,7 @@ overall = view.overall.row(0, named=True) if view.overall.height else None
 if overall is not None and not overall["decisions"]:
     overall = None
 facts = data.facts(settings.database_url)
+work_recorded = facts.decision_times_recorded  # a period without work is then a real 0%
 if view.undated:
     st.caption(
         f"{view.undated:,} MQLs of the period have no date of their own for the hand-off; they are left out of these "
@@ -71,5 +72,11 @@ if facts.decision_times_recorded:
 st.subheader("Junior → senior escalation and load")
 st.dataframe(view.escalation, hide_index=True, width="stretch", column_config=components.ESCALATION_COLUMNS)
 components.table_downloads(view.escalation, file_stem="sla_escalation")
-st.plotly_chart(components.load_chart(view.load), key="sla_load")
+if view.load["leads"].fill_null(0).sum() or work_recorded:
+    st.plotly_chart(components.load_chart(view.load), key="sla_load")
+else:
+    st.caption(
+        ":material/person_off: No rep's work is dated in this data (no stage change names the rep who made it), so "
+        "there is no load against capacity to show."
+    )
 st.plotly_chart(components.velocity_chart(view.velocity), key="sla_velocity")
