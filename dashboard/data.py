@@ -13,7 +13,7 @@ from sqlmodel import Session, select
 
 from dashboard import db
 from dashboard.config import Settings
-from dashboard.domain import CountingMode
+from dashboard.domain import ACTIVITY_COUNTS, CountingMode
 from dashboard.filters import FilterOptions, Filters
 from dashboard.models import (
     Campaign,
@@ -59,14 +59,6 @@ class Facts:
 
 
 SCORE_INPUTS = ("role", "seniority", "industry", "company_size_band", "revenue_band")
-ACTIVITY = (
-    "web_visits",
-    "content_downloads",
-    "email_clicks",
-    "ctv_completions",
-    "event_attendance",
-    "sales_engagement",
-)
 
 
 def data_facts(leads: pl.DataFrame, events: pl.DataFrame, latest: pl.DataFrame, mqls: pl.DataFrame) -> Facts:
@@ -75,7 +67,7 @@ def data_facts(leads: pl.DataFrame, events: pl.DataFrame, latest: pl.DataFrame, 
     handed = mqls.unique("lead_id", keep="last")
     timed_stage = events.filter(pl.col("timed") & (pl.col("stage") != "inquiry"))["lead_id"].n_unique()
     inputs = pl.any_horizontal(
-        *(pl.col(c).is_not_null() for c in SCORE_INPUTS), *(pl.col(c).fill_null(0) > 0 for c in ACTIVITY)
+        *(pl.col(c).is_not_null() for c in SCORE_INPUTS), *(pl.col(c).fill_null(0) > 0 for c in ACTIVITY_COUNTS)
     )
     return Facts(
         leads=leads.height,

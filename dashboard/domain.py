@@ -142,3 +142,14 @@ COUNTING_MODE_LABELS: dict[CountingMode, str] = {
     CountingMode.COHORT: "Cohort (leads created in the period)",
     CountingMode.IN_PERIOD: "In-period (stage changes in the period)",
 }
+
+
+# The behaviour and engagement counts a lead carries (visits, downloads, clicks, completions, events, replies).
+ACTIVITY_COUNTS: tuple[str, ...] = (
+    "web_visits",
+    "content_downloads",
+    "email_clicks",
+    "ctv_completions",
+    "event_attendance",
+    "sales_engagement",
+)

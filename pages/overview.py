@@ -22,7 +22,8 @@ if overview.kpis["count"].sum() == 0 and overview.kpis["previous"].sum() == 0:
     st.stop()
 
 components.kpi_row(overview.kpis, filters.previous())
-components.facts_summary(data.facts(settings.database_url))
+facts = data.facts(settings.database_url)
+components.facts_summary(facts)
 
 cohort = mode == "cohort"
 if overview.undated_leads:
@@ -30,7 +31,7 @@ if overview.undated_leads:
         f":material/event_busy: {overview.undated_leads:,} of these leads were imported from a file without dates: "
         "they are counted at the date of their import, so the weekly trend and cohort maturity say nothing about them."
     )
-if not cohort and data.facts(settings.database_url).stage_timed_leads < data.facts(settings.database_url).leads:
+if not cohort and facts.stage_timed_leads < facts.leads:
     st.caption(
         ":material/schedule: In-period counts need the time of each stage change: stages the data does not date "
         "(reached, but not when) are left out of this mode and counted in the cohort mode."

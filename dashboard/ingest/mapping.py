@@ -9,7 +9,7 @@ from pathlib import Path
 
 import tomli_w
 
-from dashboard.domain import CHANNELS, DISQUALIFICATION_REASONS, REJECTION_REASONS, Stage
+from dashboard.domain import ACTIVITY_COUNTS, CHANNELS, DISQUALIFICATION_REASONS, REJECTION_REASONS, Stage
 
 PRESETS_DIR = Path(__file__).resolve().parent.parent / "presets"
 DEFAULT_EMPTY = ("", "Select", "select", "N/A", "n/a", "NA", "-", "--", "null", "NULL", "None", "none", "(none)")
@@ -69,14 +69,7 @@ EVENT_FIELDS: tuple[FieldSpec, ...] = (
     FieldSpec("owner", "text", "Owner (SDR/BDR)"),
     FieldSpec("closer", "text", "Closer (AE)"),
 )
-COUNTERS = (
-    "web_visits",
-    "content_downloads",
-    "email_clicks",
-    "ctv_completions",
-    "event_attendance",
-    "sales_engagement",
-)
+COUNTERS = ACTIVITY_COUNTS
 REGIONS = ("north_america", "emea", "apac", "latam")
 STAGES = tuple(s.value for s in Stage)
 ACCEPTED = "accepted"

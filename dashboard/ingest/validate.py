@@ -26,6 +26,7 @@ TRUE_WORDS = ("1", "true", "yes", "y", "t")
 FALSE_WORDS = ("0", "false", "no", "n", "f")
 PROBLEM_SCHEMA = {"file": pl.String, "row": pl.Int64, "column": pl.String, "value": pl.String, "problem": pl.String}
 CHANNEL_LABELS = {c.key: c.label for c in CHANNELS}
+VIEW_THROUGH = [c.key for c in CHANNELS if c.view_through]
 ATTRIBUTE = "attr:"  # prefix of the attribute columns while they travel with the lead's row
 
 
@@ -333,7 +334,7 @@ def prepare(raw: pl.DataFrame, mapping: Mapping, *, now: datetime, events: pl.Da
         channels=valid.select(pl.col("channel").alias("key"), pl.col("channel_label").alias("label"))
         .unique("key", keep="first")
         .sort("key")
-        .with_columns(pl.col("key").is_in(["ctv", "ott"]).alias("view_through")),
+        .with_columns(pl.col("key").is_in(VIEW_THROUGH).alias("view_through")),
         problems=problem_frame,
         unmapped=unmapped,
         rows_read=raw.height,
