@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date
 
 import polars as pl
@@ -11,8 +12,9 @@ import streamlit as st
 from dashboard import charts, data, export
 from dashboard.config import Settings
 from dashboard.data import Facts
-from dashboard.domain import COUNTING_MODE_LABELS, TIER_LABELS, CountingMode
+from dashboard.domain import COUNTING_MODE_LABELS, MAIN_PATH, STAGE_LABELS, TIER_LABELS, CountingMode
 from dashboard.filters import FilterOptions, Filters, parse_params, to_params
+from queries.leads import ATTRIBUTE
 
 TIER_NAMES = {tier.value: label for tier, label in TIER_LABELS.items()}
 FILTER_KEYS = {
@@ -390,3 +392,41 @@ def no_acceptance_rate(facts: Facts) -> bool:
         icon=":material/help:",
     )
     return True
+
+
+@dataclass(frozen=True)
+class Breakdown:
+    """One lead attribute's figures: its name, the frame's column that holds its values, and the frame."""
+
+    name: str
+    column: str
+    frame: pl.DataFrame
+
+    @property
+    def title(self) -> str:
+        return f"By {self.name}"
+
+
+def attribute_picker(frames: dict[str, pl.DataFrame], *, key: str) -> Breakdown | None:
+    """Under a "By lead attribute" heading, a choice of the attributes the data keeps (segment, lead type...);
+    the chosen one, or None (and nothing drawn) when the data keeps none."""
+    if not frames:
+        return None
+    st.subheader("By lead attribute")
+    names = list(frames)
+    name = st.selectbox("Break down by", names, key=key) if len(names) > 1 else names[0]
+    return Breakdown(name, ATTRIBUTE + name, frames[name])
+
+
+def attribute_funnel_table(breakdown: Breakdown, *, file_stem: str) -> None:
+    """Stage counts per value of one lead attribute (funnel.stage_counts_by), with its downloads."""
+    labels = {
+        breakdown.column: breakdown.name,
+        **{s.value: STAGE_LABELS[s] for s in MAIN_PATH},
+        "won_share": "Share won",
+    }
+    columns = {breakdown.column: st.column_config.TextColumn(breakdown.name)}
+    columns |= {stage.value: st.column_config.NumberColumn(STAGE_LABELS[stage], format="%d") for stage in MAIN_PATH}
+    columns["won_share"] = st.column_config.ProgressColumn("Share won", format="percent", min_value=0, max_value=1)
+    st.dataframe(breakdown.frame, hide_index=True, width="stretch", column_config=columns)
+    table_downloads(breakdown.frame.rename(labels, strict=False), file_stem=file_stem)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import math
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
@@ -27,7 +29,7 @@ from dashboard.models import (
     StageEvent,
 )
 from queries import acceptance, funnel, propensity, rejection, sla, whatif
-from queries.leads import ATTRIBUTE, filter_dimensions, lead_dimensions
+from queries.leads import ATTRIBUTE, attribute_breakdown, filter_dimensions, lead_dimensions
 from queries.scoring import ScoringRule, component_scores
 
 TTL_SECONDS = 600
@@ -45,9 +47,11 @@ class Facts:
     timed_decisions: int  # decisions whose time (and the MQL's) is known
     stage_timed_leads: int  # leads with at least one stage after creation dated
     scored_leads: int  # leads with score inputs (profile, activity) or the CRM's own score
-    crm_scored_leads: int
+    crm_scored_leads: int  # leads with the CRM's own score
+    model_scored_leads: int  # leads with inputs for Handoff's scoring model (profile, activity)
     first_day: date | None  # the first and last creation date of the dated leads
     last_day: date | None
+    last_moment: datetime | None  # the newest moment the data records: a dated lead, stage change or decision
 
     @property
     def rejections_recorded(self) -> bool:
@@ -61,7 +65,9 @@ class Facts:
 SCORE_INPUTS = ("role", "seniority", "industry", "company_size_band", "revenue_band")
 
 
-def data_facts(leads: pl.DataFrame, events: pl.DataFrame, latest: pl.DataFrame, mqls: pl.DataFrame) -> Facts:
+def data_facts(
+    leads: pl.DataFrame, events: pl.DataFrame, decisions: pl.DataFrame, latest: pl.DataFrame, mqls: pl.DataFrame
+) -> Facts:
     """Which facts the data holds (decisions, decision times, stage times, score inputs) and for how many leads."""
     dated = leads.filter(pl.col("imported_at").is_null() | (pl.col("imported_at") != pl.col("created_at")))
     handed = mqls.unique("lead_id", keep="last")
@@ -81,9 +87,34 @@ def data_facts(leads: pl.DataFrame, events: pl.DataFrame, latest: pl.DataFrame, 
         stage_timed_leads=timed_stage,
         scored_leads=int(leads.select(inputs | pl.col("crm_score").is_not_null()).to_series().sum()),
         crm_scored_leads=int(leads["crm_score"].is_not_null().sum()),
+        model_scored_leads=int(leads.select(inputs).to_series().sum()),
         first_day=dated["created_at"].min().date() if dated.height else None,
         last_day=dated["created_at"].max().date() if dated.height else None,
+        last_moment=max(
+            (
+                moment
+                for moment in (
+                    dated["created_at"].max(),
+                    events.filter("timed")["occurred_at"].max(),
+                    decisions.filter("timed")["decided_at"].max(),
+                )
+                if moment is not None
+            ),
+            default=None,
+        ),
     )
+
+
+# Data whose newest record is older than this is an export that stopped there, not a live feed.
+LIVE_WITHIN = timedelta(days=7)
+
+
+def data_clock(now: datetime, last_moment: datetime | None) -> datetime:
+    """The moment waiting is counted to: now for live data, the export's last recorded moment for one that
+    stopped earlier (a lead pending when the export was taken has waited until then, as far as the data knows)."""
+    if last_moment is None or last_moment >= now - LIVE_WITHIN:
+        return now
+    return last_moment
 
 
 @dataclass(frozen=True)
@@ -199,7 +230,7 @@ def read_tables(url: str) -> Tables:
             name: tuple(sorted(attributes.filter(pl.col("name") == name)["value"].unique().to_list()))
             for name in sorted(attributes["name"].unique().to_list())
         },
-        facts=data_facts(leads, events, latest, mqls),
+        facts=data_facts(leads, events, decisions, latest, mqls),
     )
 
 
@@ -267,6 +298,7 @@ class Overview:
     immature_share: float
     immature_since: datetime
     undated_leads: int  # leads of the cohort imported from a file without dates
+    by_attribute: dict[str, pl.DataFrame]  # per lead attribute: stage counts per value (funnel.stage_counts_by)
 
 
 def overview_frames(t: Tables, filters: Filters, *, now: datetime, maturity_days: int) -> Overview:
@@ -295,6 +327,13 @@ def overview_frames(t: Tables, filters: Filters, *, now: datetime, maturity_days
         immature_share=float(maturity["immature_share"][0]),
         immature_since=since,
         undated_leads=int(undated["undated"][0]),
+        by_attribute=_per_attribute(
+            t,
+            dims,
+            lambda frame, column: funnel.stage_counts_by(
+                frame, events, start=filters.start, end=filters.end, mode=filters.mode, by=column
+            ),
+        ),
     )
 
 
@@ -315,6 +354,16 @@ def _filtered(frame: pl.DataFrame, filters: Filters) -> pl.LazyFrame:
     )
 
 
+def _per_attribute(
+    t: Tables, frame: pl.LazyFrame, figure: Callable[[pl.LazyFrame, str], pl.LazyFrame]
+) -> dict[str, pl.DataFrame]:
+    """figure(frame, column) for every lead attribute the data keeps, keyed by the attribute's name; the column
+    holds its values as text, "(not set)" where a lead has none."""
+    names = list(t.attributes)
+    frames = pl.collect_all([figure(attribute_breakdown(frame, name), ATTRIBUTE + name) for name in names])
+    return dict(zip(names, frames, strict=True))
+
+
 @st.cache_data(ttl=TTL_SECONDS, max_entries=8)
 def facts(url: str) -> Facts:
     """What the data holds (cached with the tables)."""
@@ -330,6 +379,7 @@ class Acceptance:
     weekly_previous: pl.DataFrame  # the same for the previous period, weeks shifted onto this one
     total: pl.DataFrame  # one row of rates for everything filtered
     outcomes: pl.DataFrame  # one row per MQL, oldest first: the leads behind every figure
+    by_attribute: dict[str, pl.DataFrame]  # per lead attribute: rates per value
 
 
 OUTCOME_COLUMNS = ("external_id", "campaign", "channel_label", "owner", "mql_at", "outcome", "reason", "decided_at")
@@ -358,7 +408,10 @@ def acceptance_frames(t: Tables, filters: Filters, *, order: str) -> Acceptance:
             outcomes.select(OUTCOME_COLUMNS),
         ]
     )
-    return Acceptance(by_channel, by_campaign, matrix, weekly, weekly_previous, total, rows)
+    by_attribute = _per_attribute(
+        t, outcomes, lambda frame, column: acceptance.acceptance_by(frame, by=[column], order=order)
+    )
+    return Acceptance(by_channel, by_campaign, matrix, weekly, weekly_previous, total, rows, by_attribute)
 
 
 @st.cache_data(ttl=TTL_SECONDS, max_entries=64, show_spinner="Computing acceptance…")
@@ -376,6 +429,7 @@ class Rejections:
     weekly: pl.DataFrame  # week, reason_kind, count, change
     comments: pl.DataFrame  # the rejections that carry a comment
     disqualifications: pl.DataFrame  # reason, reason_label, count
+    by_attribute: dict[str, pl.DataFrame]  # per lead attribute: value, reason_kind, count, decided, rate
 
 
 COMMENT_COLUMNS = ("decided_at", "external_id", "campaign", "reason", "decided_by_name", "comment")
@@ -397,7 +451,8 @@ def rejection_frames(t: Tables, filters: Filters, *, search: str) -> Rejections:
             ),
         ]
     )
-    return Rejections(*frames)
+    by_attribute = _per_attribute(t, outcomes, lambda frame, column: rejection.rejection_by(frame, by=[column]))
+    return Rejections(*frames, by_attribute)
 
 
 @st.cache_data(ttl=TTL_SECONDS, max_entries=64, show_spinner="Collecting rejection reasons…")
@@ -420,6 +475,7 @@ class HandoffSpeed:
     undated: int  # MQLs of the period left out: the data does not say when they became MQLs
     decided: int  # decided MQLs of the period
     timed: int  # of them, the ones whose decision time is known (what the SLA figures are measured on)
+    by_attribute: dict[str, pl.DataFrame]  # per lead attribute: timing per value
 
 
 BREACH_COLUMNS = ("mql_at", "hours_waiting", "external_id", "owner", "campaign", "channel_label")
@@ -454,14 +510,16 @@ def handoff_frames(t: Tables, filters: Filters, *, sla_hours: float, now: dateti
         pl.col("decision").is_not_null().sum().alias("decided"),
         (pl.col("decision").is_not_null() & pl.col("decision_timed") & pl.col("mql_timed")).sum().alias("timed"),
     ).collect()
-    return HandoffSpeed(*frames, **{k: int(v) for k, v in counts.row(0, named=True).items()})
+    by_attribute = _per_attribute(t, times, lambda frame, column: sla.time_to_decision_by(frame, by=[column]))
+    return HandoffSpeed(*frames, **{k: int(v) for k, v in counts.row(0, named=True).items()}, by_attribute=by_attribute)
 
 
 @st.cache_data(ttl=TTL_SECONDS, max_entries=64, show_spinner="Timing the hand-off…")
 def handoff_view(url: str, filters: Filters, sla_hours: float, today: date) -> HandoffSpeed:
     """The SLA page's figures (cached per filters, SLA and day)."""
     now = datetime.now() if today == date.today() else datetime.combine(today, time())
-    return handoff_frames(tables(url), filters, sla_hours=sla_hours, now=now)
+    t = tables(url)
+    return handoff_frames(t, filters, sla_hours=sla_hours, now=data_clock(now, t.facts.last_moment))
 
 
 RULE_FIELDS = tuple(ScoringRule.__dataclass_fields__)
@@ -490,6 +548,10 @@ class WhatIfBase:
     junior_capacity: int  # weekly, all junior reps
     senior_capacity: int
     spot_checked: int  # decided leads below the live threshold (the evidence there)
+    crm: bool = False  # replayed on the CRM's own score (a threshold on it), not on Handoff's scoring model
+    score_top: int = 100  # the highest whole threshold the score reaches (a CRM's score may pass 100)
+    crm_threshold: float | None = None  # with crm: the threshold that best reproduces the CRM's own MQLs
+    crm_agreement: float | None = None  # and the share of the scored leads it agrees on
 
     @property
     def active(self) -> whatif.LiveRule | None:
@@ -497,16 +559,22 @@ class WhatIfBase:
         return self.models[-1] if self.models else None
 
 
-def whatif_base_frames(t: Tables, *, now: datetime, maturity_days: int) -> WhatIfBase:
-    """Score every lead, fit the propensity models on the decided ones and attach the estimates."""
+def whatif_base_frames(t: Tables, *, now: datetime, maturity_days: int, crm: bool = False) -> WhatIfBase:
+    """Score every lead, fit the propensity models on the decided ones and attach the estimates.
+
+    crm: replay on the CRM's own score (imported leads that carry one) instead of Handoff's scoring model."""
     models = live_rules(t.scoring_models)
     base = whatif.whatif_base(component_scores(t.leads.lazy()), t.journeys.lazy(), t.latest.lazy(), models).collect()
+    top, reproduced = 100, None
+    if crm:
+        top = max(100, math.ceil(base["crm_score"].max() or 0))
+        reproduced = whatif.reproduced_threshold(base.lazy(), top=top).collect()
     mature = pl.lit(now - timedelta(days=maturity_days))
     decided = base.filter(pl.col("decided")).with_columns(
         pl.when(pl.col("sal_at") <= mature).then(pl.col("sql")).alias("sql"),
         pl.when(pl.col("sql_at") <= mature).then(pl.col("won")).alias("won"),
     )
-    fitted = propensity.fit_propensities(decided)
+    fitted = propensity.fit_propensities(decided, crm=crm)
     frame = base.with_columns(**fitted.expressions()).drop(
         "company_size_band", "revenue_band", "owner_rep_id", strict=False
     )
@@ -518,13 +586,17 @@ def whatif_base_frames(t: Tables, *, now: datetime, maturity_days: int) -> WhatI
         junior_capacity=int(capacity.get("junior", 0)),
         senior_capacity=int(capacity.get("senior", 0)),
         spot_checked=int(decided["spot_check"].sum()),
+        crm=crm,
+        score_top=top,
+        crm_threshold=reproduced["threshold"][0] if reproduced is not None and reproduced.height else None,
+        crm_agreement=reproduced["agreement"][0] if reproduced is not None and reproduced.height else None,
     )
 
 
 @st.cache_resource(ttl=TTL_SECONDS, max_entries=2, show_spinner="Scoring every lead and fitting the estimates…")
-def whatif_base_view(url: str, today: date, maturity_days: int) -> WhatIfBase:
+def whatif_base_view(url: str, today: date, maturity_days: int, crm: bool = False) -> WhatIfBase:
     """The what-if's base for the database at url (shared by every session; cleared with the tables)."""
-    return whatif_base_frames(tables(url), now=datetime.combine(today, time()), maturity_days=maturity_days)
+    return whatif_base_frames(tables(url), now=datetime.combine(today, time()), maturity_days=maturity_days, crm=crm)
 
 
 LIST_ROWS = 500
@@ -547,7 +619,7 @@ class WhatIf:
 
 def _projected(base: WhatIfBase, filters: Filters, rule: ScoringRule) -> pl.LazyFrame:
     history = whatif.in_period(_filtered(base.frame, filters), start=filters.start, end=filters.end)
-    return whatif.project(history, rule)
+    return whatif.project(history, rule, crm=base.crm)
 
 
 def whatif_frames(base: WhatIfBase, filters: Filters, rule: ScoringRule) -> WhatIf:
@@ -563,7 +635,7 @@ def whatif_frames(base: WhatIfBase, filters: Filters, rule: ScoringRule) -> What
             whatif.projection_by(sums, by=["campaign", "channel_label"], errors=errors),
             whatif.projection_by(sums, by=["channel_label"], errors=errors),
             whatif.tier_load(sums, junior_capacity=base.junior_capacity, senior_capacity=base.senior_capacity),
-            whatif.threshold_sweep(projected, rule=rule),
+            whatif.threshold_sweep(projected, rule=rule, top=base.score_top),
             whatif.score_distribution(projected),
             whatif.gate_quality(projected),
             whatif.removed_wins_and_acceptances(projected, limit=LIST_ROWS).select(WHATIF_LIST_COLUMNS),
@@ -574,16 +646,18 @@ def whatif_frames(base: WhatIfBase, filters: Filters, rule: ScoringRule) -> What
 
 
 @st.cache_data(ttl=TTL_SECONDS, max_entries=128, show_spinner=False)
-def whatif_view(url: str, filters: Filters, rule: ScoringRule, today: date, maturity_days: int) -> WhatIf:
+def whatif_view(
+    url: str, filters: Filters, rule: ScoringRule, today: date, maturity_days: int, crm: bool = False
+) -> WhatIf:
     """The what-if's figures for a proposal (cached per filters and proposal)."""
-    return whatif_frames(whatif_base_view(url, today, maturity_days), filters, rule)
+    return whatif_frames(whatif_base_view(url, today, maturity_days, crm), filters, rule)
 
 
 def whatif_list(
-    url: str, filters: Filters, rule: ScoringRule, today: date, maturity_days: int, *, which: str
+    url: str, filters: Filters, rule: ScoringRule, today: date, maturity_days: int, *, which: str, crm: bool = False
 ) -> pl.DataFrame:
     """Every lead the proposal excludes (which="lost") or adds (which="added"), made on demand."""
-    projected = _projected(whatif_base_view(url, today, maturity_days), filters, rule)
+    projected = _projected(whatif_base_view(url, today, maturity_days, crm), filters, rule)
     pick = whatif.removed_wins_and_acceptances if which == "lost" else whatif.added_leads
     return pick(projected).select(WHATIF_LIST_COLUMNS).collect()
 

@@ -22,7 +22,15 @@ GATE_KEYS = {
 }
 TIMELINE_KEY, MONTHS_KEY = "whatif_gate_timeline", "whatif_timeline_months"
 # Every key of the rule; the entry script keeps them while another page is open.
-STATE_KEYS = (*WEIGHT_KEYS.values(), THRESHOLD_KEY, *(k for k, _ in GATE_KEYS.values()), TIMELINE_KEY, MONTHS_KEY)
+STATE_KEYS = (
+    *WEIGHT_KEYS.values(),
+    THRESHOLD_KEY,
+    *(k for k, _ in GATE_KEYS.values()),
+    TIMELINE_KEY,
+    MONTHS_KEY,
+    "whatif_crm_threshold",
+    "whatif_score_source",
+)
 
 
 def keep_state() -> None:
@@ -80,6 +88,59 @@ def rule_controls(active: LiveRule) -> ScoringRule:
     return ScoringRule(
         **{f"w_{c.value}": state[key] / 100 for c, key in WEIGHT_KEYS.items()},
         mql_threshold=float(state[THRESHOLD_KEY]),
+        **{field: bool(state[key]) for field, (key, _) in GATE_KEYS.items()},
+        gate_timeline_months=int(state[MONTHS_KEY]) if state[TIMELINE_KEY] else None,
+    )
+
+
+CRM_THRESHOLD_KEY = "whatif_crm_threshold"
+
+
+def crm_rule_controls(base: data.WhatIfBase) -> ScoringRule:
+    """A threshold on the CRM's own score and the gates, starting from the threshold that reproduces the CRM's
+    MQLs best; returns the proposal they describe (its weights are not used on the CRM's score)."""
+    reproduced = base.crm_threshold if base.crm_threshold is not None else 50.0
+    st.session_state.setdefault(CRM_THRESHOLD_KEY, reproduced)
+    for key, value in _state_of(ScoringRule()).items():
+        if key not in WEIGHT_KEYS.values() and key != THRESHOLD_KEY:
+            st.session_state.setdefault(key, value)
+    threshold, rules = st.columns([3, 2], gap="large")
+    with threshold:
+        st.slider(
+            f"MQL threshold on the CRM's score (0-{base.score_top})",
+            0.0,
+            float(base.score_top),
+            step=1.0,
+            key=CRM_THRESHOLD_KEY,
+            format="%.0f",
+        )
+        if base.crm_agreement is not None:
+            st.caption(
+                f"The export holds the CRM's score but not the rule it used: a threshold of {reproduced:.0f} "
+                f"reproduces {base.crm_agreement:.0%} of its hand-offs (leads scored {reproduced:.0f} or more "
+                "became MQLs, the others did not)."
+                + (
+                    " The CRM's MQLs follow its score loosely, so read the replay as a rough guide."
+                    if base.crm_agreement < 0.8
+                    else ""
+                )
+            )
+        st.button(
+            f"Reset to the CRM's threshold ({reproduced:.0f})",
+            on_click=lambda: st.session_state.update({CRM_THRESHOLD_KEY: reproduced}),
+            key="whatif_crm_reset",
+            icon=":material/restart_alt:",
+        )
+    with rules:
+        st.markdown("**Gates** a lead must also pass")
+        gates = st.columns(2)
+        for index, (key, label) in enumerate(GATE_KEYS.values()):
+            gates[index % 2].toggle(label, key=key)
+        timeline = gates[1].toggle("Timeline gate", key=TIMELINE_KEY)
+        gates[1].number_input("Timeline within (months)", 1, 36, step=1, key=MONTHS_KEY, disabled=not timeline)
+    state = st.session_state
+    return ScoringRule(
+        mql_threshold=float(state[CRM_THRESHOLD_KEY]),
         **{field: bool(state[key]) for field, (key, _) in GATE_KEYS.items()},
         gate_timeline_months=int(state[MONTHS_KEY]) if state[TIMELINE_KEY] else None,
     )

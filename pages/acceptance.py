@@ -68,6 +68,11 @@ st.plotly_chart(
     charts.weekly_acceptance_chart(view.weekly, view.weekly_previous, title="Weekly acceptance by channel"),
     key="acceptance_weekly",
 )
+if breakdown := components.attribute_picker(view.by_attribute, key="acceptance_attribute"):
+    st.plotly_chart(
+        charts.acceptance_bars(breakdown.frame, label=breakdown.column, title=breakdown.title, benchmark=total["rate"]),
+        key="acceptance_by_attribute",
+    )
 
 st.subheader("Leads behind the figures")
 picked = {}

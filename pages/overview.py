@@ -53,3 +53,9 @@ st.plotly_chart(
     ),
     key="overview_trend",
 )
+if breakdown := components.attribute_picker(overview.by_attribute, key="overview_attribute"):
+    st.caption(
+        f"Leads {'created' if cohort else 'entering each stage'} in the period, per {breakdown.name}"
+        + (": Share won is the share of them that became customers." if cohort else ".")
+    )
+    components.attribute_funnel_table(breakdown, file_stem="overview_by_attribute")

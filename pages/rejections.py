@@ -41,6 +41,11 @@ left.plotly_chart(
 right.plotly_chart(
     charts.kind_rate_bars(view.by_campaign, label="campaign", title="By campaign"), key="rejections_campaign"
 )
+if breakdown := components.attribute_picker(view.by_attribute, key="rejections_attribute"):
+    st.plotly_chart(
+        charts.kind_rate_bars(breakdown.frame, label=breakdown.column, title=breakdown.title),
+        key="rejections_by_attribute",
+    )
 
 st.subheader("Sales comments")
 components.comments_table(view.comments, shown=100)

@@ -1,6 +1,6 @@
 """SLA and hand-off speed: time to decision, compliance, breaches, escalation, load and velocity."""
 
-from datetime import date
+from datetime import date, datetime
 
 import streamlit as st
 
@@ -65,8 +65,15 @@ if overall:
     )
     components.timing_chart(view.by_tier, label="decider_tier", title="By tier of the deciding rep", key="sla_by_tier")
     components.timing_chart(view.by_channel, label="channel_label", title="By channel", key="sla_by_channel")
+    if breakdown := components.attribute_picker(view.by_attribute, key="sla_attribute"):
+        components.timing_chart(breakdown.frame, label=breakdown.column, title=breakdown.title, key="sla_by_attribute")
 if facts.decision_times_recorded:
     st.subheader("Pending MQLs past the SLA, oldest first")
+    if (clock := data.data_clock(datetime.now(), facts.last_moment)).date() < date.today():
+        st.caption(
+            f":material/history: Waiting is counted up to {clock:%d %b %Y %H:%M}, the last moment this data records: "
+            "what happened to these leads after the export was taken is not in it."
+        )
     components.leads_table(view.breached, caption=f"{view.breached.height:,} MQLs waiting", file_stem="sla_breaches")
 
 st.subheader("Junior → senior escalation and load")

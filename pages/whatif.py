@@ -34,12 +34,25 @@ if missing:
         icon=":material/science:",
     )
     st.stop()
-base = data.whatif_base_view(url, today, maturity)
-if base.active is None:
+crm = bool(facts.crm_scored_leads)
+if crm and facts.model_scored_leads:
+    crm = (
+        st.segmented_control(
+            "Replay on",
+            ["crm", "model"],
+            format_func={"crm": "The CRM's own score", "model": "Handoff's scoring model"}.get,
+            default="crm",
+            key="whatif_score_source",
+            required=True,
+        )
+        == "crm"
+    )
+base = data.whatif_base_view(url, today, maturity, crm)
+if not crm and base.active is None:
     st.info("There is no scoring model yet: import leads or seed the demo first.", icon=":material/info:")
     st.stop()
-rule = widgets.rule_controls(base.active)
-view = data.whatif_view(url, filters, rule, today, maturity)
+rule = widgets.crm_rule_controls(base) if crm else widgets.rule_controls(base.active)
+view = data.whatif_view(url, filters, rule, today, maturity, crm)
 total = view.total.row(0, named=True)
 if total["actual_mqls"] + total["projected_mqls"] == 0:
     st.info("No leads were created in this period under these filters.", icon=":material/search_off:")
@@ -47,7 +60,8 @@ if total["actual_mqls"] + total["projected_mqls"] == 0:
 
 widgets.projected_kpis(total)
 widgets.estimate_note(total, base)
-widgets.earlier_models_note(base, filters.start)
+if not crm:
+    widgets.earlier_models_note(base, filters.start)
 weekly = charts.whatif_weekly_chart(view.weekly, title="MQLs per week: actual and projected")
 st.plotly_chart(weekly, key="whatif_weekly")
 
@@ -64,7 +78,7 @@ with lost:
         columns=["external_id", "campaign", "channel_label", "created_at", "score", "won"],
         file_stem="whatif_excluded",
         empty="None: the proposal keeps every lead that sales accepted.",
-        every=lambda: data.whatif_list(url, filters, rule, today, maturity, which="lost"),
+        every=lambda: data.whatif_list(url, filters, rule, today, maturity, which="lost", crm=crm),
     )
 with added:
     widgets.leads_list(
@@ -73,7 +87,7 @@ with added:
         columns=["external_id", "campaign", "channel_label", "created_at", "score", "p_accept", "p_win"],
         file_stem="whatif_added",
         empty="None: the proposal qualifies no lead that the live rules did not.",
-        every=lambda: data.whatif_list(url, filters, rule, today, maturity, which="added"),
+        every=lambda: data.whatif_list(url, filters, rule, today, maturity, which="added", crm=crm),
     )
 
 st.subheader("Load on each sales tier")
@@ -91,7 +105,7 @@ with by_campaign:
     widgets.figures_table(view.by_campaign, label="campaign", file_stem="whatif_by_campaign")
 
 st.subheader("Trade-off")
-live = base.active.rule.mql_threshold
+live = base.crm_threshold if crm else base.active.rule.mql_threshold
 left, right = st.columns([3, 2])
 left.plotly_chart(
     charts.tradeoff_chart(view.sweep, title="As the threshold moves", current=live, proposed=rule.mql_threshold),
@@ -105,6 +119,15 @@ st.caption("How well the MQL gate predicts sales' decisions, on the leads sales 
 st.dataframe(view.quality, hide_index=True, width="stretch", column_config=widgets.QUALITY_COLUMNS)
 components.table_downloads(view.quality, file_stem="whatif_gate_quality")
 
+if crm:
+    st.caption(
+        ":material/info: Scenarios and scoring model versions are Handoff's own scoring model; a threshold on the "
+        "CRM's score is changed in the CRM itself. Switch to Handoff's scoring model to save or apply one."
+        if facts.model_scored_leads
+        else ":material/info: A threshold on the CRM's score is changed in the CRM itself: this page shows what it "
+        "would change, and scenarios apply to Handoff's own scoring model."
+    )
+    st.stop()
 st.subheader("Scenarios")
 widgets.scenario_panel(url, rule, lambda r: data.whatif_view(url, filters, r, today, maturity))
 with st.expander("Scoring model history"):

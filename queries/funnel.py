@@ -43,11 +43,12 @@ def _complete(counts: pl.LazyFrame) -> pl.LazyFrame:
     )
 
 
-def furthest_stage(leads: pl.LazyFrame, events: pl.LazyFrame) -> pl.LazyFrame:
-    """lead_id, created_at and the order of the furthest main-path stage each lead reached (0 = inquiry)."""
+def furthest_stage(leads: pl.LazyFrame, events: pl.LazyFrame, *, keep: tuple[str, ...] = ()) -> pl.LazyFrame:
+    """lead_id, created_at (and the columns in keep) with the order of the furthest main-path stage each lead
+    reached (0 = inquiry)."""
     reached = _main_path_events(leads, events).group_by("lead_id").agg(pl.col("stage_order").max().alias("furthest"))
     return (
-        leads.select("lead_id", "created_at")
+        leads.select("lead_id", "created_at", *keep)
         .join(reached, on="lead_id", how="left")
         .with_columns(pl.col("furthest").fill_null(0))
     )
@@ -93,6 +94,35 @@ def stage_counts(
 ) -> pl.LazyFrame:
     """Stage counts for the period in the chosen counting mode."""
     return STAGE_COUNTS[mode](leads, events, start=start, end=end)
+
+
+def stage_counts_by(
+    leads: pl.LazyFrame, events: pl.LazyFrame, *, start: date, end: date, mode: CountingMode, by: str
+) -> pl.LazyFrame:
+    """One row per value of the column by (largest first): its count at every main-path stage (one column per
+    stage, named by the stage) in the chosen counting mode, and in the cohort mode the share of its leads won."""
+    lo, hi = period_bounds(start, end)
+    if mode is CountingMode.COHORT:
+        cohort = leads.filter(pl.col("created_at").is_between(lo, hi, closed="left"))
+        counted = _reached_at_least(furthest_stage(cohort, events, keep=(by,)), by=[by]).select(by, "stage", "count")
+    else:
+        counted = (
+            _main_path_events(leads, events)
+            .filter(pl.col("occurred_at").is_between(lo, hi, closed="left"))
+            .join(leads.select("lead_id", by), on="lead_id", how="inner")
+            .group_by(by, "stage")
+            .agg(pl.col("lead_id").n_unique().cast(pl.Int64).alias("count"))
+        )
+    stages = [s.value for s in MAIN_PATH]
+    wide = (
+        counted.group_by(by)
+        .agg(pl.col("count").filter(pl.col("stage") == stage).sum().cast(pl.Int64).alias(stage) for stage in stages)
+        .sort(stages[0], by, descending=[True, False])
+    )
+    if mode is CountingMode.COHORT:
+        first, last = pl.col(stages[0]), pl.col(stages[-1])
+        wide = wide.with_columns(pl.when(first > 0).then(last / first).alias("won_share"))
+    return wide
 
 
 def funnel_conversion(counts: pl.LazyFrame) -> pl.LazyFrame:

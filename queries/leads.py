@@ -7,6 +7,13 @@ from datetime import date, datetime, time, timedelta
 import polars as pl
 
 ATTRIBUTE = "attr:"  # prefix of the lead-attribute columns (segment, lead type...) the derived frames carry
+NOT_SET = "(not set)"  # what a breakdown calls the leads an attribute has no value for
+
+
+def attribute_breakdown(frame: pl.LazyFrame, name: str) -> pl.LazyFrame:
+    """frame with the attribute column of name as text, "(not set)" where a lead has no value: ready to group by."""
+    column = ATTRIBUTE + name
+    return frame.with_columns(pl.col(column).cast(pl.String).fill_null(NOT_SET))
 
 
 def period_bounds(start: date, end: date) -> tuple[datetime, datetime]:

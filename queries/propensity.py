@@ -21,16 +21,23 @@ import numpy as np
 import polars as pl
 
 from dashboard.domain import ScoreComponent
-from queries.scoring import NON_BUYER_ROLES, SCORE_COLUMNS
+from queries.scoring import CRM_SCORE, NON_BUYER_ROLES, SCORE_COLUMNS
 
-# The model's inputs, each scaled to about 0..1, as polars expressions over a lead's columns.
-FEATURES: dict[str, pl.Expr] = {
-    **{f"x_{c.value}": pl.col(SCORE_COLUMNS[c]) / 100 for c in ScoreComponent},
+# The models' inputs, each scaled to about 0..1, as polars expressions over a lead's columns.
+FACTS: dict[str, pl.Expr] = {
     "x_company_known": pl.col("company").is_not_null().cast(pl.Float64),
     "x_non_buyer": pl.col("role").is_in(NON_BUYER_ROLES).fill_null(False).cast(pl.Float64),
     "x_budget": pl.col("has_budget").fill_null(False).cast(pl.Float64),
     "x_need": pl.col("has_need").fill_null(False).cast(pl.Float64),
     "x_authority": pl.col("is_authority").fill_null(False).cast(pl.Float64),
+}
+# On Handoff's own scoring: the four component sub-scores and the facts.
+FEATURES: dict[str, pl.Expr] = {**{f"x_{c.value}": pl.col(SCORE_COLUMNS[c]) / 100 for c in ScoreComponent}, **FACTS}
+# On the CRM's own score (what a replay on it varies), whether the CRM scored the lead at all, and the facts.
+CRM_FEATURES: dict[str, pl.Expr] = {
+    "x_crm": pl.col(CRM_SCORE).cast(pl.Float64).fill_null(0.0) / 100,
+    "x_crm_missing": pl.col(CRM_SCORE).is_null().cast(pl.Float64),
+    **FACTS,
 }
 RIDGE = 1e-3
 MIN_FIT_ROWS = 50  # fewer decided leads than this: every lead gets the observed rate
@@ -45,6 +52,7 @@ class Fit:
     """A fitted logistic model: coefficients (intercept first) and how well it is calibrated on held-out leads."""
 
     coefficients: tuple[float, ...]
+    features: tuple[str, ...]  # the inputs it weighs (names in FEATURES or CRM_FEATURES), one coefficient each
     rows: int  # leads it was fitted on
     base_rate: float  # the observed rate among them
     calibration_error: float  # weighted mean |observed - predicted| over probability bins, held-out leads
@@ -52,12 +60,13 @@ class Fit:
     def probability(self) -> pl.Expr:
         """The fitted probability, as an expression over a lead's columns."""
         intercept, *weights = self.coefficients
-        logit = pl.lit(intercept) + pl.sum_horizontal(w * e for w, e in zip(weights, FEATURES.values(), strict=True))
+        inputs = [(FEATURES | CRM_FEATURES)[name] for name in self.features]
+        logit = pl.lit(intercept) + pl.sum_horizontal(w * e for w, e in zip(weights, inputs, strict=True))
         return 1.0 / (1.0 + (-logit).exp())
 
 
-def _design(frame: pl.DataFrame) -> np.ndarray:
-    features = frame.select(**FEATURES).to_numpy().astype(np.float64)
+def _design(frame: pl.DataFrame, features: dict[str, pl.Expr]) -> np.ndarray:
+    features = frame.select(**features).to_numpy().astype(np.float64)
     return np.column_stack([np.ones(frame.height), features])
 
 
@@ -88,8 +97,8 @@ def calibration_error(predicted: np.ndarray, observed: np.ndarray) -> float:
     return float(sum(errors) / predicted.size)
 
 
-def fit(frame: pl.DataFrame, *, outcome: str, seed: int = 0) -> Fit | None:
-    """Fit outcome (a boolean column) on the FEATURES of frame; None when frame has no labelled lead at all.
+def fit(frame: pl.DataFrame, *, outcome: str, seed: int = 0, features: dict[str, pl.Expr] = FEATURES) -> Fit | None:
+    """Fit outcome (a boolean column) on the features of frame; None when frame has no labelled lead at all.
 
     With too few leads, or only one outcome among them, the fit is the observed rate for every lead (clipped
     away from 0 and 1) with the assumed calibration error. Otherwise one lead in five is held out to measure the
@@ -101,10 +110,10 @@ def fit(frame: pl.DataFrame, *, outcome: str, seed: int = 0) -> Fit | None:
     y_all = labelled[outcome].cast(pl.Float64).to_numpy()
     if labelled.height < MIN_FIT_ROWS or y_all.min() == y_all.max():
         rate = float(np.clip(y_all.mean(), 0.001, 0.999))
-        flat = (float(np.log(rate / (1 - rate))),) + (0.0,) * len(FEATURES)
-        return Fit(flat, labelled.height, float(y_all.mean()), UNMEASURED_CALIBRATION_ERROR)
+        flat = (float(np.log(rate / (1 - rate))),) + (0.0,) * len(features)
+        return Fit(flat, tuple(features), labelled.height, float(y_all.mean()), UNMEASURED_CALIBRATION_ERROR)
     rng = np.random.default_rng(seed)
-    x_all = _design(labelled)
+    x_all = _design(labelled, features)
     held_out = rng.random(labelled.height) < 0.2
     beta = _newton(x_all[~held_out], y_all[~held_out])
     predicted = 1.0 / (1.0 + np.exp(-(x_all[held_out] @ beta)))
@@ -113,7 +122,7 @@ def fit(frame: pl.DataFrame, *, outcome: str, seed: int = 0) -> Fit | None:
     if sample.size > MAX_FIT_ROWS:
         sample = rng.choice(sample, size=MAX_FIT_ROWS, replace=False)
     beta = _newton(x_all[sample], y_all[sample])
-    return Fit(tuple(float(b) for b in beta), int(sample.size), float(y_all.mean()), error)
+    return Fit(tuple(float(b) for b in beta), tuple(features), int(sample.size), float(y_all.mean()), error)
 
 
 @dataclass(frozen=True)
@@ -142,16 +151,17 @@ class Propensities:
         }
 
 
-def fit_propensities(decided: pl.DataFrame, *, seed: int = 0) -> Propensities:
-    """Fit the three steps on decided MQLs.
+def fit_propensities(decided: pl.DataFrame, *, seed: int = 0, crm: bool = False) -> Propensities:
+    """Fit the three steps on decided MQLs (on the CRM's own score with crm, on the score components without).
 
-    decided carries the FEATURES' columns and accepted (bool), sql (bool, null while too recent to tell) and
+    decided carries the features' columns and accepted (bool), sql (bool, null while too recent to tell) and
     won (bool, null while too recent to tell).
     """
     accepted = decided.filter(pl.col("accepted"))
     reached_sql = accepted.filter(pl.col("sql").fill_null(False))
+    features = CRM_FEATURES if crm else FEATURES
     return Propensities(
-        accept=fit(decided, outcome="accepted", seed=seed),
-        sql=fit(accepted, outcome="sql", seed=seed),
-        win=fit(reached_sql, outcome="won", seed=seed),
+        accept=fit(decided, outcome="accepted", seed=seed, features=features),
+        sql=fit(accepted, outcome="sql", seed=seed, features=features),
+        win=fit(reached_sql, outcome="won", seed=seed, features=features),
     )

@@ -28,6 +28,7 @@ REVENUE_POINTS = {"<1M": 10, "1-10M": 40, "10-50M": 70, "50-250M": 95, "250M+": 
 NON_BUYER_ROLES = ("student", "job_seeker")
 
 SCORE_COLUMNS: dict[ScoreComponent, str] = {c: f"score_{c.value}" for c in ScoreComponent}
+CRM_SCORE = "crm_score"  # the CRM's own lead score, when an import maps one: a replay on it ignores the weights
 
 
 @dataclass(frozen=True)
@@ -80,8 +81,11 @@ def component_scores(leads: pl.LazyFrame) -> pl.LazyFrame:
     )
 
 
-def score_expr(rule: ScoringRule) -> pl.Expr:
-    """The weighted score (0-100) of rows that carry the component sub-scores."""
+def score_expr(rule: ScoringRule, *, crm: bool = False) -> pl.Expr:
+    """The weighted score (0-100) of rows that carry the component sub-scores; with crm, the CRM's own score
+    (null for a lead the CRM did not score)."""
+    if crm:
+        return pl.col(CRM_SCORE).cast(pl.Float64)
     total = sum(rule.weight(c) for c in ScoreComponent)
     if total <= 0:
         return pl.col(SCORE_COLUMNS[ScoreComponent.DEMOGRAPHIC]) * 0.0  # one 0 per row, not a scalar
@@ -102,6 +106,6 @@ def gates_expr(rule: ScoringRule) -> pl.Expr:
     return pl.all_horizontal(gates)
 
 
-def qualifies_expr(rule: ScoringRule) -> pl.Expr:
-    """True where a lead would become an MQL under rule."""
-    return (score_expr(rule) >= rule.mql_threshold) & gates_expr(rule)
+def qualifies_expr(rule: ScoringRule, *, crm: bool = False) -> pl.Expr:
+    """True where a lead would become an MQL under rule (scored by the CRM's own score with crm)."""
+    return (score_expr(rule, crm=crm) >= rule.mql_threshold).fill_null(False) & gates_expr(rule)

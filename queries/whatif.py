@@ -12,7 +12,7 @@ A proposal equal to the rule that was live reproduces the actual figures exactly
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import date, datetime
 
 import polars as pl
@@ -20,7 +20,7 @@ import polars as pl
 from dashboard.domain import Decision
 from queries.acceptance import Z_95, wilson_bounds
 from queries.leads import period_bounds
-from queries.scoring import SCORE_COLUMNS, ScoringRule, qualifies_expr, score_expr
+from queries.scoring import CRM_SCORE, SCORE_COLUMNS, ScoringRule, gates_expr, qualifies_expr, score_expr
 
 
 @dataclass(frozen=True)
@@ -56,6 +56,7 @@ def whatif_base(
     facts = leads.select(
         pl.col("id").alias("lead_id"),
         *SCORE_COLUMNS.values(),
+        CRM_SCORE,
         "company",
         "role",
         "has_budget",
@@ -86,17 +87,48 @@ def whatif_base(
     )
 
 
+def reproduced_threshold(base: pl.LazyFrame, *, top: int) -> pl.LazyFrame:
+    """One row: the whole threshold on the CRM's own score that best reproduces which leads the CRM handed to sales
+    (score >= threshold for the MQLs, below it for the rest), and the share of the scored leads it agrees on.
+
+    An export holds the CRM's score and its MQLs but not the rule between them; this is that rule as the data shows
+    it. Spot checks and leads without a score are left out (the score did not decide them).
+    """
+    scored = base.filter(pl.col(CRM_SCORE).is_not_null() & ~pl.col("spot_check"))
+    buckets = scored.group_by(pl.col(CRM_SCORE).floor().clip(0, top).cast(pl.Int64).alias("threshold")).agg(
+        pl.col("mql").sum().cast(pl.Int64).alias("mqls"), (~pl.col("mql")).sum().cast(pl.Int64).alias("others")
+    )
+    grid = pl.LazyFrame({"threshold": list(range(top + 1))}, schema={"threshold": pl.Int64})
+    counted = grid.join(buckets, on="threshold", how="left").fill_null(0).sort("threshold")
+    # at threshold t: the non-MQLs scored below t and the MQLs scored t or more agree with the rule
+    agree = pl.col("others").cum_sum() - pl.col("others") + pl.col("mqls").cum_sum(reverse=True)
+    total = pl.col("mqls").sum() + pl.col("others").sum()
+    return (
+        counted.select("threshold", agree.alias("agree"), total.alias("scored"))
+        .filter(pl.col("scored") > 0)
+        .sort(["agree", "threshold"], descending=[True, False])
+        .head(1)
+        .select(pl.col("threshold").cast(pl.Float64), (pl.col("agree") / pl.col("scored")).alias("agreement"))
+    )
+
+
 def in_period(base: pl.LazyFrame, *, start: date, end: date) -> pl.LazyFrame:
     """The leads created in the period: the history a proposal is replayed on."""
     lo, hi = period_bounds(start, end)
     return base.filter(pl.col("created_at").is_between(lo, hi, closed="left"))
 
 
-def project(base: pl.LazyFrame, rule: ScoringRule) -> pl.LazyFrame:
-    """base with the proposal's score and each lead's fate under it: kept, removed, added, projected_mql."""
-    qualifies = qualifies_expr(rule)
+def project(base: pl.LazyFrame, rule: ScoringRule, *, crm: bool = False) -> pl.LazyFrame:
+    """base with the proposal's score and each lead's fate under it: kept, removed, added, projected_mql.
+
+    With crm the proposal is a threshold (and gates) on the CRM's own score; a lead the CRM did not score is not
+    decided by the score, so it keeps what happened (like a spot check) and is never added.
+    """
+    qualifies = qualifies_expr(rule, crm=crm)
+    if crm:
+        base = base.with_columns((pl.col("spot_check") | pl.col(CRM_SCORE).is_null()).alias("spot_check"))
     return (
-        base.with_columns(score_expr(rule).alias("score"), qualifies.alias("qualifies"))
+        base.with_columns(score_expr(rule, crm=crm).alias("score"), qualifies.alias("qualifies"))
         .with_columns(
             (pl.col("mql") & (pl.col("spot_check") | pl.col("qualifies"))).alias("kept"),
             (pl.col("mql") & ~pl.col("spot_check") & ~pl.col("qualifies")).alias("removed"),
@@ -229,14 +261,14 @@ def tier_load(sums: pl.LazyFrame, *, junior_capacity: int, senior_capacity: int)
     )
 
 
-def threshold_sweep(projected: pl.LazyFrame, *, rule: ScoringRule) -> pl.LazyFrame:
-    """For every whole threshold 0..100 with the proposal's weights and gates: projected MQLs, decided (observed
+def threshold_sweep(projected: pl.LazyFrame, *, rule: ScoringRule, top: int = 100) -> pl.LazyFrame:
+    """For every whole threshold 0..top with the proposal's weights and gates: projected MQLs, decided (observed
     and estimated), acceptance rate and wins. One pass: leads are bucketed by score, then summed from the top down."""
-    gates = qualifies_expr(replace(rule, mql_threshold=0.0))
+    gates = gates_expr(rule) & pl.col("score").is_not_null()
     spot = pl.col("mql") & pl.col("spot_check")
     candidate_kept = pl.col("mql") & ~pl.col("spot_check") & gates
     candidate_added = ~pl.col("mql") & ~pl.col("live_qualifies") & gates
-    bucket = pl.col("score").floor().clip(0, 100).cast(pl.Int64).alias("threshold")
+    bucket = pl.col("score").floor().clip(0, top).cast(pl.Int64).alias("threshold")
     per_bucket = (
         projected.select(
             bucket,
@@ -258,7 +290,7 @@ def threshold_sweep(projected: pl.LazyFrame, *, rule: ScoringRule) -> pl.LazyFra
         _count(spot & pl.col("decided")).alias("spot_decided"),
         _count(spot & pl.col("won")).alias("spot_wins"),
     )
-    grid = pl.LazyFrame({"threshold": list(range(101))}, schema={"threshold": pl.Int64})
+    grid = pl.LazyFrame({"threshold": list(range(top + 1))}, schema={"threshold": pl.Int64})
     summed = (
         grid.join(per_bucket, on="threshold", how="left")
         .fill_null(0)

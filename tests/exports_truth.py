@@ -11,6 +11,12 @@ truth(name) for name in ("hubspot", "salesforce", "funnel") returns:
     decision_times        MQLs whose sales decision has a known time
     decided               MQLs with any decision (accepted or rejected)
     unknown_event_leads   rows of the events file whose lead is not in the leads file
+    by_attribute          {attribute: {value ("(not set)" when empty): {"leads", "won", "accepted", "rejected"}}} for
+                          the attribute each mapping keeps (all leads of the file, whatever their date)
+    crm_threshold         (threshold, agreement): the whole threshold on the CRM's score that best separates the
+                          MQLs from the other leads (lowest on ties), or None when the file has no score
+    pending_past_sla      MQLs still undecided that had waited more than 24 h when the export ends (its newest date),
+                          or None when the data records no decision times
 """
 
 from __future__ import annotations
@@ -83,8 +89,14 @@ def _hubspot() -> tuple[pl.DataFrame, int, bool]:
         (pl.col("Lead Status") == "Unqualified").fill_null(False).alias("rejected_flag"),
         pl.col("Became a Marketing Qualified Lead Date").str.strptime(pl.Datetime, "%Y-%m-%d %H:%M").alias("mql_at"),
         pl.lit(False).alias("decision_known"),
+        pl.col("Original Source Drill-Down 2").alias("attribute"),
+        pl.col("HubSpot Score").cast(pl.Float64).alias("crm_score"),
     )
-    return leads.unique("id", keep="first", maintain_order=True), 0, True
+    return (
+        leads.unique("id", keep="first", maintain_order=True).with_columns(pl.lit("Drill-down 2").alias("name")),
+        0,
+        True,
+    )
 
 
 SF_STATUS = {"Open - Not Contacted": MQL, "Working - Contacted": SAL, "Closed - Converted": SQL}
@@ -119,8 +131,15 @@ def _salesforce() -> tuple[pl.DataFrame, int, bool]:
             pl.col("first_open"), pl.col("Create Date").str.strptime(pl.Datetime, "%m/%d/%Y").cast(pl.Datetime("us"))
         ).alias("mql_at"),
         pl.col("decision_known").fill_null(False),
+        pl.col("Rating").alias("attribute"),
+        pl.lit("Rating").alias("name"),
     )
-    return frame, unknown, True
+    end = max(
+        known["at"].max(),
+        leads["Create Date"].str.strptime(pl.Datetime, "%m/%d/%Y").max(),
+        leads["Converted Date"].str.strptime(pl.Datetime, "%m/%d/%Y").max(),
+    )
+    return frame.with_columns(pl.lit(end).alias("end")), unknown, True
 
 
 def _funnel() -> tuple[pl.DataFrame, int, bool]:
@@ -136,7 +155,9 @@ def _funnel() -> tuple[pl.DataFrame, int, bool]:
         pl.col("first_contact_date").str.strptime(pl.Datetime, "%d/%m/%Y").cast(pl.Datetime("us")).alias("mql_at"),
         pl.lit(False).alias("decision_known"),
     )
-    return frame, unknown, False
+    segments = won.unique("mql_id", keep="first").select(pl.col("mql_id").alias("id"), pl.col("business_segment"))
+    frame = frame.join(segments, on="id", how="left").rename({"business_segment": "attribute"})
+    return frame.with_columns(pl.lit("Business segment").alias("name")), unknown, False
 
 
 def truth(name: str) -> dict:
@@ -168,6 +189,31 @@ def truth(name: str) -> dict:
         .agg(pl.len().alias("leads"), (pl.col("furthest") == CUSTOMER).sum().alias("won"))
         .sort("channel")
     )
+    pending = mqls.filter((pl.col("furthest") == MQL) & ~pl.col("rejected"))
+    past = None
+    if "end" in frame.columns:
+        past = int(pending.filter(pl.col("end") - pl.col("mql_at") > pl.duration(hours=24)).height)
+    per_value = (
+        frame.group_by(pl.col("attribute").fill_null("(not set)"))
+        .agg(
+            pl.len().alias("leads"),
+            (pl.col("furthest") == CUSTOMER).sum().alias("won"),
+            (pl.col("accepted") & (pl.col("furthest") >= MQL)).sum().alias("accepted"),
+            (pl.col("rejected") & (pl.col("furthest") >= MQL)).sum().alias("rejected"),
+        )
+        .iter_rows(named=True)
+    )
+    by_attribute = {frame["name"][0]: {row.pop("attribute"): {k: int(v) for k, v in row.items()} for row in per_value}}
+    crm_threshold = None
+    if "crm_score" in frame.columns:
+        scored = frame.filter(pl.col("crm_score").is_not_null())
+        is_mql, score = (scored["furthest"] >= MQL).to_list(), scored["crm_score"].to_list()
+        top = max(100, int(max(score)) + (max(score) % 1 > 0))
+        agreement = {
+            t: sum((s >= t) == m for s, m in zip(score, is_mql, strict=True)) / scored.height for t in range(top + 1)
+        }
+        best = max(agreement.values())
+        crm_threshold = (float(min(t for t, a in agreement.items() if a == best)), best)
     return {
         "leads": frame.height,
         "funnel": {stage: int((frame["furthest"] >= rank).sum()) for rank, stage in enumerate(STAGES)},
@@ -180,4 +226,7 @@ def truth(name: str) -> dict:
         "decision_times": int(mqls["decision_known"].sum()),
         "decided": accepted + rejected,
         "unknown_event_leads": unknown_events,
+        "pending_past_sla": past,
+        "by_attribute": by_attribute,
+        "crm_threshold": crm_threshold,
     }

@@ -14,12 +14,22 @@ import polars as pl
 import pytest
 
 from dashboard import ingest
-from dashboard.data import acceptance_frames, handoff_frames, overview_frames, read_tables
+from dashboard.data import (
+    acceptance_frames,
+    data_clock,
+    handoff_frames,
+    overview_frames,
+    read_tables,
+    rejection_frames,
+    whatif_base_frames,
+    whatif_frames,
+)
 from dashboard.domain import CountingMode
 from dashboard.filters import Filters
 from dashboard.review_data import _dated, default_week, review_frames, week_choices
 from queries import review
 from queries.review import IsoWeek
+from queries.scoring import ScoringRule
 from tests.exports_truth import truth
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -139,6 +149,21 @@ def test_sla_is_measured_only_on_recorded_decision_times(imported):
         assert view.overall["decisions"][0] == 0 and view.breached.is_empty()
 
 
+def test_pending_leads_wait_until_the_export_ends_not_until_today(imported):
+    name, _, t = imported
+    expected = truth(name)["pending_past_sla"]
+    if expected is None:
+        return
+    now = data_clock(NOW, t.facts.last_moment)
+    assert now < NOW - timedelta(days=30)  # the fixture ends in 2025: its clock stops there
+    breached = handoff_frames(t, _whole(t), sla_hours=24, now=now).breached
+    assert breached.height == expected > 0
+    first = datetime.combine(t.facts.first_day, datetime.min.time())
+    assert breached["hours_waiting"].max() <= (now - first).total_seconds() / 3600
+    # today's clock would count the same leads as waiting for more than a year
+    assert handoff_frames(t, _whole(t), sla_hours=24, now=NOW).breached["hours_waiting"].min() > 24 * 365
+
+
 def test_the_funnel_export_keeps_both_reps_and_its_attributes(tmp_path):
     _, _, t = _import("funnel", tmp_path)
     deals = pl.read_csv(EXPORTS / "funnel_won_deals.csv", infer_schema=False)
@@ -163,3 +188,76 @@ def test_attributes_filter_the_pages(imported):
     counts = overview_frames(t, one, now=NOW, maturity_days=56).funnel
     expected = t.journeys.filter(pl.col("attr:" + name_) == values[0]).height
     assert counts.filter(pl.col("stage") == "inquiry")["count"][0] == expected > 0
+
+
+def test_the_pages_break_figures_down_by_each_kept_attribute(imported):
+    name, _, t = imported
+    ((attribute, expected),) = truth(name)["by_attribute"].items()
+    whole = Filters(start=_whole(t).start, end=_whole(t).end, mode=CountingMode.COHORT)
+    column = "attr:" + attribute
+    funnel = overview_frames(t, whole, now=NOW, maturity_days=56).by_attribute[attribute]
+    counted = {row[column]: {"leads": row["inquiry"], "won": row["customer"]} for row in funnel.iter_rows(named=True)}
+    assert counted == {value: {"leads": f["leads"], "won": f["won"]} for value, f in expected.items()}
+    assert funnel["inquiry"].sum() == t.leads.height  # every lead in exactly one row, "(not set)" included
+    rates = acceptance_frames(t, whole, order="worst_first").by_attribute[attribute]
+    decided = {row[column]: (row["accepted"], row["rejected"]) for row in rates.iter_rows(named=True)}
+    if truth(name)["acceptance"] is not None:
+        assert decided == {
+            v: (f["accepted"], f["rejected"]) for v, f in expected.items() if f["accepted"] + f["rejected"]
+        }
+    else:
+        assert all(rejected == 0 for _, rejected in decided.values())
+    kinds = rejection_frames(t, whole, search="").by_attribute[attribute]
+    assert kinds["count"].sum() == sum(f["rejected"] for f in expected.values())
+    timing = handoff_frames(t, whole, sla_hours=24, now=NOW).by_attribute[attribute]
+    assert timing["decisions"].sum() == handoff_frames(t, whole, sla_hours=24, now=NOW).overall["decisions"][0]
+
+
+def test_the_whatif_replays_on_the_crms_own_score(imported):
+    name, _, t = imported
+    expected = truth(name)["crm_threshold"]
+    if expected is None:
+        assert t.facts.crm_scored_leads == 0
+        return
+    base = whatif_base_frames(t, now=NOW, maturity_days=56, crm=True)
+    assert (base.crm_threshold, base.crm_agreement) == pytest.approx(expected)
+    assert base.score_top == 120  # the fixture's HubSpot scores reach 120: the slider and the sweep go there
+    assert base.propensities.accept.features[0] == "x_crm"
+    whole = _whole(t)
+    views = {th: whatif_frames(base, whole, ScoringRule(mql_threshold=th)) for th in (20.0, base.crm_threshold, 80.0)}
+    mqls = [v.total["projected_mqls"][0] for v in views.values()]
+    assert mqls[0] > mqls[1] > mqls[2]  # a higher bar on the CRM's score hands fewer leads to sales
+    # at the threshold the data reproduces, the replay moves only the leads the CRM's rule did not follow
+    at = views[base.crm_threshold].total.row(0, named=True)
+    disagree = round((1 - base.crm_agreement) * t.leads.height)
+    assert at["added"] + at["removed"] == disagree
+    sweep = views[80.0].sweep
+    assert sweep["threshold"].max() == 120
+    assert sweep.filter(pl.col("threshold") == 80)["mqls"][0] == views[80.0].total["projected_mqls"][0]
+
+
+def test_pages_on_an_imported_export_break_down_and_replay(monkeypatch, tmp_path):
+    from streamlit.runtime.pages_manager import PagesManager
+
+    from dashboard.apptest import app_test
+
+    _, _, t = _import("hubspot", tmp_path)
+    monkeypatch.setattr(PagesManager, "__init__", PagesManager.__init__)  # restored after the test
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'import.db'}")
+    monkeypatch.setenv("HANDOFF_SEED_DEMO", "0")
+    at = app_test().run()
+    assert not at.exception
+    main = " ".join(s.value for s in at.subheader)
+    assert "By lead attribute" in main
+    table = at.dataframe[-1].value
+    assert "attr:Drill-down 2" in table.columns and int(table["inquiry"].sum()) > 0
+    at.switch_page("pages/whatif.py").run()
+    assert not at.exception
+    assert at.segmented_control(key="whatif_score_source").value == "crm"
+    slider = at.slider(key="whatif_crm_threshold")
+    base = whatif_base_frames(t, now=NOW, maturity_days=56, crm=True)
+    assert slider.value == base.crm_threshold and slider.max == 120
+    before = {m.label: m.value for m in at.metric}["Projected MQLs"]
+    slider.set_value(80.0).run()
+    assert {m.label: m.value for m in at.metric}["Projected MQLs"] != before
+    assert "Scenarios" not in [s.value for s in at.subheader]
