@@ -590,7 +590,11 @@ def tier_load_chart(frame: pl.DataFrame, *, tier: str, title: str) -> go.Figure:
             "hovertemplate": f"Week of %{{x|%d %b}}: %{{y:,.0f}} ({name.lower()})<extra></extra>",
         }
         for name, y, line, mode in lines
+        # a tier without active reps has no capacity to draw: a line at 0 would read as "none of the work fits"
+        if name != "Weekly capacity" or any(y)
     ]
+    if not any(frame[f"{tier}_capacity"]):
+        title = _subtitle(title, "no active reps of this tier in the data: no capacity to compare")
     layout = _layout(
         title,
         360,
@@ -600,8 +604,8 @@ def tier_load_chart(frame: pl.DataFrame, *, tier: str, title: str) -> go.Figure:
     return go.Figure(data=data, layout=layout)
 
 
-def tradeoff_chart(frame: pl.DataFrame, *, title: str, current: float, proposed: float) -> go.Figure:
-    """As the threshold sweeps 0-100 (the proposal's weights and gates): acceptance rate above, MQL volume and
+def tradeoff_chart(frame: pl.DataFrame, *, title: str, current: float, proposed: float, top: int = 100) -> go.Figure:
+    """As the threshold sweeps 0-top (the proposal's weights and gates): acceptance rate above, MQL volume and
     wins below; the live and the proposed thresholds marked."""
     if frame.is_empty() or frame["mqls"].max() == 0:
         return empty_figure(title)
@@ -654,7 +658,7 @@ def tradeoff_chart(frame: pl.DataFrame, *, title: str, current: float, proposed:
         _subtitle(title, f"dotted: live {current:g} · dashed: proposed {proposed:g}"),
         520,
         shapes=marks,
-        xaxis={"title": {"text": "MQL threshold (score 0-100)"}, "range": [0, 100], "anchor": "y2"},
+        xaxis={"title": {"text": f"MQL threshold (score 0-{top})"}, "range": [0, top], "anchor": "y2"},
         yaxis={"title": {"text": "Acceptance"}, "tickformat": ".0%", "domain": [0.58, 1.0], "anchor": "x"},
         yaxis2={"title": {"text": "MQLs"}, "tickformat": ",", "rangemode": "tozero", "domain": [0.0, 0.5]},
         yaxis3={
@@ -669,7 +673,7 @@ def tradeoff_chart(frame: pl.DataFrame, *, title: str, current: float, proposed:
     return go.Figure(data=data, layout=layout)
 
 
-def score_distribution_chart(frame: pl.DataFrame, *, title: str, threshold: float) -> go.Figure:
+def score_distribution_chart(frame: pl.DataFrame, *, title: str, threshold: float, top: int = 100) -> go.Figure:
     """Decided leads by the proposal's score: accepted against rejected, with the proposed threshold."""
     if frame.is_empty():
         return empty_figure(title, "Sales has decided no lead under these filters.")
@@ -704,7 +708,7 @@ def score_distribution_chart(frame: pl.DataFrame, *, title: str, threshold: floa
         barmode="stack",
         bargap=0.05,
         shapes=[mark],
-        xaxis={"title": {"text": "Score under the proposal (0-100)"}, "range": [0, 100]},
+        xaxis={"title": {"text": f"Score under the proposal (0-{top})"}, "range": [0, top]},
         yaxis={"title": {"text": "Decided leads"}, "tickformat": ","},
     )
     return go.Figure(data=data, layout=layout)

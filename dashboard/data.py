@@ -430,6 +430,7 @@ class Rejections:
     comments: pl.DataFrame  # the rejections that carry a comment
     disqualifications: pl.DataFrame  # reason, reason_label, count
     by_attribute: dict[str, pl.DataFrame]  # per lead attribute: value, reason_kind, count, decided, rate
+    unexplained: int  # rejections of the period whose reason the data does not record
 
 
 COMMENT_COLUMNS = ("decided_at", "external_id", "campaign", "reason", "decided_by_name", "comment")
@@ -452,7 +453,8 @@ def rejection_frames(t: Tables, filters: Filters, *, search: str) -> Rejections:
         ]
     )
     by_attribute = _per_attribute(t, outcomes, lambda frame, column: rejection.rejection_by(frame, by=[column]))
-    return Rejections(*frames, by_attribute)
+    unexplained = frames[1].filter(pl.col("reason_kind").is_null())["count"].sum()
+    return Rejections(*frames, by_attribute, unexplained=int(unexplained))
 
 
 @st.cache_data(ttl=TTL_SECONDS, max_entries=64, show_spinner="Collecting rejection reasons…")

@@ -13,9 +13,25 @@ st.caption(
 )
 search = st.text_input("Search the sales comments", key="rejections_search", placeholder="e.g. territory, student")
 view = data.rejection_view(settings.database_url, filters, search)
-if view.pareto["count"].sum() == 0 and view.disqualifications["count"].sum() == 0:
+explained = int(view.pareto["count"].sum())
+if explained == 0 and view.unexplained == 0 and view.disqualifications["count"].sum() == 0:
     st.info("No rejections or disqualifications match these filters in this period.", icon=":material/search_off:")
     st.stop()
+if view.unexplained:
+    st.info(
+        (
+            f"None of the {view.unexplained:,} rejections of the period carries a reason in this data: they count in "
+            "the acceptance rate, but this page has no reasons to show. "
+            if not explained
+            else f"{view.unexplained:,} of the {explained + view.unexplained:,} rejections of the period carry no "
+            "reason in this data: they count in the acceptance rate, not in the reasons below. "
+        )
+        + "Map the CRM's rejection reason "
+        "column (`feedback` under [columns], its values under [values.feedback]) and import again to see why.",
+        icon=":material/help:",
+    )
+    if explained == 0:
+        st.stop()
 
 kinds = {row["reason_kind"]: row for row in view.by_kind.iter_rows(named=True)}
 for column, kind in zip(st.columns(len(ReasonKind)), ReasonKind, strict=True):

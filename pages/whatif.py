@@ -108,11 +108,15 @@ st.subheader("Trade-off")
 live = base.crm_threshold if crm else base.active.rule.mql_threshold
 left, right = st.columns([3, 2])
 left.plotly_chart(
-    charts.tradeoff_chart(view.sweep, title="As the threshold moves", current=live, proposed=rule.mql_threshold),
+    charts.tradeoff_chart(
+        view.sweep, title="As the threshold moves", current=live, proposed=rule.mql_threshold, top=base.score_top
+    ),
     key="whatif_tradeoff",
 )
 right.plotly_chart(
-    charts.score_distribution_chart(view.distribution, title="Decided leads by score", threshold=rule.mql_threshold),
+    charts.score_distribution_chart(
+        view.distribution, title="Decided leads by score", threshold=rule.mql_threshold, top=base.score_top
+    ),
     key="whatif_distribution",
 )
 st.caption("How well the MQL gate predicts sales' decisions, on the leads sales decided:")

@@ -120,6 +120,20 @@ def test_tier_load_chart_draws_the_capacity():
     assert list(fig.data[2].y) == [3, 3]
 
 
+def test_tier_load_chart_draws_no_capacity_for_a_tier_without_reps():
+    _, load, *_ = whatif_view()
+    fig = charts.tier_load_chart(load.with_columns(senior_capacity=0), tier="senior", title="Seniors")
+    assert [t.name for t in fig.data] == ["Actual", "Projected"]
+    assert "no active reps of this tier" in fig.layout.title.text
+
+
+def test_whatif_charts_reach_the_top_of_a_crm_score():
+    _, _, sweep, distribution = whatif_view()
+    assert charts.tradeoff_chart(sweep, title="T", current=40, proposed=25, top=120).layout.xaxis.range == (0, 120)
+    fig = charts.score_distribution_chart(distribution, title="D", threshold=25, top=120)
+    assert fig.layout.xaxis.range == (0, 120) and "0-120" in fig.layout.xaxis.title.text
+
+
 def test_tradeoff_chart_marks_both_thresholds_and_hides_rates_of_tiny_samples():
     _, _, sweep, _ = whatif_view()
     fig = charts.tradeoff_chart(sweep, title="Trade-off", current=40, proposed=25)
