@@ -14,7 +14,7 @@ from dashboard.config import Settings
 from dashboard.data import Facts
 from dashboard.domain import COUNTING_MODE_LABELS, MAIN_PATH, STAGE_LABELS, TIER_LABELS, CountingMode
 from dashboard.filters import FilterOptions, Filters, parse_params, to_params
-from queries.leads import ATTRIBUTE
+from queries.leads import ATTRIBUTE, NOT_SET
 
 TIER_NAMES = {tier.value: label for tier, label in TIER_LABELS.items()}
 FILTER_KEYS = {
@@ -416,6 +416,17 @@ def attribute_picker(frames: dict[str, pl.DataFrame], *, key: str) -> Breakdown 
     names = list(frames)
     name = st.selectbox("Break down by", names, key=key) if len(names) > 1 else names[0]
     return Breakdown(name, ATTRIBUTE + name, frames[name])
+
+
+def attribute_coverage(breakdown: Breakdown, *, count: str) -> str:
+    """ " Segment is recorded for 73 of these 632 leads." when some leads have no value (count: the frame's count
+    column), else nothing."""
+    values = breakdown.frame[breakdown.column]
+    total = int(breakdown.frame[count].sum())
+    missing = int(breakdown.frame.filter(values == NOT_SET)[count].sum())
+    if not missing or not total:
+        return ""
+    return f" {breakdown.name} is recorded for {total - missing:,} of these {total:,} leads."
 
 
 def attribute_funnel_table(breakdown: Breakdown, *, file_stem: str) -> None:

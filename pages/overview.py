@@ -57,5 +57,6 @@ if breakdown := components.attribute_picker(overview.by_attribute, key="overview
     st.caption(
         f"Leads {'created' if cohort else 'entering each stage'} in the period, per {breakdown.name}"
         + (": Share won is the share of them that became customers." if cohort else ".")
+        + components.attribute_coverage(breakdown, count="inquiry")
     )
     components.attribute_funnel_table(breakdown, file_stem="overview_by_attribute")

@@ -255,6 +255,10 @@ def test_pages_on_an_imported_export_break_down_and_replay(monkeypatch, tmp_path
     assert "By lead attribute" in main
     table = at.dataframe[-1].value
     assert "attr:Drill-down 2" in table.columns and int(table["inquiry"].sum()) > 0
+    known = int(table.loc[table["attr:Drill-down 2"] != "(not set)", "inquiry"].sum())
+    assert f"Drill-down 2 is recorded for {known:,} of these {int(table['inquiry'].sum()):,} leads" in " ".join(
+        c.value for c in at.caption
+    )
     at.switch_page("pages/whatif.py").run()
     assert not at.exception
     assert at.segmented_control(key="whatif_score_source").value == "crm"
