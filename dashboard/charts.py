@@ -522,24 +522,25 @@ def _subtitle(title: str, text: str) -> str:
 
 
 def whatif_weekly_chart(frame: pl.DataFrame, *, title: str) -> go.Figure:
-    """MQLs per week the leads were created: actual beside projected, the projection split into observed and
-    estimated (leads the proposal adds, never seen by sales)."""
+    """MQLs per week the leads were created: the live rule replayed beside the proposal (split into observed and
+    estimated: leads sales never saw), and what actually happened as a line of its own."""
     if frame.is_empty():
         return empty_figure(title)
     weeks = frame["week"].to_list()
-    kept = (frame["projected_mqls"] - frame["added"]).to_list()
+    observed = (frame["projected_mqls"] - frame["projected_estimated"]).to_list()
     bars = (
-        ("Actual MQLs", frame["actual_mqls"].to_list(), None, {"color": ACTUAL_COLOR}, "actual", "actual MQLs"),
-        ("Projected: already MQLs (observed)", kept, None, {"color": PROJECTED_COLOR}, "projected", "kept MQLs"),
+        ("Live rule, replayed", frame["baseline_mqls"].to_list(), None, {"color": ACTUAL_COLOR}, "baseline",
+         "MQLs under the live rule"),
+        ("Proposal: observed", observed, None, {"color": PROJECTED_COLOR}, "projected", "observed MQLs"),
         (
-            "Projected: added (estimated)",
-            frame["added"].to_list(),
-            kept,
+            "Proposal: estimated",
+            frame["projected_estimated"].to_list(),
+            observed,
             {"color": ESTIMATED_COLOR, "pattern": {"shape": "/", "fgcolor": PROJECTED_COLOR}},
             "projected",
-            "leads the proposal adds",
+            "MQLs sales never saw (estimated)",
         ),
-    )
+    )  # fmt: skip
     data = [
         {
             "type": "bar",
@@ -553,6 +554,17 @@ def whatif_weekly_chart(frame: pl.DataFrame, *, title: str) -> go.Figure:
         }
         for name, y, base, marker, group, what in bars
     ]
+    data.append(
+        {
+            "type": "scatter",
+            "x": weeks,
+            "y": frame["actual_mqls"].to_list(),
+            "name": "What happened",
+            "mode": "lines+markers",
+            "line": {"color": "#333333", "dash": "dot", "width": 1.5},
+            "hovertemplate": "Week of %{x|%d %b}: %{y:,} actual MQLs<extra></extra>",
+        }
+    )
     layout = _layout(
         title,
         420,
@@ -565,13 +577,13 @@ def whatif_weekly_chart(frame: pl.DataFrame, *, title: str) -> go.Figure:
 
 
 def tier_load_chart(frame: pl.DataFrame, *, tier: str, title: str) -> go.Figure:
-    """One sales tier's weekly work, actual and projected, against its weekly capacity."""
+    """One sales tier's weekly work under the live rule and under the proposal, against its weekly capacity."""
     if frame.is_empty():
         return empty_figure(title)
     weeks = frame["week"].to_list()
     lines = (
-        ("Actual", frame[f"{tier}_actual"].to_list(), {"color": ACTUAL_COLOR, "width": 2.5}, "lines+markers"),
-        ("Projected", frame[f"{tier}_projected"].to_list(), {"color": PROJECTED_COLOR, "width": 2.5}, "lines+markers"),
+        ("Live rule", frame[f"{tier}_baseline"].to_list(), {"color": ACTUAL_COLOR, "width": 2.5}, "lines+markers"),
+        ("Proposal", frame[f"{tier}_projected"].to_list(), {"color": PROJECTED_COLOR, "width": 2.5}, "lines+markers"),
         (
             "Weekly capacity",
             frame[f"{tier}_capacity"].to_list(),

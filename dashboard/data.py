@@ -560,6 +560,14 @@ class WhatIfBase:
         """The model live now: the newest version."""
         return self.models[-1] if self.models else None
 
+    @property
+    def baseline(self) -> ScoringRule:
+        """The rule every proposal is compared with: the model live now, or on the CRM's score the threshold that
+        reproduces its MQLs best."""
+        if self.crm:
+            return ScoringRule(mql_threshold=self.crm_threshold if self.crm_threshold is not None else 50.0)
+        return self.active.rule if self.active else ScoringRule()
+
 
 def whatif_base_frames(t: Tables, *, now: datetime, maturity_days: int, crm: bool = False) -> WhatIfBase:
     """Score every lead, fit the propensity models on the decided ones and attach the estimates.
@@ -572,9 +580,14 @@ def whatif_base_frames(t: Tables, *, now: datetime, maturity_days: int, crm: boo
         top = max(100, math.ceil(base["crm_score"].max() or 0))
         reproduced = whatif.reproduced_threshold(base.lazy(), top=top).collect()
     mature = pl.lit(now - timedelta(days=maturity_days))
-    decided = base.filter(pl.col("decided")).with_columns(
-        pl.when(pl.col("sal_at") <= mature).then(pl.col("sql")).alias("sql"),
-        pl.when(pl.col("sql_at") <= mature).then(pl.col("won")).alias("won"),
+    # sorted: the held-out split follows row order, and the same data must always give the same fit and intervals
+    decided = (
+        base.filter(pl.col("decided"))
+        .sort("lead_id")
+        .with_columns(
+            pl.when(pl.col("sal_at") <= mature).then(pl.col("sql")).alias("sql"),
+            pl.when(pl.col("sql_at") <= mature).then(pl.col("won")).alias("won"),
+        )
     )
     fitted = propensity.fit_propensities(decided, crm=crm)
     frame = base.with_columns(**fitted.expressions()).drop(
@@ -621,7 +634,7 @@ class WhatIf:
 
 def _projected(base: WhatIfBase, filters: Filters, rule: ScoringRule) -> pl.LazyFrame:
     history = whatif.in_period(_filtered(base.frame, filters), start=filters.start, end=filters.end)
-    return whatif.project(history, rule, crm=base.crm)
+    return whatif.project(history, rule, baseline=base.baseline, crm=base.crm)
 
 
 def whatif_frames(base: WhatIfBase, filters: Filters, rule: ScoringRule) -> WhatIf:

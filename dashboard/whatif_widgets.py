@@ -99,7 +99,7 @@ CRM_THRESHOLD_KEY = "whatif_crm_threshold"
 def crm_rule_controls(base: data.WhatIfBase) -> ScoringRule:
     """A threshold on the CRM's own score and the gates, starting from the threshold that reproduces the CRM's
     MQLs best; returns the proposal they describe (its weights are not used on the CRM's score)."""
-    reproduced = base.crm_threshold if base.crm_threshold is not None else 50.0
+    reproduced = base.baseline.mql_threshold
     st.session_state.setdefault(CRM_THRESHOLD_KEY, reproduced)
     for key, value in _state_of(ScoringRule()).items():
         if key not in WEIGHT_KEYS.values() and key != THRESHOLD_KEY:
@@ -146,46 +146,74 @@ def crm_rule_controls(base: data.WhatIfBase) -> ScoringRule:
     )
 
 
-def _change(projected: float, actual: float, *, percent: bool = False) -> str:
+def _change(projected: float, baseline: float, *, percent: bool = False) -> str:
     if percent:
-        return f"{(projected - actual) * 100:+.1f} pp vs actual {actual:.1%}"
-    return f"{projected - actual:+,.0f} vs actual {actual:,.0f}"
+        return f"{(projected - baseline) * 100:+.1f} pp vs live rule {baseline:.1%}"
+    return f"{projected - baseline:+,.0f} vs live rule {baseline:,.0f}"
+
+
+def interval(value: float | None, half: float, *, percent: bool = False) -> str:
+    """ "95%: 1,880–2,034" for a figure with an estimated part (half: its half-width)."""
+    if value is None:
+        return ""
+    low, high = max(value - half, 0.0), value + half
+    return f"95%: {low:.1%}–{high:.1%}" if percent else f"95%: {low:,.0f}–{high:,.0f}"
+
+
+def _metric(column, label: str, value: str, *, change: float | None, delta: str | None, note: str, help: str) -> None:
+    """One headline figure: its change against the live rule (no arrow when there is none) and, under it, the
+    interval of an estimated figure, shown rather than hidden in a tooltip."""
+    moved = change is not None and round(change, 6) != 0
+    column.metric(
+        label,
+        value,
+        delta=delta,
+        delta_color="normal" if moved else "off",
+        delta_arrow="auto" if moved else "off",
+        border=True,
+        help=help,
+    )
+    if note:
+        column.caption(note)
 
 
 def projected_kpis(total: dict) -> None:
-    """The headline: projected MQLs, acceptance, SQLs and wins against the actual, with their intervals."""
-    estimated = total["added"] > 0
+    """The headline: projected MQLs, acceptance, SQLs and wins against the live rule replayed over the same leads,
+    each estimated figure marked ≈ with its 95% interval under it."""
+    estimated = total["projected_estimated"] > 0
     mark = "≈ " if estimated else ""
     cols = st.columns(4)
-    cols[0].metric(
+    _metric(
+        cols[0],
         "Projected MQLs",
         f"{total['projected_mqls']:,}",
-        delta=_change(total["projected_mqls"], total["actual_mqls"]),
-        delta_color="off",
-        border=True,
-        help=f"{total['added']:,} added (estimated), {total['removed']:,} removed, the rest as they happened.",
+        change=total["mql_change"],
+        delta=_change(total["projected_mqls"], total["baseline_mqls"]),
+        note="",
+        help=f"Against the live rule: {total['added']:,} added, {total['removed']:,} removed.",
     )
-    rate, actual = total["projected_rate"], total["actual_rate"]
-    cols[1].metric(
+    rate, baseline = total["projected_rate"], total["baseline_rate"]
+    _metric(
+        cols[1],
         "Projected acceptance",
         f"{mark}{rate:.1%}" if rate is not None else "–",
-        delta=_change(rate, actual, percent=True) if rate is not None and actual is not None else None,
-        delta_color="normal",
-        border=True,
-        help=(
-            f"95% interval {total['projected_rate_low']:.1%} – {total['projected_rate_high']:.1%}"
-            if rate is not None
-            else "No decided or estimated MQLs."
-        ),
+        change=total["rate_change"],
+        delta=_change(rate, baseline, percent=True) if rate is not None and baseline is not None else None,
+        note=f"95%: {total['projected_rate_low']:.1%}–{total['projected_rate_high']:.1%}"
+        if estimated and rate is not None
+        else "",
+        help="Accepted ÷ decided, the estimated leads counted as decided with their chance of acceptance.",
     )
     for col, name, label in ((cols[2], "sqls", "Projected SQLs"), (cols[3], "wins", "Projected wins")):
-        value, half = total[f"projected_{name}"], total[f"{name}_half_width"]
-        col.metric(
+        value = total[f"projected_{name}"]
+        _metric(
+            col,
             label,
             f"{mark}{value:,.0f}",
-            delta=_change(value, total[f"actual_{name}"]),
-            border=True,
-            help=f"± {half:,.0f} (95%): the estimated part's own chance plus the model's calibration error.",
+            change=total[f"{name}_change"],
+            delta=_change(value, total[f"baseline_{name}"]),
+            note=interval(value, total[f"{name}_half_width"]) if estimated else "",
+            help="The 95% interval holds the estimated leads' own chance and the model's calibration error.",
         )
 
 
@@ -194,47 +222,60 @@ def estimate_note(total: dict, base: data.WhatIfBase) -> None:
     model = base.propensities.accept
     fitted = f"{model.rows:,} decided leads" if model else "no decided leads (a flat assumption)"
     st.caption(
-        f"**Estimated:** {total['added']:,} of the {total['projected_mqls']:,} projected MQLs "
-        f"({total['estimated_share']:.1%}) never reached sales under the rules that were live, so their acceptance, "
-        f"SQLs and wins are estimated by a logistic model fitted on {fitted} "
-        f"({base.spot_checked:,} of them reviewed below the threshold). Held-out calibration error: "
-        f"{base.propensities.calibration_error['accept']:.1%} (acceptance); intervals include it."
+        f"**Estimated:** {total['projected_estimated']:,} of the {total['projected_mqls']:,} projected MQLs "
+        f"({total['estimated_share']:.1%}) never reached sales, so their acceptance, SQLs and wins are estimated by "
+        f"a logistic model fitted on {fitted} ({base.spot_checked:,} of them reviewed below the threshold). "
+        f"Held-out calibration error: {base.propensities.calibration_error['accept']:.1%} (acceptance); "
+        "intervals include it."
     )
 
 
-def earlier_models_note(base: data.WhatIfBase, start: date) -> None:
-    """Say when part of the period was judged by an earlier model, so the active model's own figures differ."""
+def reconciliation_note(total: dict, base: data.WhatIfBase, start: date) -> None:
+    """The live rule's replay set against what actually happened: its own line, never part of a proposal's effect,
+    with the earlier models that judged part of the period."""
+    live = (
+        f"The CRM's rule as this data shows it (threshold {base.baseline.mql_threshold:.0f})"
+        if base.crm
+        else f"The live rule (v{base.active.version})"
+    )
+    rate, actual_rate = total["baseline_rate"], total["actual_rate"]
+    rates = f"; acceptance {rate:.1%} against {actual_rate:.1%}" if rate is not None and actual_rate is not None else ""
+    why = "from the CRM's own decisions, which its score does not fully explain"
     active = base.active
-    if active is None or active.active_from.date() <= start:
+    if not base.crm and active is not None and active.active_from.date() > start:
+        earlier = [
+            f"v{m.version}"
+            for m in base.models
+            if m.version != active.version and (m.active_to or active.active_from).date() > start
+        ]
+        why = f"from model {', '.join(earlier)}, which judged the leads created before {active.active_from:%d %b %Y}"
+    elif not base.crm:
+        why = "from leads sales reviewed or has not decided yet"
+    if total["baseline_mqls"] == total["actual_mqls"] and total["baseline_estimated"] == 0:
+        st.caption(f"**Live rule against what happened:** {live} replayed over these leads gives what happened.")
         return
-    earlier = [
-        f"v{m.version}"
-        for m in base.models
-        if m.version != active.version and (m.active_to or active.active_from).date() > start
-    ]
-    if earlier:
-        st.caption(
-            f"Leads created before {active.active_from:%d %b %Y} were judged by model {', '.join(earlier)} at the "
-            f"time. The proposal applies to every lead of the period, so even v{active.version}'s own settings "
-            "project different figures for them."
-        )
+    st.caption(
+        f"**Live rule against what happened:** {live} replayed over these leads hands {total['baseline_mqls']:,} "
+        f"MQLs to sales; {total['actual_mqls']:,} actually became MQLs{rates}. The difference comes {why}, not "
+        "from the proposal: every change above is measured against the replay."
+    )
 
 
 FIGURE_COLUMNS = {
     "campaign": st.column_config.TextColumn("Campaign"),
     "channel_label": st.column_config.TextColumn("Channel"),
-    "actual_mqls": st.column_config.NumberColumn("Actual MQLs", format="localized"),
+    "baseline_mqls": st.column_config.NumberColumn("Live rule MQLs", format="localized"),
     "projected_mqls": st.column_config.NumberColumn("Projected MQLs", format="localized"),
     "mql_change": st.column_config.NumberColumn("Change", format="%+d"),
-    "actual_rate": st.column_config.NumberColumn("Actual acceptance", format="percent"),
+    "baseline_rate": st.column_config.NumberColumn("Live rule acceptance", format="percent"),
     "projected_rate": st.column_config.NumberColumn("Projected acceptance", format="percent"),
     "projected_rate_low": st.column_config.NumberColumn("95% low", format="percent"),
     "projected_rate_high": st.column_config.NumberColumn("95% high", format="percent"),
-    "actual_wins": st.column_config.NumberColumn("Actual wins", format="localized"),
+    "baseline_wins": st.column_config.NumberColumn("Live rule wins", format="%.1f"),
     "projected_wins": st.column_config.NumberColumn("Projected wins", format="%.1f"),
     "lost_accepted": st.column_config.NumberColumn("Accepted lost", format="localized"),
     "lost_wins": st.column_config.NumberColumn("Wins lost", format="localized"),
-    "added": st.column_config.NumberColumn("Added (estimated)", format="localized"),
+    "added": st.column_config.NumberColumn("Added", format="localized"),
     "estimated_share": st.column_config.NumberColumn("Estimated share", format="percent"),
 }
 

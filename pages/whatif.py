@@ -11,9 +11,10 @@ settings, filters = components.page_context()
 url, today, maturity = settings.database_url, date.today(), settings.cohort_maturity_days
 st.title("Threshold what-if")
 st.caption(
-    "Replays the leads created in the filtered period under a proposed scoring rule. Leads the proposal does not "
-    "change keep what actually happened; leads it removes are its cost; leads it adds never reached sales, so "
-    "their figures are estimated and marked ≈."
+    "Replays the leads created in the filtered period under a proposed scoring rule and under the rule live today, "
+    "and shows the difference: with the controls at the live settings every change is zero. A lead either rule "
+    "hands to sales keeps what actually happened when it was an MQL; one that never reached sales is estimated "
+    "(marked ≈, with its 95% interval)."
 )
 if notice := st.session_state.pop("whatif_applied", None):
     st.success(notice, icon=":material/check_circle:")
@@ -60,16 +61,20 @@ if total["actual_mqls"] + total["projected_mqls"] == 0:
 
 widgets.projected_kpis(total)
 widgets.estimate_note(total, base)
-if not crm:
-    widgets.earlier_models_note(base, filters.start)
-weekly = charts.whatif_weekly_chart(view.weekly, title="MQLs per week: actual and projected")
+widgets.reconciliation_note(total, base, filters.start)
+weekly = charts.whatif_weekly_chart(view.weekly, title="MQLs per week: live rule, proposal and what happened")
 st.plotly_chart(weekly, key="whatif_weekly")
 
 st.subheader("What it costs and what it adds")
 costs = st.columns(3)
 costs[0].metric("Accepted leads excluded", f"{total['lost_accepted']:,}", border=True)
 costs[1].metric("Wins excluded", f"{total['lost_wins']:,}", border=True)
-costs[2].metric("Leads added (estimated)", f"{total['added']:,}", border=True, help="Never seen by sales.")
+costs[2].metric(
+    "Leads added",
+    f"{total['added']:,}",
+    border=True,
+    help="Leads the proposal hands to sales and the live rule does not; the ones sales never saw are estimated.",
+)
 lost, added = st.tabs(["Accepted leads it would have excluded", "Leads it adds (estimated)"])
 with lost:
     widgets.leads_list(
@@ -86,7 +91,7 @@ with added:
         total=total["added"],
         columns=["external_id", "campaign", "channel_label", "created_at", "score", "p_accept", "p_win"],
         file_stem="whatif_added",
-        empty="None: the proposal qualifies no lead that the live rules did not.",
+        empty="None: the proposal qualifies no lead that the live rule does not.",
         every=lambda: data.whatif_list(url, filters, rule, today, maturity, which="added", crm=crm),
     )
 

@@ -1,13 +1,17 @@
-"""The threshold what-if: replay the filtered history under a proposed scoring rule and project its effect.
+"""The threshold what-if: replay the filtered history under a proposed scoring rule and under the rule live today,
+and project the difference.
 
-A proposal changes only the leads whose qualification it changes; everything else keeps what actually happened:
-  - kept: leads that became MQLs and still qualify (or came through a spot check, a route the score does not
-    decide) keep their observed decision, SQL and win;
-  - removed: MQLs by score that the proposal would not qualify; their observed acceptances and wins are its cost;
-  - added: leads that never became MQLs because the rule live at the time did not qualify them, and that the
-    proposal qualifies; sales never saw them, so their acceptance, SQL and win are estimated (p_accept, p_sql,
-    p_win from queries.propensity) and every figure says how much of it is estimated.
-A proposal equal to the rule that was live reproduces the actual figures exactly.
+Both rules are replayed the same way over the same leads (see DOMAIN.md, "The what-if"):
+  - a lead the rule makes an MQL keeps what actually happened when it was an MQL (its observed decision, SQL and
+    win), and is estimated when it never reached sales (p_accept, p_sql, p_win from queries.propensity);
+  - spot-checked MQLs (a route the score does not decide) stay in every replay; leads that qualified under the
+    rule live at their time but are not MQLs yet stay out of every replay.
+Every change is the proposal minus the live rule's replay, so untouched controls change nothing. What actually
+happened can differ from the live rule's replay (an older model was live for part of the period): that
+reconciliation (actual_* against baseline_*) is its own figure, never mixed into a proposal's effect.
+  - removed: leads the live rule makes MQLs and the proposal does not; their observed acceptances and wins are
+    its cost;
+  - added: leads the proposal makes MQLs and the live rule does not.
 """
 
 from __future__ import annotations
@@ -118,23 +122,38 @@ def in_period(base: pl.LazyFrame, *, start: date, end: date) -> pl.LazyFrame:
     return base.filter(pl.col("created_at").is_between(lo, hi, closed="left"))
 
 
-def project(base: pl.LazyFrame, rule: ScoringRule, *, crm: bool = False) -> pl.LazyFrame:
-    """base with the proposal's score and each lead's fate under it: kept, removed, added, projected_mql.
+def _replayed(rule: ScoringRule, crm: bool) -> pl.Expr:
+    """Whether a lead is an MQL when rule is replayed: every spot-checked MQL (a route the score does not decide),
+    and every lead the rule qualifies, except the ones that qualified under the rule live at their time and are
+    not MQLs yet (too recent to have been handed over: no replay makes them MQLs before their time)."""
+    mql = pl.col("mql")
+    return (mql & pl.col("spot_check")) | (qualifies_expr(rule, crm=crm) & (mql | ~pl.col("live_qualifies")))
 
-    With crm the proposal is a threshold (and gates) on the CRM's own score; a lead the CRM did not score is not
+
+def project(base: pl.LazyFrame, rule: ScoringRule, *, baseline: ScoringRule, crm: bool = False) -> pl.LazyFrame:
+    """base with the proposal's score and each lead's fate under the proposal and under the baseline (the rule
+    live today, replayed over the same leads): in_proposal, in_baseline, removed, added.
+
+    A lead in a replay keeps what actually happened when it was an MQL, and is estimated (p_accept, p_sql, p_win)
+    when it was not: the same for both sides, so a proposal equal to the baseline changes nothing.
+    With crm both rules are a threshold (and gates) on the CRM's own score; a lead the CRM did not score is not
     decided by the score, so it keeps what happened (like a spot check) and is never added.
     """
-    qualifies = qualifies_expr(rule, crm=crm)
     if crm:
         base = base.with_columns((pl.col("spot_check") | pl.col(CRM_SCORE).is_null()).alias("spot_check"))
     return (
-        base.with_columns(score_expr(rule, crm=crm).alias("score"), qualifies.alias("qualifies"))
-        .with_columns(
-            (pl.col("mql") & (pl.col("spot_check") | pl.col("qualifies"))).alias("kept"),
-            (pl.col("mql") & ~pl.col("spot_check") & ~pl.col("qualifies")).alias("removed"),
-            (~pl.col("mql") & pl.col("qualifies") & ~pl.col("live_qualifies")).alias("added"),
+        base.with_columns(
+            score_expr(rule, crm=crm).alias("score"),
+            qualifies_expr(rule, crm=crm).alias("qualifies"),
+            qualifies_expr(baseline, crm=crm).alias("baseline_qualifies"),
+            _replayed(rule, crm).alias("in_proposal"),
+            _replayed(baseline, crm).alias("in_baseline"),
         )
-        .with_columns((pl.col("kept") | pl.col("added")).alias("projected_mql"))
+        .with_columns(
+            (pl.col("in_baseline") & ~pl.col("in_proposal")).alias("removed"),
+            (pl.col("in_proposal") & ~pl.col("in_baseline")).alias("added"),
+        )
+        .with_columns(pl.col("in_proposal").alias("projected_mql"))
     )
 
 
@@ -146,32 +165,39 @@ def _where(condition: pl.Expr, value: pl.Expr | float) -> pl.Expr:
     return pl.when(condition).then(value).otherwise(0.0)
 
 
+STEPS = (("accepted", "p_accept"), ("sqls", "p_sql"), ("wins", "p_win"))
+SIDES = ("projected", "baseline")  # the proposal replayed, and the rule live today replayed
+
+
 def _contributions() -> dict[str, pl.Expr]:
     """What each lead adds to every summed figure, as plain per-row columns: a group-by then only sums them
     (far faster than filtering inside the aggregation)."""
-    kept, removed, mql, added = (pl.col(c) for c in ("kept", "removed", "mql", "added"))
-    accepted, decided, sql, won = (pl.col(c) for c in ("accepted", "decided", "sql", "won"))
+    mql, removed, added = pl.col("mql"), pl.col("removed"), pl.col("added")
+    decided, accepted, sql, won = (pl.col(c) for c in ("decided", "accepted", "sql", "won"))
+    observed = {"decided": decided, "accepted": accepted, "sqls": sql, "wins": won}
     counts = {
         "actual_mqls": mql,
-        "projected_mqls": pl.col("projected_mql"),
-        "added": added,
-        "removed": removed,
         "actual_decided": decided & mql,
         "actual_accepted": accepted & mql,
         "actual_sqls": sql,
         "actual_wins": won,
-        "kept_decided": decided & kept,
-        "kept_accepted": accepted & kept,
-        "kept_sqls": sql & kept,
-        "kept_wins": won & kept,
-        "lost_accepted": accepted & removed,
-        "lost_wins": won & removed,
+        "added": added,
+        "removed": removed,
+        "lost_accepted": removed & mql & accepted,
+        "lost_wins": removed & mql & won,
     }
-    estimates = {}
-    for name, column in (("accepted", "p_accept"), ("sqls", "p_sql"), ("wins", "p_win")):
-        p = pl.col(column)
-        estimates[f"est_{name}"] = _where(added, p)
-        estimates[f"var_{name}"] = _where(added, p * (1 - p))
+    estimates = {"est_lost_accepted": _where(removed & ~mql, pl.col("p_accept"))}
+    estimates["est_lost_wins"] = _where(removed & ~mql, pl.col("p_win"))
+    for side in SIDES:
+        inside = pl.col(f"in_{'proposal' if side == 'projected' else 'baseline'}")
+        counts[f"{side}_mqls"] = inside
+        counts[f"{side}_estimated"] = inside & ~mql
+        for name, outcome in observed.items():
+            counts[f"{side}_observed_{name}"] = inside & mql & outcome
+        for name, column in STEPS:
+            p = pl.col(column)
+            estimates[f"{side}_est_{name}"] = _where(inside & ~mql, p)
+            estimates[f"{side}_var_{name}"] = _where(inside & ~mql, p * (1 - p))
     return {**{k: v.cast(pl.Int64) for k, v in counts.items()}, **estimates}
 
 
@@ -193,43 +219,63 @@ def _rolled_up(sums: pl.LazyFrame, by: list[str]) -> pl.LazyFrame:
     return sums.group_by(by).agg(pl.col(CONTRIBUTIONS).sum())
 
 
-def _figures(sums: pl.LazyFrame, errors: dict[str, float]) -> pl.LazyFrame:
-    """Projected totals with intervals from contribution sums.
+def _side_figures(side: str, errors: dict[str, float]) -> list[pl.Expr]:
+    """One replay's figures from its sums: observed plus estimated, with 95% intervals.
 
     The estimated part's half-width is z * sqrt(sum of p(1-p)) (the leads' own chance) plus the model's held-out
     calibration error times the leads estimated (how wrong the probabilities themselves may be).
     """
-    added = pl.col("added").cast(pl.Float64)
-    accept_error = errors["accept"]
-    sql_error = accept_error + errors["sql"]
-    win_error = sql_error + errors["win"]
+    estimated = pl.col(f"{side}_estimated").cast(pl.Float64)
+    step_error = {"accepted": errors["accept"]}
+    step_error["sqls"] = step_error["accepted"] + errors["sql"]
+    step_error["wins"] = step_error["sqls"] + errors["win"]
 
-    def half(var: str, error: float) -> pl.Expr:
-        return Z_95 * pl.col(var).sqrt() + error * added
+    def half(name: str) -> pl.Expr:
+        return Z_95 * pl.col(f"{side}_var_{name}").sqrt() + step_error[name] * estimated
 
-    projected_accepted = pl.col("kept_accepted") + pl.col("est_accepted")
-    projected_decided = pl.col("kept_decided") + pl.col("added")
-    low, high = wilson_bounds(projected_accepted, projected_decided)
-    widen = half("var_accepted", accept_error) / projected_decided
-    actual_rate = pl.col("actual_accepted") / pl.col("actual_decided")
-    return sums.with_columns(
-        projected_accepted.alias("projected_accepted"),
-        half("var_accepted", accept_error).alias("accepted_half_width"),
-        projected_decided.alias("projected_decided"),
-        pl.when(pl.col("actual_decided") > 0).then(actual_rate).alias("actual_rate"),
-        pl.when(projected_decided > 0).then(projected_accepted / projected_decided).alias("projected_rate"),
-        pl.when(projected_decided > 0).then((low - widen).clip(0, 1)).alias("projected_rate_low"),
-        pl.when(projected_decided > 0).then((high + widen).clip(0, 1)).alias("projected_rate_high"),
-        (pl.col("kept_sqls") + pl.col("est_sqls")).alias("projected_sqls"),
-        half("var_sqls", sql_error).alias("sqls_half_width"),
-        (pl.col("kept_wins") + pl.col("est_wins")).alias("projected_wins"),
-        half("var_wins", win_error).alias("wins_half_width"),
-        pl.when(pl.col("projected_mqls") > 0)
-        .then(pl.col("added") / pl.col("projected_mqls"))
+    accepted = pl.col(f"{side}_observed_accepted") + pl.col(f"{side}_est_accepted")
+    decided = pl.col(f"{side}_observed_decided") + pl.col(f"{side}_estimated")
+    low, high = wilson_bounds(accepted, decided)
+    widen = half("accepted") / decided
+    suffix = "" if side == "projected" else f"_{side}"
+    return [
+        accepted.alias(f"{side}_accepted"),
+        half("accepted").alias(f"accepted_half_width{suffix}"),
+        decided.alias(f"{side}_decided"),
+        pl.when(decided > 0).then(accepted / decided).alias(f"{side}_rate"),
+        pl.when(decided > 0).then((low - widen).clip(0, 1)).alias(f"{side}_rate_low"),
+        pl.when(decided > 0).then((high + widen).clip(0, 1)).alias(f"{side}_rate_high"),
+        (pl.col(f"{side}_observed_sqls") + pl.col(f"{side}_est_sqls")).alias(f"{side}_sqls"),
+        half("sqls").alias(f"sqls_half_width{suffix}"),
+        (pl.col(f"{side}_observed_wins") + pl.col(f"{side}_est_wins")).alias(f"{side}_wins"),
+        half("wins").alias(f"wins_half_width{suffix}"),
+        pl.when(pl.col(f"{side}_mqls") > 0)
+        .then(estimated / pl.col(f"{side}_mqls"))
         .otherwise(0.0)
-        .alias("estimated_share"),
-        (pl.col("projected_mqls") - pl.col("actual_mqls")).alias("mql_change"),
-    ).drop("var_accepted", "var_sqls", "var_wins")
+        .alias(f"estimated_share{suffix}"),
+    ]
+
+
+def _figures(sums: pl.LazyFrame, errors: dict[str, float]) -> pl.LazyFrame:
+    """The proposal's and the baseline's figures with their intervals, what actually happened, and the changes:
+    proposal minus baseline (zero everywhere when the proposal is the live rule)."""
+    actual_rate = pl.col("actual_accepted") / pl.col("actual_decided")
+    variances = [f"{side}_var_{name}" for side in SIDES for name, _ in STEPS]
+    return (
+        sums.with_columns(
+            *_side_figures("projected", errors),
+            *_side_figures("baseline", errors),
+            pl.when(pl.col("actual_decided") > 0).then(actual_rate).alias("actual_rate"),
+        )
+        .with_columns(
+            (pl.col("projected_mqls") - pl.col("baseline_mqls")).alias("mql_change"),
+            (pl.col("projected_rate") - pl.col("baseline_rate")).alias("rate_change"),
+            (pl.col("projected_sqls") - pl.col("baseline_sqls")).alias("sqls_change"),
+            (pl.col("projected_wins") - pl.col("baseline_wins")).alias("wins_change"),
+            (pl.col("baseline_mqls") - pl.col("actual_mqls")).alias("replay_mql_difference"),
+        )
+        .drop(variances)
+    )
 
 
 def projection_by(sums: pl.LazyFrame, *, by: list[str], errors: dict[str, float]) -> pl.LazyFrame:
@@ -244,16 +290,17 @@ def projection_by(sums: pl.LazyFrame, *, by: list[str], errors: dict[str, float]
 
 
 def tier_load(sums: pl.LazyFrame, *, junior_capacity: int, senior_capacity: int) -> pl.LazyFrame:
-    """Per week: MQLs for the junior tier to decide and SQLs for the senior tier to work, actual and projected,
-    against each tier's weekly capacity. sums is contribution_sums(...) by week (or finer)."""
+    """Per week: MQLs for the junior tier to decide and SQLs for the senior tier to work, under the live rule
+    replayed and under the proposal, against each tier's weekly capacity. sums is contribution_sums(...) by week
+    (or finer)."""
     return (
         _rolled_up(sums, ["week"])
         .select(
             "week",
-            pl.col("actual_mqls").alias("junior_actual"),
+            pl.col("baseline_mqls").alias("junior_baseline"),
             pl.col("projected_mqls").alias("junior_projected"),
-            pl.col("actual_sqls").alias("senior_actual"),
-            (pl.col("kept_sqls") + pl.col("est_sqls")).alias("senior_projected"),
+            (pl.col("baseline_observed_sqls") + pl.col("baseline_est_sqls")).alias("senior_baseline"),
+            (pl.col("projected_observed_sqls") + pl.col("projected_est_sqls")).alias("senior_projected"),
             pl.lit(junior_capacity).alias("junior_capacity"),
             pl.lit(senior_capacity).alias("senior_capacity"),
         )
@@ -342,7 +389,7 @@ def gate_quality(projected: pl.LazyFrame) -> pl.LazyFrame:
             true_positive.alias("accepted_passed"),
         )
 
-    return pl.concat([quality("live_qualifies", "Live rules"), quality("qualifies", "Proposal")]).with_columns(
+    return pl.concat([quality("baseline_qualifies", "Live rule"), quality("qualifies", "Proposal")]).with_columns(
         pl.when(pl.col("passed") > 0).then(pl.col("accepted_passed") / pl.col("passed")).alias("precision"),
         pl.when(pl.col("accepted") > 0).then(pl.col("accepted_passed") / pl.col("accepted")).alias("recall"),
     )

@@ -89,9 +89,9 @@ def test_acceptance_heatmap_separates_small_samples():
 
 def whatif_view():
     from queries import whatif
-    from tests.test_whatif import ERRORS, HISTORY, rule
+    from tests.test_whatif import ERRORS, HISTORY, LIVE, rule
 
-    projected = whatif.project(HISTORY, rule(25))
+    projected = whatif.project(HISTORY, rule(25), baseline=LIVE)
     sums = whatif.contribution_sums(projected, by=["week"])
     return (
         whatif.projection_by(sums, by=["week"], errors=ERRORS).sort("week").collect(),
@@ -105,25 +105,27 @@ def test_whatif_weekly_chart_splits_observed_and_estimated():
     weekly, *_ = whatif_view()
     fig = charts.whatif_weekly_chart(weekly, title="MQLs per week")
     assert [t.name for t in fig.data] == [
-        "Actual MQLs",
-        "Projected: already MQLs (observed)",
-        "Projected: added (estimated)",
+        "Live rule, replayed",
+        "Proposal: observed",
+        "Proposal: estimated",
+        "What happened",
     ]
     assert list(fig.data[2].y) == [0, 1] and list(fig.data[2].base) == [2, 2]  # stacked on the observed part
+    assert list(fig.data[3].y) == [2, 2]  # what actually happened: its own line, not a bar to compare against
     assert fig.layout.yaxis.title.text == "MQLs"
 
 
 def test_tier_load_chart_draws_the_capacity():
     _, load, *_ = whatif_view()
     fig = charts.tier_load_chart(load, tier="junior", title="Juniors")
-    assert [t.name for t in fig.data] == ["Actual", "Projected", "Weekly capacity"]
+    assert [t.name for t in fig.data] == ["Live rule", "Proposal", "Weekly capacity"]
     assert list(fig.data[2].y) == [3, 3]
 
 
 def test_tier_load_chart_draws_no_capacity_for_a_tier_without_reps():
     _, load, *_ = whatif_view()
     fig = charts.tier_load_chart(load.with_columns(senior_capacity=0), tier="senior", title="Seniors")
-    assert [t.name for t in fig.data] == ["Actual", "Projected"]
+    assert [t.name for t in fig.data] == ["Live rule", "Proposal"]
     assert "no active reps of this tier" in fig.layout.title.text
 
 

@@ -231,10 +231,13 @@ def test_the_whatif_replays_on_the_crms_own_score(imported):
     views = {th: whatif_frames(base, whole, ScoringRule(mql_threshold=th)) for th in (20.0, base.crm_threshold, 80.0)}
     mqls = [v.total["projected_mqls"][0] for v in views.values()]
     assert mqls[0] > mqls[1] > mqls[2]  # a higher bar on the CRM's score hands fewer leads to sales
-    # at the threshold the data reproduces, the replay moves only the leads the CRM's rule did not follow
+    # the threshold the data reproduces is the baseline: left there, nothing changes; its replay differs from what
+    # happened exactly by the leads the CRM's rule did not follow (MQLs below it, other leads at or above it)
     at = views[base.crm_threshold].total.row(0, named=True)
+    assert at["added"] == at["removed"] == at["mql_change"] == 0
     disagree = round((1 - base.crm_agreement) * t.leads.height)
-    assert at["added"] + at["removed"] == disagree
+    observed = at["baseline_mqls"] - at["baseline_estimated"]
+    assert at["baseline_estimated"] + (at["actual_mqls"] - observed) == disagree
     sweep = views[80.0].sweep
     assert sweep["threshold"].max() == 120
     assert sweep.filter(pl.col("threshold") == 80)["mqls"][0] == views[80.0].total["projected_mqls"][0]

@@ -52,17 +52,41 @@ HISTORY = pl.LazyFrame(
 )
 
 
-def total(proposal: ScoringRule) -> dict:
-    sums = whatif.contribution_sums(whatif.project(HISTORY, proposal), by=["week", "campaign", "channel_label"])
+def total(proposal: ScoringRule, baseline: ScoringRule = LIVE) -> dict:
+    projected = whatif.project(HISTORY, proposal, baseline=baseline)
+    sums = whatif.contribution_sums(projected, by=["week", "campaign", "channel_label"])
     return whatif.projection_by(sums, by=[], errors=ERRORS).collect().row(0, named=True)
+
+
+CHANGES = ("mql_change", "rate_change", "sqls_change", "wins_change", "added", "removed", "lost_accepted", "lost_wins")
 
 
 def test_the_live_rule_reproduces_what_happened():
     t = total(LIVE)
-    assert (t["projected_mqls"], t["actual_mqls"], t["added"], t["removed"]) == (4, 4, 0, 0)
-    assert t["projected_rate"] == t["actual_rate"] == pytest.approx(3 / 4)
+    assert (t["projected_mqls"], t["baseline_mqls"], t["actual_mqls"], t["added"], t["removed"]) == (4, 4, 4, 0, 0)
+    assert t["projected_rate"] == t["baseline_rate"] == t["actual_rate"] == pytest.approx(3 / 4)
     assert (t["projected_sqls"], t["projected_wins"]) == (t["actual_sqls"], t["actual_wins"]) == (1, 1)
     assert t["estimated_share"] == 0 and t["accepted_half_width"] == 0
+    assert all(t[c] == 0 for c in CHANGES) and t["replay_mql_difference"] == 0
+
+
+@pytest.mark.parametrize("live", [rule(55), rule(25), rule(101)])
+def test_the_live_rule_as_the_proposal_changes_nothing_even_where_history_differs(live):
+    """Leads were judged at 40 when they arrived; the rule live today differs. Untouched controls (the proposal
+    equal to today's rule) change no figure; the replay's difference from what happened is a figure of its own."""
+    t = total(live, baseline=live)
+    assert all(t[c] == 0 for c in CHANGES), {c: t[c] for c in CHANGES}
+    for figure in ("mqls", "accepted", "decided", "rate", "sqls", "wins", "rate_low", "rate_high"):
+        assert t[f"projected_{figure}"] == t[f"baseline_{figure}"], figure
+    assert t["replay_mql_difference"] == t["baseline_mqls"] - t["actual_mqls"] != 0
+
+
+def test_a_change_is_measured_against_todays_rule_not_against_what_happened():
+    # today's rule is 55: L3 (45) is out of its replay; a proposal at 40 brings it back, observed (it was an MQL)
+    t = total(LIVE, baseline=rule(55))
+    assert (t["baseline_mqls"], t["projected_mqls"], t["mql_change"], t["added"], t["removed"]) == (3, 4, 1, 1, 0)
+    assert t["projected_estimated"] == 0  # L3 was an MQL: what happened to it is known
+    assert t["projected_accepted"] - t["baseline_accepted"] == 1  # L3 was accepted
 
 
 def test_a_higher_threshold_removes_an_accepted_lead_and_adds_nothing():
@@ -110,7 +134,9 @@ def test_a_gate_removes_the_leads_that_fail_it():
 
 @pytest.mark.parametrize("threshold", [0, 25, 40, 50, 100])
 def test_the_sweep_agrees_with_the_projection_at_every_threshold(threshold):
-    sweep = whatif.threshold_sweep(whatif.project(HISTORY, rule(threshold)), rule=rule(threshold)).collect()
+    sweep = whatif.threshold_sweep(
+        whatif.project(HISTORY, rule(threshold), baseline=LIVE), rule=rule(threshold)
+    ).collect()
     point = sweep.filter(pl.col("threshold") == threshold).row(0, named=True)
     t = total(rule(threshold))
     assert point["mqls"] == t["projected_mqls"]
@@ -119,15 +145,17 @@ def test_the_sweep_agrees_with_the_projection_at_every_threshold(threshold):
 
 
 def test_figures_per_group_sorted_by_the_size_of_the_change():
-    sums = whatif.contribution_sums(whatif.project(HISTORY, rule(50)), by=["week", "campaign", "channel_label"])
+    sums = whatif.contribution_sums(
+        whatif.project(HISTORY, rule(50), baseline=LIVE), by=["week", "campaign", "channel_label"]
+    )
     by_campaign = whatif.projection_by(sums, by=["campaign"], errors=ERRORS).collect()
-    assert by_campaign.select("campaign", "actual_mqls", "projected_mqls").rows() == [("B", 1, 0), ("A", 3, 3)]
+    assert by_campaign.select("campaign", "baseline_mqls", "projected_mqls").rows() == [("B", 1, 0), ("A", 3, 3)]
 
 
 def test_tier_load_per_week_against_capacity():
-    sums = whatif.contribution_sums(whatif.project(HISTORY, rule(25)), by=["week"])
+    sums = whatif.contribution_sums(whatif.project(HISTORY, rule(25), baseline=LIVE), by=["week"])
     load = whatif.tier_load(sums, junior_capacity=10, senior_capacity=2).collect()
-    assert load.select("week", "junior_actual", "junior_projected").rows() == [
+    assert load.select("week", "junior_baseline", "junior_projected").rows() == [
         (date(2026, 3, 2), 2, 2),
         (date(2026, 3, 9), 2, 3),
     ]
@@ -136,7 +164,7 @@ def test_tier_load_per_week_against_capacity():
 
 
 def test_precision_and_recall_of_the_gate():
-    quality = whatif.gate_quality(whatif.project(HISTORY, rule(50))).collect()
+    quality = whatif.gate_quality(whatif.project(HISTORY, rule(50), baseline=LIVE)).collect()
     live, proposal = quality.rows(named=True)
     # decided: L1, L2, L3, L5; accepted: L1, L3, L5. Live passes L1-L3; the proposal L1 and L2.
     assert (live["precision"], live["recall"]) == pytest.approx((2 / 3, 2 / 3))
@@ -144,14 +172,14 @@ def test_precision_and_recall_of_the_gate():
 
 
 def test_lists_of_what_it_costs_and_adds():
-    lost = whatif.removed_wins_and_acceptances(whatif.project(HISTORY, rule(101))).collect()
+    lost = whatif.removed_wins_and_acceptances(whatif.project(HISTORY, rule(101), baseline=LIVE)).collect()
     assert lost["external_id"].to_list() == ["L1", "L3"]  # the win first
-    added = whatif.added_leads(whatif.project(HISTORY, rule(0))).collect()
+    added = whatif.added_leads(whatif.project(HISTORY, rule(0), baseline=LIVE)).collect()
     assert added["external_id"].to_list() == ["L4"]
 
 
 def test_score_distribution_of_decided_leads():
-    distribution = whatif.score_distribution(whatif.project(HISTORY, LIVE), width=50).collect()
+    distribution = whatif.score_distribution(whatif.project(HISTORY, LIVE, baseline=LIVE), width=50).collect()
     # decided: L1 (80, accepted), L2 (60, rejected), L3 (45, accepted), L5 (20, accepted)
     assert distribution.select("score_band", "decision", "leads").rows() == [
         (0, "accepted", 2),
@@ -162,7 +190,9 @@ def test_score_distribution_of_decided_leads():
 
 def test_an_empty_history_gives_zeros_not_errors():
     empty = HISTORY.filter(pl.lit(False))
-    t = whatif.projection_by(whatif.contribution_sums(whatif.project(empty, LIVE), by=[]), by=[], errors=ERRORS)
+    t = whatif.projection_by(
+        whatif.contribution_sums(whatif.project(empty, LIVE, baseline=LIVE), by=[]), by=[], errors=ERRORS
+    )
     row = t.collect().row(0, named=True)
     assert row["projected_mqls"] == 0 and row["projected_rate"] is None and row["estimated_share"] == 0
 
@@ -178,6 +208,6 @@ def test_the_live_rule_of_each_lead_follows_the_model_history():
 
 
 def test_the_first_rows_of_a_list_are_the_first_of_the_whole_sorted_list():
-    everything = whatif.added_leads(whatif.project(HISTORY, rule(0))).collect()
-    first = whatif.added_leads(whatif.project(HISTORY, rule(0)), limit=1).collect()
+    everything = whatif.added_leads(whatif.project(HISTORY, rule(0), baseline=LIVE)).collect()
+    first = whatif.added_leads(whatif.project(HISTORY, rule(0), baseline=LIVE), limit=1).collect()
     assert first.rows() == everything.head(1).rows()
