@@ -1,4 +1,6 @@
-"""Benchmark: python -m dashboard.bench [--leads N]; prints one JSON object per line."""
+"""Benchmark: python -m dashboard.bench [--leads N] [--browser]; prints one JSON object per line.
+
+--browser times the what-if in Chromium instead (dashboard/browser_bench.py): first paint and slider moves."""
 
 from __future__ import annotations
 
@@ -133,7 +135,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m dashboard.bench")
     parser.add_argument("--leads", type=int, default=1_000_000)
     parser.add_argument("--runs", type=int, default=5, help="runs of each query benchmark")
+    parser.add_argument("--browser", action="store_true", help="time the what-if in Chromium, as a person sees it")
     args = parser.parse_args(argv)
+    if args.browser:
+        from dashboard import browser_bench
+
+        return browser_bench.run(args.leads, args.runs)
     now = datetime.now().replace(microsecond=0)
     with tempfile.TemporaryDirectory(prefix="handoff-bench-") as folder:
         url = f"sqlite:///{Path(folder) / 'bench.db'}"

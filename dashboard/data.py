@@ -660,6 +660,20 @@ def whatif_frames(base: WhatIfBase, filters: Filters, rule: ScoringRule) -> What
     return WhatIf(*frames)
 
 
+def whatif_total(base: WhatIfBase, filters: Filters, rule: ScoringRule) -> pl.DataFrame:
+    """The what-if's headline alone (one row): what a slider move shows first, before the charts and tables."""
+    sums = whatif.contribution_sums(_projected(base, filters, rule), by=[])
+    return whatif.projection_by(sums, by=[], errors=base.propensities.calibration_error).collect()
+
+
+@st.cache_data(ttl=TTL_SECONDS, max_entries=256, show_spinner=False)
+def whatif_headline(
+    url: str, filters: Filters, rule: ScoringRule, today: date, maturity_days: int, crm: bool = False
+) -> pl.DataFrame:
+    """The what-if's headline for a proposal (cached per filters and proposal)."""
+    return whatif_total(whatif_base_view(url, today, maturity_days, crm), filters, rule)
+
+
 @st.cache_data(ttl=TTL_SECONDS, max_entries=128, show_spinner=False)
 def whatif_view(
     url: str, filters: Filters, rule: ScoringRule, today: date, maturity_days: int, crm: bool = False
@@ -691,6 +705,7 @@ def invalidate() -> None:
     ):
         cached.clear()
     whatif_view.clear()
+    whatif_headline.clear()
 
 
 @st.cache_data(ttl=TTL_SECONDS, max_entries=8)

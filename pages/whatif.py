@@ -52,92 +52,101 @@ base = data.whatif_base_view(url, today, maturity, crm)
 if not crm and base.active is None:
     st.info("There is no scoring model yet: import leads or seed the demo first.", icon=":material/info:")
     st.stop()
-rule = widgets.crm_rule_controls(base) if crm else widgets.rule_controls(base.active)
-view = data.whatif_view(url, filters, rule, today, maturity, crm)
-total = view.total.row(0, named=True)
-if total["actual_mqls"] + total["projected_mqls"] == 0:
-    st.info("No leads were created in this period under these filters.", icon=":material/search_off:")
-    st.stop()
 
-widgets.projected_kpis(total)
-widgets.estimate_note(total, base)
-widgets.reconciliation_note(total, base, filters.start)
-weekly = charts.whatif_weekly_chart(view.weekly, title="MQLs per week: live rule, proposal and what happened")
-st.plotly_chart(weekly, key="whatif_weekly")
 
-st.subheader("What it costs and what it adds")
-costs = st.columns(3)
-costs[0].metric("Accepted leads excluded", f"{total['lost_accepted']:,}", border=True)
-costs[1].metric("Wins excluded", f"{total['lost_wins']:,}", border=True)
-costs[2].metric(
-    "Leads added",
-    f"{total['added']:,}",
-    border=True,
-    help="Leads the proposal hands to sales and the live rule does not; the ones sales never saw are estimated.",
-)
-lost, added = st.tabs(["Accepted leads it would have excluded", "Leads it adds (estimated)"])
-with lost:
-    widgets.leads_list(
-        view.lost,
-        total=total["lost_accepted"],
-        columns=["external_id", "campaign", "channel_label", "created_at", "score", "won"],
-        file_stem="whatif_excluded",
-        empty="None: the proposal keeps every lead that sales accepted.",
-        every=lambda: data.whatif_list(url, filters, rule, today, maturity, which="lost", crm=crm),
+@st.fragment
+def proposal() -> None:
+    """The controls and everything they change: moving one reruns this alone, not the app around it."""
+    rule = widgets.crm_rule_controls(base) if crm else widgets.rule_controls(base.active)
+    # The headline first, from its own small query; the charts and tables after, from the whole view.
+    total = data.whatif_headline(url, filters, rule, today, maturity, crm).row(0, named=True)
+    if total["actual_mqls"] + total["projected_mqls"] + total["baseline_mqls"] == 0:
+        st.info("No leads were created in this period under these filters.", icon=":material/search_off:")
+        return
+    widgets.projected_kpis(total)
+    widgets.estimate_note(total, base)
+    widgets.reconciliation_note(total, base, filters.start)
+    with st.spinner("Drawing the charts…", show_time=False):
+        view = data.whatif_view(url, filters, rule, today, maturity, crm)
+    weekly = charts.whatif_weekly_chart(view.weekly, title="MQLs per week: live rule, proposal and what happened")
+    st.plotly_chart(weekly, key="whatif_weekly")
+
+    st.subheader("What it costs and what it adds")
+    costs = st.columns(3)
+    costs[0].metric("Accepted leads excluded", f"{total['lost_accepted']:,}", border=True)
+    costs[1].metric("Wins excluded", f"{total['lost_wins']:,}", border=True)
+    costs[2].metric(
+        "Leads added",
+        f"{total['added']:,}",
+        border=True,
+        help="Leads the proposal hands to sales and the live rule does not; the ones sales never saw are estimated.",
     )
-with added:
-    widgets.leads_list(
-        view.added,
-        total=total["added"],
-        columns=["external_id", "campaign", "channel_label", "created_at", "score", "p_accept", "p_win"],
-        file_stem="whatif_added",
-        empty="None: the proposal qualifies no lead that the live rule does not.",
-        every=lambda: data.whatif_list(url, filters, rule, today, maturity, which="added", crm=crm),
+    lost, added = st.tabs(["Accepted leads it would have excluded", "Leads it adds (estimated)"])
+    with lost:
+        widgets.leads_list(
+            view.lost,
+            total=total["lost_accepted"],
+            columns=["external_id", "campaign", "channel_label", "created_at", "score", "won"],
+            file_stem="whatif_excluded",
+            empty="None: the proposal keeps every lead that sales accepted.",
+            every=lambda: data.whatif_list(url, filters, rule, today, maturity, which="lost", crm=crm),
+        )
+    with added:
+        widgets.leads_list(
+            view.added,
+            total=total["added"],
+            columns=["external_id", "campaign", "channel_label", "created_at", "score", "p_accept", "p_win"],
+            file_stem="whatif_added",
+            empty="None: the proposal qualifies no lead that the live rule does not.",
+            every=lambda: data.whatif_list(url, filters, rule, today, maturity, which="added", crm=crm),
+        )
+
+    st.subheader("Load on each sales tier")
+    juniors, seniors = st.columns(2)
+    juniors.plotly_chart(
+        charts.tier_load_chart(view.load, tier="junior", title="Junior reps: MQLs to decide"), key="whatif_load_junior"
     )
-
-st.subheader("Load on each sales tier")
-juniors, seniors = st.columns(2)
-juniors.plotly_chart(
-    charts.tier_load_chart(view.load, tier="junior", title="Junior reps: MQLs to decide"), key="whatif_load_junior"
-)
-seniors.plotly_chart(
-    charts.tier_load_chart(view.load, tier="senior", title="Senior reps: SQLs to work"), key="whatif_load_senior"
-)
-by_channel, by_campaign = st.tabs(["By channel", "By campaign"])
-with by_channel:
-    widgets.figures_table(view.by_channel, label="channel_label", file_stem="whatif_by_channel")
-with by_campaign:
-    widgets.figures_table(view.by_campaign, label="campaign", file_stem="whatif_by_campaign")
-
-st.subheader("Trade-off")
-live = base.crm_threshold if crm else base.active.rule.mql_threshold
-left, right = st.columns([3, 2])
-left.plotly_chart(
-    charts.tradeoff_chart(
-        view.sweep, title="As the threshold moves", current=live, proposed=rule.mql_threshold, top=base.score_top
-    ),
-    key="whatif_tradeoff",
-)
-right.plotly_chart(
-    charts.score_distribution_chart(
-        view.distribution, title="Decided leads by score", threshold=rule.mql_threshold, top=base.score_top
-    ),
-    key="whatif_distribution",
-)
-st.caption("How well the MQL gate predicts sales' decisions, on the leads sales decided:")
-st.dataframe(view.quality, hide_index=True, width="stretch", column_config=widgets.QUALITY_COLUMNS)
-components.table_downloads(view.quality, file_stem="whatif_gate_quality")
-
-if crm:
-    st.caption(
-        ":material/info: Scenarios and scoring model versions are Handoff's own scoring model; a threshold on the "
-        "CRM's score is changed in the CRM itself. Switch to Handoff's scoring model to save or apply one."
-        if facts.model_scored_leads
-        else ":material/info: A threshold on the CRM's score is changed in the CRM itself: this page shows what it "
-        "would change, and scenarios apply to Handoff's own scoring model."
+    seniors.plotly_chart(
+        charts.tier_load_chart(view.load, tier="senior", title="Senior reps: SQLs to work"), key="whatif_load_senior"
     )
-    st.stop()
-st.subheader("Scenarios")
-widgets.scenario_panel(url, rule, lambda r: data.whatif_view(url, filters, r, today, maturity))
-with st.expander("Scoring model history"):
-    widgets.model_history(data.model_history(url))
+    by_channel, by_campaign = st.tabs(["By channel", "By campaign"])
+    with by_channel:
+        widgets.figures_table(view.by_channel, label="channel_label", file_stem="whatif_by_channel")
+    with by_campaign:
+        widgets.figures_table(view.by_campaign, label="campaign", file_stem="whatif_by_campaign")
+
+    st.subheader("Trade-off")
+    live = base.crm_threshold if crm else base.active.rule.mql_threshold
+    left, right = st.columns([3, 2])
+    left.plotly_chart(
+        charts.tradeoff_chart(
+            view.sweep, title="As the threshold moves", current=live, proposed=rule.mql_threshold, top=base.score_top
+        ),
+        key="whatif_tradeoff",
+    )
+    right.plotly_chart(
+        charts.score_distribution_chart(
+            view.distribution, title="Decided leads by score", threshold=rule.mql_threshold, top=base.score_top
+        ),
+        key="whatif_distribution",
+    )
+    st.caption("How well the MQL gate predicts sales' decisions, on the leads sales decided:")
+    st.dataframe(view.quality, hide_index=True, width="stretch", column_config=widgets.QUALITY_COLUMNS)
+    components.table_downloads(view.quality, file_stem="whatif_gate_quality")
+
+    if crm:
+        st.caption(
+            ":material/info: Scenarios and scoring model versions are Handoff's own scoring model; a threshold on the "
+            "CRM's score is changed in the CRM itself. Switch to Handoff's scoring model to save or apply one."
+            if facts.model_scored_leads
+            else ":material/info: A threshold on the CRM's score is changed in the CRM itself: this page shows what it "
+            "would change, and scenarios apply to Handoff's own scoring model."
+        )
+        return
+    st.subheader("Scenarios")
+    widgets.scenario_panel(url, rule, lambda r: data.whatif_view(url, filters, r, today, maturity))
+    with st.expander("Scoring model history"):
+        widgets.model_history(data.model_history(url))
+
+
+proposal()
