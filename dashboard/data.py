@@ -28,7 +28,7 @@ from dashboard.models import (
     ScoringModel,
     StageEvent,
 )
-from queries import acceptance, funnel, propensity, rejection, sla, whatif
+from queries import acceptance, backtest, funnel, propensity, rejection, sla, whatif
 from queries.leads import ATTRIBUTE, attribute_breakdown, filter_dimensions, lead_dimensions
 from queries.scoring import ScoringRule, component_scores
 
@@ -691,6 +691,65 @@ def whatif_list(
     return pick(projected).select(WHATIF_LIST_COLUMNS).collect()
 
 
+TRACK_RECORD_SCHEMA = {
+    "change": pl.String,
+    "cutoff": pl.Datetime("us"),
+    "fitted_on": pl.Int64,
+    "mqls": pl.Int64,
+    "decided": pl.Int64,
+    "projected_rate": pl.Float64,
+    "rate_low": pl.Float64,
+    "rate_high": pl.Float64,
+    "actual_rate": pl.Float64,
+    "rate_held": pl.Boolean,
+    "mature": pl.Int64,
+    "projected_sqls": pl.Float64,
+    "sqls_half_width": pl.Float64,
+    "actual_sqls": pl.Int64,
+    "sqls_held": pl.Boolean,
+    "projected_wins": pl.Float64,
+    "wins_half_width": pl.Float64,
+    "actual_wins": pl.Int64,
+    "wins_held": pl.Boolean,
+}
+
+
+def track_record_frames(
+    base: WhatIfBase, *, now: datetime, maturity_days: int, cutoff: datetime | None = None
+) -> pl.DataFrame:
+    """One row per scoring-model change (or, with cutoff, for that moment alone): the forecast made then from what
+    was known then, against what the leads after it did (queries.backtest)."""
+    if cutoff is not None:
+        later = [m for m in base.models if m.active_from <= cutoff]
+        rule = base.baseline if base.crm or not later else later[-1].rule
+        moments = [(f"From {cutoff:%d %b %Y}", cutoff, now, rule)]
+    else:
+        moments = [
+            (f"v{before.version} → v{after.version} on {after.active_from:%d %b %Y}", after.active_from,
+             after.active_to or now, after.rule)
+            for before, after in zip(base.models, base.models[1:], strict=False)
+            if after.active_from < now
+        ]  # fmt: skip
+    rows = []
+    for label, moment, until, rule in moments:
+        result = backtest.forecast(
+            base.frame, cutoff=moment, until=until, rule=rule, now=now, maturity_days=maturity_days, crm=base.crm
+        )
+        row = {k: getattr(result, k) for k in TRACK_RECORD_SCHEMA if hasattr(result, k)}
+        rows.append(row | {"change": label, "cutoff": moment})
+    return pl.DataFrame(rows, schema=TRACK_RECORD_SCHEMA)
+
+
+@st.cache_data(ttl=TTL_SECONDS, max_entries=32, show_spinner="Replaying the forecasts…")
+def track_record(
+    url: str, today: date, maturity_days: int, crm: bool = False, cutoff: date | None = None
+) -> pl.DataFrame:
+    """The what-if's track record (cached per day and cut-off)."""
+    base = whatif_base_view(url, today, maturity_days, crm)
+    moment = datetime.combine(cutoff, time()) if cutoff else None
+    return track_record_frames(base, now=datetime.combine(today, time()), maturity_days=maturity_days, cutoff=moment)
+
+
 def invalidate() -> None:
     """Forget everything read from the database; every write calls it, so every page shows the write at once."""
     for cached in (
@@ -706,6 +765,7 @@ def invalidate() -> None:
         cached.clear()
     whatif_view.clear()
     whatif_headline.clear()
+    track_record.clear()
 
 
 @st.cache_data(ttl=TTL_SECONDS, max_entries=8)

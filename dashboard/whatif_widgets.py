@@ -427,3 +427,63 @@ QUALITY_COLUMNS = {
     "precision": st.column_config.NumberColumn("Precision", format="percent", help="Accepted among those it passes"),
     "recall": st.column_config.NumberColumn("Recall", format="percent", help="Share of the accepted it passes"),
 }
+
+
+def _held(held: bool | None) -> str:
+    return "–" if held is None else ("✓ held" if held else "✗ missed")
+
+
+def _track_rows(frame: pl.DataFrame) -> pl.DataFrame:
+    rows = []
+    for r in frame.iter_rows(named=True):
+        rate = (
+            f"{r['projected_rate']:.1%} ({r['rate_low']:.1%}–{r['rate_high']:.1%})"
+            if r["projected_rate"] is not None
+            else "–"
+        )
+        rows.append(
+            {
+                "Forecast made": r["change"],
+                "Fitted on (decided leads)": f"{r['fitted_on']:,}",
+                "MQLs after": f"{r['mqls']:,}",
+                "Acceptance forecast (95%)": rate,
+                "Acceptance actual": f"{r['actual_rate']:.1%}" if r["actual_rate"] is not None else "–",
+                "Acceptance": _held(r["rate_held"]),
+                "SQLs forecast": f"{r['projected_sqls']:,.0f} ± {r['sqls_half_width']:,.0f}" if r["mature"] else "–",
+                "SQLs actual": f"{r['actual_sqls']:,}" if r["mature"] else "–",
+                "Wins forecast": f"{r['projected_wins']:,.0f} ± {r['wins_half_width']:,.0f}" if r["mature"] else "–",
+                "Wins actual": f"{r['actual_wins']:,}" if r["mature"] else "–",
+                "SQLs and wins": f"{_held(r['sqls_held'] and r['wins_held'])} on {r['mature']:,} mature MQLs"
+                if r["mature"]
+                else "none old enough yet",
+            }
+        )
+    return pl.DataFrame(rows)
+
+
+def track_record_panel(record_of, *, first: date, last: date) -> None:
+    """Each past scoring-model change (and a cut-off the user picks) replayed as the forecast the page would have
+    made then, against what happened after: how far to trust it before applying a new rule."""
+    st.subheader("Track record")
+    st.caption(
+        "Each scoring-model change replayed as a forecast made when it went live: the estimates fitted only on the "
+        "leads decided by then, applied to the leads the new rule handed to sales afterwards, and set against what "
+        "they did (acceptance on the ones decided since; SQLs and wins on the ones old enough now to have got there)."
+    )
+    cutoff = st.date_input(
+        "Replay the forecast from a cut-off of your own",
+        value=None,
+        min_value=first,
+        max_value=last,
+        key="whatif_backtest_cutoff",
+        format="YYYY-MM-DD",
+    )
+    frame = record_of(None)
+    if cutoff is not None:
+        frame = pl.concat([frame, record_of(cutoff)])
+    if frame.is_empty():
+        st.caption("No scoring-model change in this data yet: pick a cut-off to replay the estimates from it.")
+        return
+    shown = _track_rows(frame)
+    st.dataframe(shown, hide_index=True, width="stretch")
+    components.table_downloads(shown, file_stem="whatif_track_record")

@@ -134,6 +134,12 @@ def proposal() -> None:
     st.dataframe(view.quality, hide_index=True, width="stretch", column_config=widgets.QUALITY_COLUMNS)
     components.table_downloads(view.quality, file_stem="whatif_gate_quality")
 
+    facts_first = facts.first_day or today
+    widgets.track_record_panel(
+        lambda cutoff: data.track_record(url, today, maturity, crm, cutoff),
+        first=facts_first,
+        last=facts.last_day or today,
+    )
     if crm:
         st.caption(
             ":material/info: Scenarios and scoring model versions are Handoff's own scoring model; a threshold on the "

@@ -70,7 +70,7 @@ def whatif_base(
         (pl.col("mql_route") == "spot_check").fill_null(False).alias("spot_check"),
         pl.col("imported_at").is_not_null().alias("imported"),
     )
-    decisions = latest.select("lead_id", "decision")
+    decisions = latest.select("lead_id", "decision", "decided_at")
     return (
         journeys.join(facts, on="lead_id", how="inner")
         .join(decisions, on="lead_id", how="left")

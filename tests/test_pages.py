@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime, timedelta
 
 import pytest
 from streamlit.runtime.pages_manager import PagesManager
@@ -283,3 +283,16 @@ def test_a_refused_decision_is_explained_not_raised(monkeypatch, fresh_url):
     at.button(key="queue_accept").click().run()
     assert not at.exception
     assert any("already accepted" in w.value for w in at.warning)
+
+
+def test_whatif_track_record_replays_the_model_change_and_a_chosen_cutoff(monkeypatch, sqlite_url):
+    at = _app(monkeypatch, sqlite_url)
+    at.run()
+    at.switch_page("pages/whatif.py").run()
+    assert not at.exception
+    record = next(d.value for d in at.dataframe if "Forecast made" in d.value.columns)
+    assert record["Forecast made"].str.startswith("v1 → v2 on ").all() and len(record) == 1
+    at.date_input(key="whatif_backtest_cutoff").set_value(date.today() - timedelta(weeks=10)).run()
+    record = next(d.value for d in at.dataframe if "Forecast made" in d.value.columns)
+    assert len(record) == 2 and record["Forecast made"].iloc[1].startswith("From ")
+    assert set(record["Acceptance"]) <= {"✓ held", "✗ missed", "–"}
