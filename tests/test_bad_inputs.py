@@ -8,7 +8,6 @@ and output as the command); the cases marked `child` run it as a user would, in 
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 import os
@@ -17,7 +16,6 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -25,11 +23,10 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-import sqlalchemy as sa
 import xlsxwriter
-from sqlmodel import SQLModel
 
 from dashboard import db, ingest
+from tests.import_databases import databases, execute, fingerprint
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -450,88 +447,26 @@ CASES: dict[str, Case] = {
 # ------------------------------------------------------------------------------------------------ the databases
 
 
-def fingerprint(url: str) -> dict[str, tuple[int, str]]:
-    """Every table's row count and a hash of all its rows, in key order."""
-    engine = db.make_engine(url)
-    try:
-        with engine.connect() as conn:
-            result = {}
-            for table in SQLModel.metadata.sorted_tables:
-                rows = conn.execute(sa.select(table).order_by(*table.primary_key.columns)).all()
-                result[table.name] = (len(rows), hashlib.sha256(repr(rows).encode()).hexdigest())
-            return result
-    finally:
-        engine.dispose()
-
-
-@dataclass
-class Database:
-    """A database with an earlier import in it, and fresh copies of it for the cases that write."""
-
-    kind: str
-    url: str
-    clone: Callable[[], str]
-
-    def run(self, statements: list[str], url: str) -> None:
-        engine = db.make_engine(url)
-        try:
-            with engine.begin() as conn:
-                for statement in statements:
-                    conn.execute(sa.text(statement))
-        finally:
-            engine.dispose()
-
-
 BASELINE = "id,created_at,channel,campaign,stage,company\nB1,2026-09-01 08:00,email,News,mql,Gamma\n"
-
-
-def _baseline(url: str, folder: Path) -> None:
-    engine = db.make_engine(url)
-    db.create_schema(engine)
-    engine.dispose()
-    path = folder / "baseline.csv"
-    path.write_text(BASELINE)
-    summary, _ = ingest.import_files(leads=path, mapping=ingest.Mapping.from_toml(MAPPING), url=url)
-    assert summary is not None and summary.inserted == 1
 
 
 @pytest.fixture(scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def database(request, tmp_path_factory):
+    """A database holding one earlier import (so that every table's checksum means something), and its copies."""
     folder = tmp_path_factory.mktemp(f"db-{request.param}")
-    if request.param == "sqlite":
-        base = folder / "base.db"
-        _baseline(f"sqlite:///{base}", folder)
 
-        def clone() -> str:
-            target = folder / f"case-{uuid.uuid4().hex[:8]}.db"
-            shutil.copy(base, target)
-            return f"sqlite:///{target}"
+    def fill(url: str) -> None:
+        engine = db.make_engine(url)
+        db.create_schema(engine)
+        engine.dispose()
+        path = folder / "baseline.csv"
+        path.write_text(BASELINE)
+        summary, _ = ingest.import_files(leads=path, mapping=ingest.Mapping.from_toml(MAPPING), url=url)
+        assert summary is not None and summary.inserted == 1
 
-        yield Database("sqlite", f"sqlite:///{base}", clone)
-        return
-    import psycopg
-
-    host, port = request.getfixturevalue("postgres_server")
-    admin = f"postgresql://postgres@{host}:{port}/postgres"
-    made = [f"bad_inputs_{uuid.uuid4().hex[:8]}"]
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{made[0]}"')
-    base_url = f"postgresql+psycopg://postgres@{host}:{port}/{made[0]}"
-    _baseline(base_url, folder)
-
-    def clone() -> str:
-        name = f"bad_inputs_{uuid.uuid4().hex[:8]}"
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (made[0],))
-            conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{made[0]}"')
-        made.append(name)
-        return f"postgresql+psycopg://postgres@{host}:{port}/{name}"
-
-    yield Database("postgres", base_url, clone)
-    with psycopg.connect(admin, autocommit=True) as conn:
-        for name in made:
-            conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (name,))
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+    server = request.getfixturevalue("postgres_server") if request.param == "postgres" else None
+    with databases(request.param, folder, fill, server) as made:
+        yield made
 
 
 # ------------------------------------------------------------------------------------------------ the corpus
@@ -589,7 +524,7 @@ def test_a_bad_input_gets_a_sentence_and_changes_nothing(database, name, tmp_pat
     case = CASES[name]
     url = database.clone() if case.code == 0 or case.setup else database.url
     if case.setup:
-        database.run(case.setup[database.kind], url)
+        execute(url, case.setup[database.kind])
     inputs = tmp_path / "inputs"
     argv = [*_inputs(case, inputs), *case.extra, "--db", url]
     files = sorted(p.name for p in inputs.iterdir())
