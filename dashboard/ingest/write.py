@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 import re
-import time
+import signal
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -78,15 +78,17 @@ def _added(conn, table: str, sql: str) -> int:
 
 
 # The kill tests' hook: HANDOFF_TEST_PAUSE_AT=<stage>=<marker file> makes the import write the marker file when it
-# reaches that stage (before, staged, written, committed) and wait there, so that a test can kill it exactly there.
+# reaches that stage (before, staged, written, committed) and stop itself (SIGSTOP), so that a test can kill it
+# exactly there, or let it go on (SIGCONT) and kill it a moment later. Unset, it does nothing.
 PAUSE_AT = "HANDOFF_TEST_PAUSE_AT"
+PAUSE_STAGES = ("before", "staged", "written", "committed")
 
 
 def _pause_at(stage: str) -> None:
     wanted, _, marker = os.environ.get(PAUSE_AT, "").partition("=")
     if wanted == stage and marker:
         Path(marker).write_text(stage)
-        time.sleep(300)
+        os.kill(os.getpid(), signal.SIGSTOP)
 
 
 def write(
