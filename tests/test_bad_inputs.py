@@ -369,6 +369,11 @@ CASES: dict[str, Case] = {
     "a stage that is not mapped": Case(
         {"leads.csv": leads(stage="maybe")}, problem=("leads.csv", 3, "stage", "maybe", "no status / stage is mapped")
     ),
+    "a yes/no that is neither": Case(
+        {"leads.csv": leads(header=(*HEADER, "budget"), budget="maybe")},
+        problem=("leads.csv", 3, "budget", "maybe", "not yes or no"),
+        mapping=MAPPING.replace("[attributes]", 'has_budget = "budget"\n\n[attributes]'),
+    ),
     "every row bad, with --valid-rows-only": Case(
         {"leads.csv": leads(web_visits="-1").replace("Acme,3,", "Acme,-2,")},
         ("2 problems in 2 rows; nothing was written",),
@@ -397,6 +402,23 @@ CASES: dict[str, Case] = {
         mapping=EVENTS_MAPPING,
         events="events.csv",
     ),
+    "an event without a lead id": Case(
+        {"leads.csv": leads(), "events.csv": EVENTS.replace("A1,sal", ",sal")},
+        problem=("events.csv", 2, "lead", None, "missing lead id"),
+        mapping=EVENTS_MAPPING,
+        events="events.csv",
+    ),
+    "event rows that are not stage changes": Case(
+        {
+            "leads.csv": leads(),
+            "events.csv": "lead,field,stage,when\nA1,Status,sal,2026-10-03 09:00\nA1,Owner,Ava,2026-10-03 09:05\n",
+        },
+        ("1 rows of the events file are not stage changes (field is Status only) and were skipped.",),
+        code=0,
+        imported=2,
+        mapping=EVENTS_MAPPING + '[events.where]\n"field" = ["Status"]\n',
+        events="events.csv",
+    ),
     "an events file and no [events] section": Case(
         {"leads.csv": leads(), "events.csv": EVENTS},
         ("An events file was given but the mapping has no [events] section",),
@@ -412,6 +434,12 @@ CASES: dict[str, Case] = {
     "a mapped column the file does not have": Case(
         {"leads.csv": leads(header=tuple(c for c in HEADER if c != "score"))},
         ("Not in leads.csv, so left empty: score.",),
+        code=0,
+        imported=2,
+    ),
+    "sales feedback no mapping assigns": Case(
+        {"leads.csv": leads(feedback="Call later")},
+        ("Values of feedback that no mapping assigns, so left empty: Call later. Map them in [values.feedback]",),
         code=0,
         imported=2,
     ),

@@ -399,6 +399,14 @@ def prepare(
     _checked_text(frame, id_column, NAME_CHARS, problems)
     columns = _lead_columns(frame, mapping, problems, notes, unmapped, now)
     _ignored(raw, mapping.used_columns(), called["leads"], notes)
+    for name in ("feedback", "region", "activity"):
+        if unmapped.get(name):
+            values = pl.Series(unmapped[name])
+            columns_of = ", ".join(mapping.column(name))
+            notes.append(
+                f"Values of {columns_of} that no mapping assigns, so left empty: {_shown(values)}. "
+                f"Map them in [values.{name}] to use them."
+            )
     dated = bool(mapping.column("created_at"))
     if not dated:
         notes.append(
