@@ -148,6 +148,11 @@ CASES: dict[str, Case] = {
         mapping=mapping(encoding='"utf-8"'),
         child=True,
     ),
+    "an accented file declared ASCII (read through a temporary copy)": Case(
+        {"leads.csv": leads(company="Société Générale")},
+        ("leads.csv is not in ascii: line 3 has the byte C3", "It looks like utf-8"),
+        mapping=mapping(encoding='"ascii"'),
+    ),
     "an encoding nobody knows": Case(
         {"leads.csv": leads()}, ("mapping.toml: file.encoding = 'klingon'",), mapping=mapping(encoding='"klingon"')
     ),
@@ -176,7 +181,7 @@ CASES: dict[str, Case] = {
     ),
     "the wrong delimiter": Case(
         {"leads.csv": leads()},
-        ("leads.csv has no column “id”", "is the delimiter right?"),
+        ("leads.csv has no column “id”", "is the delimiter (or the sheet) right?"),
         mapping=mapping(delimiter='";"'),
     ),
     "no id column": Case(
@@ -218,6 +223,12 @@ CASES: dict[str, Case] = {
     "a sheet with two columns of one name": Case(
         {"leads.xlsx": workbook({"Leads": [("id", "company", "company"), ("A1", "Acme", "Acme Inc")]})},
         ("The sheet “Leads” of leads.xlsx has two columns named “company” (columns 2 and 3)",),
+        leads="leads.xlsx",
+    ),
+    "a cover page chosen instead of the leads' sheet": Case(
+        {"leads.xlsx": workbook({"Cover": COVER, "Leads": LEADS_SHEET})},
+        ("leads.xlsx has no column “id”", "Its columns are: About this export", "or the sheet"),
+        mapping=mapping(sheet='"Cover"'),
         leads="leads.xlsx",
     ),
     "a text file named .xlsx": Case(

@@ -313,7 +313,7 @@ def _without_missing(frame: pl.DataFrame, mapping: Mapping, notes: list[str], ca
     missing = sorted(mapping.used_columns() - set(frame.columns))
     required = [c for c in mapping.column("external_id") if c in missing]
     if required:
-        hint = " It was read as a single column: is the delimiter right?" if frame.width == 1 else ""
+        hint = " It was read as a single column: is the delimiter (or the sheet) right?" if frame.width == 1 else ""
         raise ImportRefused(
             f"{_start(called)} has no column “{required[0]}”, which the mapping names as the lead id. "
             f"Its columns are: {', '.join(frame.columns)}.{hint}"
