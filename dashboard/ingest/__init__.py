@@ -18,7 +18,7 @@ from dashboard.ingest.mapping import (
     load_preset,
     preset_names,
 )
-from dashboard.ingest.read import RawFile, detect_delimiter, detect_encoding, read_file
+from dashboard.ingest.read import RawFile, SheetNeeded, detect_delimiter, detect_encoding, read_file
 from dashboard.ingest.validate import AmbiguousDates, Prepared, channel_of, date_order_of, parse_dates, prepare
 from dashboard.ingest.write import Summary, first_model, write
 
@@ -35,6 +35,7 @@ __all__ = [
     "Mapping",
     "Prepared",
     "RawFile",
+    "SheetNeeded",
     "Summary",
     "channel_of",
     "date_order_of",

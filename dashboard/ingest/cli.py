@@ -10,12 +10,30 @@ from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
+import sqlalchemy as sa
+
 from dashboard import db
 from dashboard.auth import Actor
 from dashboard.ingest.mapping import ImportRefused, Mapping
-from dashboard.ingest.read import read_file
+from dashboard.ingest.read import RawFile, read_file
 from dashboard.ingest.validate import Prepared, prepare
 from dashboard.ingest.write import Summary, write
+
+
+def file_names(leads: Path, events: Path | None) -> dict[str, str]:
+    """How messages call the files: their names, or their paths when the two share a name."""
+    if events is not None and events.name == leads.name:
+        return {"leads": str(leads), "events": str(events)}
+    return {"leads": leads.name} | ({"events": events.name} if events is not None else {})
+
+
+def _read_notes(raw: RawFile, name: str) -> list[str]:
+    """What the reading found that a person should know: the sheet read, an encoding other than UTF-8."""
+    if raw.sheet is not None:
+        return [f"Read the sheet “{raw.sheet}” of {name}."]
+    if raw.encoding.lower().replace("_", "-") not in ("utf-8", "utf8", "ascii"):
+        return [f"{name} is not in UTF-8: it was read as {raw.encoding}. Check that its accents look right."]
+    return []
 
 
 def import_files(
@@ -29,15 +47,22 @@ def import_files(
     progress: Callable[[float, str], None] | None = None,
     actor: Actor | None = None,
 ) -> tuple[Summary | None, Prepared]:
-    """Read, validate and (when there is no problem, or valid_rows_only) write; returns what was done."""
+    """Read, validate and (when there is no problem, or valid_rows_only) write; returns what was done.
+
+    None instead of a summary: nothing was written, and the prepared problems say why.
+    """
     now = now or datetime.now().replace(microsecond=0)
-    raw = read_file(leads, mapping=mapping)
-    event_frame = read_file(events, mapping=mapping).frame if events else None
-    prepared = prepare(raw.frame, mapping, now=now, events=event_frame)
-    if prepared.problems.height and not valid_rows_only:
+    names = file_names(Path(leads), Path(events) if events else None)
+    raw = read_file(leads, mapping=mapping, name=names["leads"])
+    event_raw = read_file(events, mapping=mapping, name=names["events"]) if events else None
+    event_frame = event_raw.frame if event_raw else None
+    prepared = prepare(raw.frame, mapping, now=now, events=event_frame, names=names)
+    read_notes = _read_notes(raw, names["leads"]) + (_read_notes(event_raw, names["events"]) if event_raw else [])
+    prepared.notes[:0] = read_notes
+    if prepared.problems.height and (not valid_rows_only or prepared.leads.is_empty()):
         return None, prepared
     if prepared.leads.is_empty():
-        raise ImportRefused("No row of the file can be imported: see the problems listed.")
+        raise ImportRefused(f"{names['leads']} has no lead to import.")
     engine = db.make_engine(url)
     try:
         db.create_schema(engine)
@@ -45,6 +70,25 @@ def import_files(
         # No SQLite connection of another library may stay open while ADBC's SQLite opens and closes the file.
         engine.dispose()
     return write(prepared=prepared, url=url, now=now, progress=progress, actor=actor), prepared
+
+
+def _mapping(path: Path) -> Mapping:
+    """The mapping file, or a refusal that names it."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError as exc:
+        raise ImportRefused(f"There is no mapping file {path}: check the path given to --mapping.") from exc
+    except UnicodeDecodeError as exc:
+        raise ImportRefused(f"{path.name} is not UTF-8 text: save the mapping as UTF-8 and try again.") from exc
+    try:
+        return Mapping.from_toml(text)
+    except ImportRefused as exc:
+        raise ImportRefused(f"{path.name}: {exc}") from exc
+
+
+def _refused(message: str) -> int:
+    print(json.dumps({"error": message}), file=sys.stderr)
+    return 1
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -59,17 +103,24 @@ def main(argv: list[str] | None = None) -> int:
 
     url = args.db or load_settings().database_url
     try:
-        mapping = Mapping.from_toml(args.mapping.read_text(encoding="utf-8"))
+        mapping = _mapping(args.mapping)
         summary, prepared = import_files(
             leads=args.leads, events=args.events, mapping=mapping, url=url, valid_rows_only=args.valid_rows_only
         )
-    except (ImportRefused, OSError, db.DatabaseUnavailable) as exc:
-        print(json.dumps({"error": str(exc)}), file=sys.stderr)
-        return 1
+    except (ImportRefused, db.DatabaseUnavailable) as exc:
+        return _refused(str(exc))
+    except OSError as exc:
+        return _refused(f"{exc.strerror or exc}: {exc.filename or ''}. Nothing was written.")
+    except sa.exc.SQLAlchemyError as exc:
+        return _refused(f"The database refused the import: {str(exc).splitlines()[0]}. Nothing was written.")
     if summary is None:
         report = prepared.problems
-        message = f"{report.height:,} problems in {prepared.rejected_rows:,} rows; nothing was written"
-        print(json.dumps({"error": message}), file=sys.stderr)
+        fix = f"Fix {'it' if report.height == 1 else 'them'} in the file (the list follows)"
+        if not prepared.leads.is_empty():
+            fix += ", or import the other rows with --valid-rows-only"
+        rows = f"{prepared.rejected_rows:,} row{'s' if prepared.rejected_rows != 1 else ''}"
+        problems = f"{report.height:,} problem{'s' if report.height != 1 else ''}"
+        _refused(f"{problems} in {rows}; nothing was written. {fix}.")
         buffer = io.StringIO()
         report.write_csv(buffer)
         print(buffer.getvalue(), file=sys.stderr, end="")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import codecs
+import math
 import re
 import tomllib
 from dataclasses import dataclass, field
@@ -14,6 +16,10 @@ from dashboard.domain import ACTIVITY_COUNTS, CHANNELS, DISQUALIFICATION_REASONS
 PRESETS_DIR = Path(__file__).resolve().parent.parent / "presets"
 DEFAULT_EMPTY = ("", "Select", "select", "N/A", "n/a", "NA", "-", "--", "null", "NULL", "None", "none", "(none)")
 DATE_ORDERS = ("auto", "iso", "day-first", "month-first")
+NAME_CHARS = 200  # ids, names and labels
+FREE_TEXT_CHARS = 2_000  # sales' feedback (kept as the comment) and lead attributes
+COUNT_LIMITS = (0, 1_000_000)  # a behaviour count beyond a million is a unit or column mix-up
+SCORE_RANGE = (0.0, 100.0)  # the CRM score's scale unless the mapping declares its own (file.score_range)
 
 
 class ImportRefused(ValueError):
@@ -29,6 +35,8 @@ class FieldSpec:
     label: str
     required: bool = False
     many: bool = False  # may take several columns (the first mapped value wins)
+    limits: tuple[float, float] | None = None  # numbers: the smallest and largest value that makes sense
+    max_chars: int = NAME_CHARS  # text: the longest value kept
 
 
 LEAD_FIELDS: tuple[FieldSpec, ...] = (
@@ -39,7 +47,7 @@ LEAD_FIELDS: tuple[FieldSpec, ...] = (
     FieldSpec("owner", "text", "Owner: the SDR/BDR who decides the MQL"),
     FieldSpec("closer", "text", "Closer: the AE who qualifies and closes"),
     FieldSpec("stage", "category", "Status / stage"),
-    FieldSpec("feedback", "category", "Sales feedback (tags, quality)", many=True),
+    FieldSpec("feedback", "category", "Sales feedback (tags, quality)", many=True, max_chars=FREE_TEXT_CHARS),
     FieldSpec("score", "number", "The CRM's own lead score"),
     FieldSpec("role", "text", "Role"),
     FieldSpec("seniority", "text", "Seniority"),
@@ -49,17 +57,17 @@ LEAD_FIELDS: tuple[FieldSpec, ...] = (
     FieldSpec("industry", "text", "Industry"),
     FieldSpec("company_size_band", "text", "Company size band"),
     FieldSpec("revenue_band", "text", "Revenue band"),
-    FieldSpec("web_visits", "int", "Website visits"),
-    FieldSpec("content_downloads", "int", "Content downloads"),
-    FieldSpec("email_clicks", "int", "Email clicks"),
-    FieldSpec("ctv_completions", "int", "CTV/OTT ad completions"),
-    FieldSpec("event_attendance", "int", "Events attended"),
-    FieldSpec("sales_engagement", "int", "Replies to sales outreach"),
+    FieldSpec("web_visits", "int", "Website visits", limits=COUNT_LIMITS),
+    FieldSpec("content_downloads", "int", "Content downloads", limits=COUNT_LIMITS),
+    FieldSpec("email_clicks", "int", "Email clicks", limits=COUNT_LIMITS),
+    FieldSpec("ctv_completions", "int", "CTV/OTT ad completions", limits=COUNT_LIMITS),
+    FieldSpec("event_attendance", "int", "Events attended", limits=COUNT_LIMITS),
+    FieldSpec("sales_engagement", "int", "Replies to sales outreach", limits=COUNT_LIMITS),
     FieldSpec("activity", "category", "Last activity (adds one to a behaviour count)"),
     FieldSpec("has_budget", "bool", "Budget confirmed"),
     FieldSpec("is_authority", "bool", "Authority-level role"),
     FieldSpec("has_need", "bool", "Need confirmed"),
-    FieldSpec("timeline_months", "int", "Timeline (months)"),
+    FieldSpec("timeline_months", "int", "Timeline (months)", limits=(0, 120)),
 )
 EVENT_FIELDS: tuple[FieldSpec, ...] = (
     FieldSpec("external_id", "id", "Lead id", required=True),
@@ -87,7 +95,7 @@ TARGETS: dict[str, tuple[str, ...] | None] = {
 }
 
 # Every key the TOML may hold, so that a misspelt one is refused instead of silently ignored.
-FILE_KEYS = ("preset", "delimiter", "encoding", "date_order", "empty_values", "sheet")
+FILE_KEYS = ("preset", "delimiter", "encoding", "date_order", "empty_values", "sheet", "score_range")
 SECTIONS = ("file", "columns", "constants", "stage_dates", "attributes", "values", "events")
 EVENT_SECTIONS = ("constants", "stage_dates", "attributes", "where")
 LEAD_FIELD_NAMES = tuple(f.name for f in LEAD_FIELDS)
@@ -128,6 +136,7 @@ class Mapping:
     date_order: str = "auto"
     preset: str = "generic"
     sheet: str | None = None
+    score_range: tuple[float, float] = SCORE_RANGE
 
     def column(self, name: str) -> list[str]:
         """The file's columns mapped to a field (none, one, or several for a many-column field)."""
@@ -148,6 +157,8 @@ class Mapping:
         }
         if self.sheet:
             file["sheet"] = self.sheet
+        if tuple(self.score_range) != SCORE_RANGE:
+            file["score_range"] = list(self.score_range)
         document: dict = {"file": file, "columns": {k: v for k, v in self.columns.items() if v}}
         for name in ("constants", "stage_dates", "attributes"):
             if getattr(self, name):
@@ -166,31 +177,44 @@ class Mapping:
         try:
             document = tomllib.loads(text)
         except tomllib.TOMLDecodeError as exc:
-            raise ImportRefused(f"The mapping is not valid TOML: {exc}.") from exc
+            raise ImportRefused(f"The mapping is not valid TOML: {exc}. Fix that line and try again.") from exc
         _refuse_unknown("top level", document, SECTIONS)
-        file = document.get("file", {})
+        file = _table(document, "file")
         _refuse_unknown("[file]", file, FILE_KEYS)
-        events = dict(document.get("events", {}))
-        sections = {name: events.pop(name, {}) for name in EVENT_SECTIONS}
+        # Unknown keys first: a misspelt section reads as a wrongly typed key otherwise.
+        _refuse_unknown("[columns]", _table(document, "columns"), LEAD_FIELD_NAMES)
+        _refuse_unknown("[values]", _table(document, "values"), tuple(TARGETS))
+        events = dict(_table(document, "events"))
+        _refuse_unknown("[events]", events, (*EVENT_FIELD_NAMES, *EVENT_SECTIONS))
+        sections = {name: _table(events, name, "events.") for name in EVENT_SECTIONS}
+        for name in EVENT_SECTIONS:
+            events.pop(name, None)
+        values = _table(document, "values")
+        empty_values = file.get("empty_values", DEFAULT_EMPTY)
+        if not isinstance(empty_values, list | tuple) or not all(isinstance(v, str) for v in empty_values):
+            raise ImportRefused(
+                f'The mapping\'s file.empty_values must be a list of texts, such as ["", "N/A"], not {empty_values!r}.'
+            )
         mapping = cls(
-            columns=dict(document.get("columns", {})),
-            constants=_strings(document.get("constants", {})),
-            stage_dates=_strings(document.get("stage_dates", {})),
-            attributes=_strings(document.get("attributes", {})),
-            values={k: _strings(v) for k, v in document.get("values", {}).items()},
-            event_columns=_strings(events),
+            columns=_column_names(_table(document, "columns")),
+            constants=_strings(_table(document, "constants")),
+            stage_dates=_names(_table(document, "stage_dates"), "[stage_dates]"),
+            attributes=_names(_table(document, "attributes"), "[attributes]"),
+            values={k: _strings(_table(values, k, "values.")) for k in values},
+            event_columns=_names(events, "[events]"),
             event_constants=_strings(sections["constants"]),
-            event_stage_dates=_strings(sections["stage_dates"]),
-            event_attributes=_strings(sections["attributes"]),
+            event_stage_dates=_names(sections["stage_dates"], "[events.stage_dates]"),
+            event_attributes=_names(sections["attributes"], "[events.attributes]"),
             event_where={
                 str(k): [str(x) for x in (v if isinstance(v, list) else [v])] for k, v in sections["where"].items()
             },
-            empty_values=tuple(file.get("empty_values", DEFAULT_EMPTY)),
+            empty_values=tuple(empty_values),
             delimiter=file.get("delimiter", "auto"),
             encoding=file.get("encoding", "auto"),
             date_order=file.get("date_order", "auto"),
             preset=file.get("preset", "generic"),
             sheet=file.get("sheet"),
+            score_range=_score_range(file.get("score_range", SCORE_RANGE)),
         )
         mapping.check()
         return mapping
@@ -216,6 +240,24 @@ class Mapping:
                 raise ImportRefused(f"[{section}] stage = {constants['stage']!r} is not one of: {', '.join(STAGES)}.")
         if self.date_order not in DATE_ORDERS:
             raise ImportRefused(f"date_order must be one of {', '.join(DATE_ORDERS)}.")
+        if not isinstance(self.delimiter, str) or (self.delimiter != "auto" and len(self.delimiter) != 1):
+            raise ImportRefused(
+                f'file.delimiter = {self.delimiter!r} is not a delimiter: use "auto" or one character, such as '
+                '",", ";", "\\t" or "|".'
+            )
+        if not isinstance(self.encoding, str) or not _known_encoding(self.encoding):
+            raise ImportRefused(
+                f'file.encoding = {self.encoding!r} is not an encoding Handoff knows: use "auto", or a name such as '
+                '"utf-8", "cp1252" or "latin-1".'
+            )
+        if self.sheet is not None and not isinstance(self.sheet, str):
+            raise ImportRefused(f"file.sheet = {self.sheet!r} must be a sheet's name, in quotes.")
+        several = [name for name in self.columns if len(self.column(name)) > 1 and not _spec(name).many]
+        if several:
+            raise ImportRefused(
+                f"[columns] {several[0]} names several columns; only "
+                f"{', '.join(f.name for f in LEAD_FIELDS if f.many)} may take more than one."
+            )
         if self.has_events:
             if not self.event_columns.get("external_id"):
                 raise ImportRefused("The mapping must say which events column holds the lead id (events.external_id).")
@@ -248,6 +290,57 @@ class Mapping:
 
 def _strings(table: dict) -> dict[str, str]:
     return {str(a): str(b) for a, b in table.items()}
+
+
+def _table(document: dict, key: str, prefix: str = "") -> dict:
+    """document[key] when it is a TOML table (an empty one when absent); refused otherwise."""
+    value = document.get(key, {})
+    if not isinstance(value, dict):
+        raise ImportRefused(
+            f"The mapping's {prefix}{key} must be a section ([{prefix}{key}] followed by key = value lines), "
+            f"not {key} = {value!r}."
+        )
+    return value
+
+
+def _names(table: dict, where: str) -> dict[str, str]:
+    """A table whose values are column names: each must be a text."""
+    for key, value in table.items():
+        if not isinstance(value, str):
+            raise ImportRefused(f"In the mapping's {where}, {key} = {value!r} must be a column name, in quotes.")
+    return dict(table)
+
+
+def _column_names(table: dict) -> dict[str, str | list[str]]:
+    """[columns]: each field names a column (or, for a many-column field, a list of them)."""
+    for key, value in table.items():
+        if isinstance(value, list) and all(isinstance(v, str) for v in value):
+            continue
+        if not isinstance(value, str):
+            raise ImportRefused(f"In the mapping's [columns], {key} = {value!r} must be a column name, in quotes.")
+    return dict(table)
+
+
+def _score_range(value) -> tuple[float, float]:
+    numbers = isinstance(value, list | tuple) and len(value) == 2
+    numbers = numbers and all(isinstance(v, int | float) and not isinstance(v, bool) for v in value)
+    if not numbers or not all(math.isfinite(v) for v in value) or value[0] >= value[1]:
+        raise ImportRefused(f"file.score_range = {value!r} must be the lowest and highest score, such as [0, 100].")
+    return float(value[0]), float(value[1])
+
+
+def _known_encoding(name: str) -> bool:
+    if name == "auto":
+        return True
+    try:
+        codecs.lookup(name)
+    except LookupError:
+        return False
+    return True
+
+
+def _spec(name: str) -> FieldSpec:
+    return next(f for f in LEAD_FIELDS if f.name == name)
 
 
 def preset_names() -> list[str]:

@@ -2,28 +2,78 @@
 
 from __future__ import annotations
 
+import codecs
 import csv
+import io
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import charset_normalizer
+import fastexcel
 import polars as pl
 
 from dashboard.ingest.mapping import ImportRefused, Mapping
 
 DELIMITERS = ",;\t|"
+EXCEL_SUFFIXES = (".xlsx", ".xlsm", ".xls")
+HEAD_BYTES = 1_000_000
+# What a file that is not text starts with, so that the message can say what it is.
+SIGNATURES = (
+    (b"\x89PNG\r\n\x1a\n", "a PNG image", None),
+    (b"\xff\xd8\xff", "a JPEG image", None),
+    (b"GIF8", "a GIF image", None),
+    (b"%PDF", "a PDF document", None),
+    (b"PK\x03\x04", "a ZIP archive, such as an Excel workbook", ".xlsx"),
+    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "an old Office file, such as an Excel 97-2003 workbook", ".xls"),
+    (b"\x1f\x8b", "a gzip archive", None),
+)
+BOMS = (codecs.BOM_UTF8, codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
+# Bytes no text file holds (tab, line feed, vertical tab, form feed and carriage return are text).
+CONTROL = bytes(range(0x00, 0x09)) + bytes(range(0x0E, 0x20))
+
+
+class SheetNeeded(ImportRefused):
+    """An Excel workbook with several sheets, and no sheet chosen: the mapping (or the page) must say which."""
+
+    def __init__(self, name: str, sheets: list[str]):
+        self.sheets = sheets
+        listed = ", ".join(f"“{s}”" for s in sheets)
+        super().__init__(
+            f"{name} has {len(sheets)} sheets: {listed}. Say which one holds the leads: "
+            f'sheet = "{sheets[0]}" (for example) in the mapping\'s [file] section.'
+        )
 
 
 def detect_encoding(raw: bytes) -> str:
-    """utf-8 when the bytes decode as such, else the most likely single-byte encoding."""
+    """utf-8 when the bytes decode as such, else the most likely encoding (cp1252 where it reads the same)."""
+    if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return "utf-16"
     try:
-        raw.decode("utf-8")
+        # Not final: a character cut by the end of the sample is no reason to doubt the rest.
+        codecs.getincrementaldecoder("utf-8")().decode(raw, final=False)
         return "utf-8"
     except UnicodeDecodeError:
         pass
-    best = charset_normalizer.from_bytes(raw[:200_000]).best()
-    return best.encoding if best else "cp1252"
+    sample = raw[:200_000]
+    results = charset_normalizer.from_bytes(sample)
+    best = results.best()
+    if best is None:
+        return "cp1252"
+    # Western European text decodes the same in several code pages; call it by the one most exports use.
+    western = _decoded(sample, "cp1252")
+    if western is not None and any(_decoded(sample, m.encoding) == western for m in results):
+        return "cp1252"
+    return best.encoding
+
+
+def _decoded(raw: bytes, encoding: str) -> str | None:
+    try:
+        return raw.decode(encoding)
+    except (UnicodeDecodeError, LookupError):
+        return None
 
 
 def detect_delimiter(sample: str) -> str:
@@ -32,11 +82,12 @@ def detect_delimiter(sample: str) -> str:
     if not lines:
         raise ImportRefused("The file is empty.")
     best, best_fields = ",", 1
-    for candidate in DELIMITERS:
-        counts = {len(next(csv.reader([line], delimiter=candidate))) for line in lines}
-        fields = len(next(csv.reader([lines[0]], delimiter=candidate)))
-        if len(counts) == 1 and fields > best_fields:
-            best, best_fields = candidate, fields
+    with _long_fields():
+        for candidate in DELIMITERS:
+            counts = {len(next(csv.reader([line], delimiter=candidate))) for line in lines}
+            fields = len(next(csv.reader([lines[0]], delimiter=candidate)))
+            if len(counts) == 1 and fields > best_fields:
+                best, best_fields = candidate, fields
     return best
 
 
@@ -47,68 +98,235 @@ class RawFile:
     frame: pl.DataFrame
     encoding: str
     delimiter: str | None  # None for Excel
+    sheet: str | None = None  # the Excel sheet read
 
 
-def _ragged_row(text_path: Path, delimiter: str) -> str:
-    with text_path.open(encoding="utf-8", newline="") as handle:
-        reader = csv.reader(handle, delimiter=delimiter)
-        header = next(reader, [])
-        for number, row in enumerate(reader, start=2):
-            if len(row) > len(header):
-                return f"line {number} has {len(row)} fields but the header has {len(header)}"
-    return "a row does not match the header"
+@contextmanager
+def _long_fields() -> Iterator[None]:
+    # The csv module refuses fields over 128 KB; an oversized field is the validation's to report, not a crash.
+    previous = csv.field_size_limit(1 << 30)
+    try:
+        yield
+    finally:
+        csv.field_size_limit(previous)
 
 
 def read_file(path: Path | str, *, mapping: Mapping, name: str | None = None) -> RawFile:
     """Every column of a CSV (any common delimiter and encoding) or Excel file, as text."""
     path = Path(path)
     name = name or path.name
+    if not path.is_file():
+        raise ImportRefused(f"There is no file {path}: check the path.")
     if path.stat().st_size == 0:
         raise ImportRefused(f"{name} is empty.")
-    if path.suffix.lower() in (".xlsx", ".xlsm", ".xls"):
-        try:
-            frame = pl.read_excel(path, sheet_name=mapping.sheet, infer_schema_length=0)
-        except Exception as exc:  # the Excel reader raises its own error types
-            raise ImportRefused(f"{name} could not be read as an Excel workbook: {exc}.") from exc
-        return RawFile(_strings(frame), "xlsx", None)
     with path.open("rb") as handle:
-        head = handle.read(1_000_000)
+        head = handle.read(HEAD_BYTES)
+    if path.suffix.lower() in EXCEL_SUFFIXES:
+        return _read_excel(path, name, mapping, head)
+    return _read_csv(path, name, mapping, head)
+
+
+def _read_csv(path: Path, name: str, mapping: Mapping, head: bytes) -> RawFile:
+    _refuse_binary(head, name)
     encoding = mapping.encoding if mapping.encoding != "auto" else detect_encoding(head)
-    text_path = path
-    if encoding.lower().replace("_", "-") not in ("utf-8", "utf8", "ascii"):
-        text_path = _transcoded(path, encoding)
-    sample = head.decode(encoding, errors="replace")
+    sample = head.decode(encoding, errors="replace").lstrip("\ufeff")
+    if not sample.strip():
+        raise ImportRefused(f"{name} is empty.")
     delimiter = mapping.delimiter if mapping.delimiter != "auto" else detect_delimiter(sample)
+    with _long_fields():
+        header = next(csv.reader(io.StringIO(sample), delimiter=delimiter), [])
+    _refuse_duplicate_names(header, name)
+    utf8 = codecs.lookup(encoding).name == "utf-8"
+    text_path = path if utf8 else _transcoded(path, encoding, name, head)
     try:
-        frame = pl.read_csv(text_path, separator=delimiter, infer_schema=False, encoding="utf8")
-    except pl.exceptions.ComputeError as exc:
-        if "utf-8" in str(exc).lower():
-            guess = detect_encoding(head)
+        try:
+            frame = pl.read_csv(text_path, separator=delimiter, infer_schema=False, encoding="utf8")
+        except pl.exceptions.ComputeError as exc:
+            if "utf-8" in str(exc).lower():
+                raise ImportRefused(_not_in(path, name, encoding, head)) from exc
+            if "more fields" in str(exc):
+                raise ImportRefused(
+                    f"{name}: {_ragged_row(text_path, delimiter)}. Fix that row and try again."
+                ) from exc
             raise ImportRefused(
-                f"{name} is not in {encoding}: it looks like {guess}. Set file.encoding in the mapping to {guess} "
-                "(or to auto)."
+                f"{name} could not be read as CSV: {_csv_fault(text_path, delimiter)}. A quote that opens a field "
+                "and never closes it is the usual cause: fix that field and try again."
             ) from exc
-        if "more fields" in str(exc):
-            raise ImportRefused(f"{name}: {_ragged_row(text_path, delimiter)}. Fix that row and try again.") from exc
-        raise ImportRefused(f"{name} could not be read as CSV: {str(exc).splitlines()[0]}") from exc
-    except pl.exceptions.NoDataError as exc:
-        raise ImportRefused(f"{name} is empty.") from exc
+        except pl.exceptions.NoDataError as exc:
+            raise ImportRefused(f"{name} is empty.") from exc
+        if frame.height == 0:
+            raise ImportRefused(f"{name} has a header but no rows: export it again with the leads.")
+        _refuse_short_rows(frame, text_path, delimiter, name)
     finally:
         if text_path != path:
             text_path.unlink(missing_ok=True)
     return RawFile(_strings(frame), encoding, delimiter)
 
 
-def _transcoded(path: Path, encoding: str) -> Path:
-    # polars reads UTF-8 only: write a UTF-8 copy, a megabyte at a time, so memory stays bounded.
-    target = Path(tempfile.mkstemp(prefix="handoff-import-", suffix=".csv")[1])
+def _read_excel(path: Path, name: str, mapping: Mapping, head: bytes) -> RawFile:
     try:
-        with path.open(encoding=encoding, newline="") as source, target.open("w", encoding="utf-8", newline="") as out:
+        workbook = fastexcel.read_excel(path)
+    except fastexcel.FastExcelError as exc:
+        if _decoded(head[:65_536], "utf-8") is not None:
+            raise ImportRefused(
+                f"{name} is not an Excel workbook: it holds text. If it is a CSV export, give it the .csv extension."
+            ) from exc
+        raise ImportRefused(
+            f"{name} could not be read as an Excel workbook ({str(exc).splitlines()[0]}). Open it in Excel, save it "
+            "again as .xlsx, and try again; or export CSV."
+        ) from exc
+    sheets = list(workbook.sheet_names)
+    sheet = mapping.sheet
+    if sheet is None:
+        if len(sheets) > 1:
+            raise SheetNeeded(name, sheets)
+        sheet = sheets[0]
+    elif sheet not in sheets:
+        listed = ", ".join(f"“{s}”" for s in sheets)
+        raise ImportRefused(f"{name} has no sheet “{sheet}”; its sheets are: {listed}. Set file.sheet to one of them.")
+    where = f"The sheet “{sheet}” of {name}"
+    try:
+        first = workbook.load_sheet(sheet, header_row=None, n_rows=1).to_polars()
+        frame = pl.read_excel(path, sheet_name=sheet, infer_schema_length=0)
+    except pl.exceptions.NoDataError as exc:
+        raise ImportRefused(f"{where} is empty.") from exc
+    except (fastexcel.FastExcelError, pl.exceptions.PolarsError) as exc:
+        raise ImportRefused(f"{where} could not be read: {str(exc).splitlines()[0]}.") from exc
+    if first.height:
+        _refuse_duplicate_names(["" if v is None else str(v) for v in first.row(0)], where)
+    if frame.height == 0:
+        raise ImportRefused(f"{where} has a header but no rows: export it again with the leads.")
+    return RawFile(_strings(frame), "xlsx", None, sheet)
+
+
+def _refuse_binary(head: bytes, name: str) -> None:
+    """Refuse, saying what it is, a file that is not text (an image, an archive, a workbook named .csv)."""
+    for signature, what, suffix in SIGNATURES:
+        if head.startswith(signature):
+            fix = f"If it is a workbook, give it the {suffix} extension." if suffix else "Export the leads as CSV."
+            raise ImportRefused(f"{name} is {what}, not a CSV file. {fix}")
+    if head.startswith(BOMS):
+        return
+    sample = head[:65_536]
+    # A NUL in a cell is a problem of that cell; a file full of control bytes is not text at all.
+    if len(sample) - len(sample.translate(None, CONTROL)) > len(sample) / 100:
+        raise ImportRefused(
+            f"{name} is not a text file: it is full of bytes that no CSV holds. Export the leads as CSV or Excel."
+        )
+
+
+def _not_in(path: Path, name: str, encoding: str, head: bytes) -> str:
+    """The sentence for a file that does not decode in encoding: where it fails and what it looks like."""
+    line, byte = _undecodable(path, encoding)
+    guess = detect_encoding(head)
+    where = f": line {line:,} has the byte {byte.hex(' ').upper() or 'at the end'}, which {encoding} does not use"
+    if guess.lower().replace("_", "-") == encoding.lower().replace("_", "-"):
+        return f"{name} is not in {encoding}{where}. Set file.encoding in the mapping to the file's encoding."
+    return (
+        f"{name} is not in {encoding}{where}. It looks like {guess}: set file.encoding in the mapping to {guess} "
+        "(or to auto)."
+    )
+
+
+def _undecodable(path: Path, encoding: str) -> tuple[int, bytes]:
+    """The line of the first bytes that do not decode in encoding, and those bytes."""
+    decoder = codecs.getincrementaldecoder(encoding)()
+    line = 1
+    with path.open("rb") as handle:
+        while chunk := handle.read(1 << 20):
+            try:
+                decoder.decode(chunk)
+            except UnicodeDecodeError as exc:
+                return line + chunk[: exc.start].count(b"\n"), chunk[exc.start : exc.end]
+            line += chunk.count(b"\n")
+    return line, b""
+
+
+def _transcoded(path: Path, encoding: str, name: str, head: bytes) -> Path:
+    # polars reads UTF-8 only: write a UTF-8 copy, a megabyte at a time, so memory stays bounded.
+    handle, target_name = tempfile.mkstemp(prefix="handoff-import-", suffix=".csv")
+    target = Path(target_name)
+    try:
+        with path.open(encoding=encoding, newline="") as source, open(handle, "w", encoding="utf-8", newline="") as out:
             while chunk := source.read(1 << 20):
                 out.write(chunk)
-    except (UnicodeDecodeError, LookupError) as exc:
-        raise ImportRefused(f"{path.name} is not in {encoding}: set file.encoding in the mapping.") from exc
+    except UnicodeError as exc:
+        target.unlink(missing_ok=True)
+        raise ImportRefused(_not_in(path, name, encoding, head)) from exc
+    except BaseException:
+        target.unlink(missing_ok=True)
+        raise
     return target
+
+
+def _refuse_duplicate_names(header: list[str], name: str) -> None:
+    seen: dict[str, int] = {}
+    for number, column in enumerate(header, start=1):
+        key = column.strip().lstrip("\ufeff")
+        if key and key in seen:
+            raise ImportRefused(
+                f"{name} has two columns named “{key}” (columns {seen[key]} and {number}): rename one, so that the "
+                "mapping can tell them apart."
+            )
+        seen.setdefault(key, number)
+
+
+def _records(text_path: Path, delimiter: str) -> Iterator[tuple[int, list[str]]]:
+    """Each record of a UTF-8 CSV after the header, with the line it starts on."""
+    with _long_fields(), text_path.open(encoding="utf-8", newline="") as handle:
+        reader = csv.reader(handle, delimiter=delimiter)
+        next(reader, None)
+        line = reader.line_num
+        for row in reader:
+            yield line + 1, row
+            line = reader.line_num
+
+
+def _header_width(text_path: Path, delimiter: str) -> int:
+    with _long_fields(), text_path.open(encoding="utf-8", newline="") as handle:
+        return len(next(csv.reader(handle, delimiter=delimiter), []))
+
+
+def _ragged_row(text_path: Path, delimiter: str) -> str:
+    width = _header_width(text_path, delimiter)
+    for line, row in _records(text_path, delimiter):
+        if len(row) > width:
+            return f"line {line:,} has {len(row)} fields but the header has {width}"
+    return "a row does not match the header"
+
+
+def _csv_fault(text_path: Path, delimiter: str) -> str:
+    """Where Python's strict CSV reader stops, as "line N: why"."""
+    with _long_fields(), text_path.open(encoding="utf-8", newline="") as handle:
+        reader = csv.reader(handle, delimiter=delimiter, strict=True)
+        start = 1
+        try:
+            for _ in reader:
+                start = reader.line_num + 1
+        except csv.Error as exc:
+            return f"the row that starts on line {start:,} is not properly quoted ({exc})"
+    return "a field is not properly quoted"
+
+
+def _refuse_short_rows(frame: pl.DataFrame, text_path: Path, delimiter: str, name: str) -> None:
+    """Refuse a file whose rows have fewer fields than its header (polars would fill them in, empty)."""
+    if frame.width < 2 or frame[frame.columns[-1]].null_count() == 0:
+        return  # every row reaches the last column
+    width = _header_width(text_path, delimiter)
+    # A blank line is an empty row (skipped, with a note), not a short one.
+    rows = _records(text_path, delimiter)
+    short = [(line, len(row)) for line, row in rows if len(row) < width and any(c.strip() for c in row)]
+    if not short:
+        return
+    line, fields = short[0]
+    more = ""
+    if len(short) > 1:
+        shown = ", ".join(f"{n:,}" for n, _ in short[1:6]) + (", …" if len(short) > 6 else "")
+        more = f" (and {len(short) - 1:,} more: lines {shown})"
+    raise ImportRefused(
+        f"{name}: line {line:,} has {fields} field{'s' if fields != 1 else ''} but the header has {width}{more}. "
+        "A delimiter is missing or the export cut the row short: fix it and try again."
+    )
 
 
 def _strings(frame: pl.DataFrame) -> pl.DataFrame:

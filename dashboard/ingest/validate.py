@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import polars as pl
 
@@ -12,7 +12,9 @@ from dashboard.ingest.mapping import (
     ACCEPTED,
     CHANNEL_KEYS,
     COUNTERS,
+    FREE_TEXT_CHARS,
     LEAD_FIELDS,
+    NAME_CHARS,
     STAGES,
     TARGETS,
     UNKNOWN_CHANNEL,
@@ -28,6 +30,8 @@ PROBLEM_SCHEMA = {"file": pl.String, "row": pl.Int64, "column": pl.String, "valu
 CHANNEL_LABELS = {c.key: c.label for c in CHANNELS}
 VIEW_THROUGH = [c.key for c in CHANNELS if c.view_through]
 ATTRIBUTE = "attr:"  # prefix of the attribute columns while they travel with the lead's row
+EARLIEST = datetime(1990, 1, 1)  # an earlier date in a CRM export is a placeholder ("1900-01-01"), not a lead's
+SHOWN_CHARS = 80  # a problem's value longer than this is shown cut, with its length
 
 
 @dataclass
@@ -109,16 +113,67 @@ class AmbiguousDates(ImportRefused):
 
 
 def _problems(
-    frame: pl.DataFrame, where: pl.Expr, column: str, problem: str, *, value: str | None = None, file: str = "leads"
+    frame: pl.DataFrame,
+    where: pl.Expr,
+    column: str,
+    problem: str | pl.Expr,
+    *,
+    value: str | None = None,
+    file: str = "leads",
 ) -> pl.DataFrame:
     """The rows of frame where `where` holds, as problems of column (the cell's value from `value`, or column)."""
-    return frame.filter(where).select(
+    # A NUL would cut the report short and a megabyte-long cell would drown it: show both so a person can read them.
+    cell = pl.col(value or column).cast(pl.String).str.replace_all("\x00", "\\0", literal=True)
+    length = cell.str.len_chars()
+    shown = (
+        pl.when(length > SHOWN_CHARS)
+        .then(cell.str.slice(0, SHOWN_CHARS - 20) + pl.lit("… (") + length.cast(pl.String) + pl.lit(" characters)"))
+        .otherwise(cell)
+    )
+    return frame.filter(where.fill_null(False)).select(
         pl.lit(file).alias("file"),
         pl.col("row").cast(pl.Int64),
         pl.lit(column).alias("column"),
-        pl.col(value or column).cast(pl.String).alias("value"),
-        pl.lit(problem).alias("problem"),
+        shown.alias("value"),
+        (pl.lit(problem) if isinstance(problem, str) else problem).cast(pl.String).alias("problem"),
     )
+
+
+def _checked_text(frame: pl.DataFrame, column: str, limit: int, problems: list, file: str = "leads") -> None:
+    """Problems for cells of a text column that a database cannot store or that are longer than limit."""
+    text = pl.col(column).cast(pl.String)
+    problems.append(
+        _problems(frame, text.str.len_chars() > limit, column, f"longer than {limit:,} characters; shorten it",
+                  file=file)
+    )  # fmt: skip
+    nul = "holds a NUL character (shown as \\0), which a database cannot store; remove it"
+    problems.append(_problems(frame, text.str.contains("\x00", literal=True), column, nul, file=file))
+
+
+def _figure(x: float) -> str:
+    return f"{int(x):,}" if float(x).is_integer() else f"{x:,}"
+
+
+def _number(
+    frame: pl.DataFrame, source: str, *, whole: bool, limits: tuple[float, float] | None, problems: list, fix: str = ""
+) -> pl.Expr:
+    """source parsed as a number (a decimal comma is understood); a problem for what is not one or out of range."""
+    number = pl.col(source).str.replace(",", ".", literal=True).cast(pl.Float64, strict=False)
+    problems.append(
+        _problems(frame, pl.col(source).is_not_null() & (number.is_null() | ~number.is_finite()), source,
+                  "not a number")
+    )  # fmt: skip
+    usable = number.is_not_null() & number.is_finite()
+    if whole:
+        problems.append(_problems(frame, usable & (number != number.round(0)), source, "not a whole number"))
+        usable = usable & (number == number.round(0))
+    if limits:
+        low, high = limits
+        outside = f"outside {_figure(low)} to {_figure(high)}{fix}"
+        problems.append(_problems(frame, usable & ~number.is_between(low, high), source, outside))
+        usable = usable & number.is_between(low, high)
+    kept = pl.when(usable).then(number)
+    return kept.round(0).cast(pl.Int64) if whole else kept
 
 
 def _date_order(mapping: Mapping, values: pl.Series, notes: list[str]) -> str:
@@ -134,12 +189,19 @@ def _date_order(mapping: Mapping, values: pl.Series, notes: list[str]) -> str:
     return order
 
 
-def _dates(frame: pl.DataFrame, column: str, mapping: Mapping, notes: list[str], problems: list, file: str) -> pl.Expr:
-    """column parsed as dates, with a problem for every cell that holds something else."""
+def _dates(
+    frame: pl.DataFrame, column: str, mapping: Mapping, notes: list[str], problems: list, file: str, now: datetime
+) -> pl.Expr:
+    """column parsed as dates, with a problem for every cell that holds something else, or a date that cannot be."""
     parsed = parse_dates(pl.col(column), _date_order(mapping, frame[column], notes))
     where = pl.col(column).is_not_null() & parsed.is_null()
     problems.append(_problems(frame, where, column, "not a date Handoff understands", file=file))
-    return parsed
+    latest = now + timedelta(days=1)
+    future = f"later than tomorrow ({latest:%Y-%m-%d}): a date that has not come yet; check the year and the date order"
+    problems.append(_problems(frame, parsed > latest, column, future, file=file))
+    early = "before 1990: a placeholder rather than a date? Leave it empty, or add it to file.empty_values"
+    problems.append(_problems(frame, parsed < EARLIEST, column, early, file=file))
+    return pl.when(parsed.is_between(EARLIEST, latest)).then(parsed)
 
 
 def channel_of(raw: pl.Expr, table: dict[str, str]) -> tuple[pl.Expr, pl.Expr]:
@@ -188,7 +250,9 @@ def _constant(mapping_constants: dict[str, str], name: str) -> pl.Expr | None:
     return None if value is None else pl.lit(value, dtype=pl.String)
 
 
-def _lead_columns(frame: pl.DataFrame, mapping: Mapping, problems: list, notes: list, unmapped: dict) -> dict:
+def _lead_columns(
+    frame: pl.DataFrame, mapping: Mapping, problems: list, notes: list, unmapped: dict, now: datetime
+) -> dict:
     """Every lead field the mapping fills, from a column or a constant, as expressions over frame."""
     columns: dict[str, pl.Expr] = {}
     for spec in LEAD_FIELDS:
@@ -203,11 +267,13 @@ def _lead_columns(frame: pl.DataFrame, mapping: Mapping, problems: list, notes: 
         source = sources[0]
         if spec.kind == "date":
             problems.append(_problems(frame, pl.col(source).is_null(), source, "missing date"))
-            columns[spec.name] = _dates(frame, source, mapping, notes, problems, "leads")
+            columns[spec.name] = _dates(frame, source, mapping, notes, problems, "leads", now)
         elif spec.kind in ("int", "number"):
-            number = pl.col(source).str.replace(",", ".", literal=True).cast(pl.Float64, strict=False)
-            problems.append(_problems(frame, pl.col(source).is_not_null() & number.is_null(), source, "not a number"))
-            columns[spec.name] = number.round(0).cast(pl.Int64) if spec.kind == "int" else number
+            score = spec.name == "score"
+            fix = "; if the CRM scores on another scale, declare it: file.score_range = [low, high]" if score else ""
+            limits = mapping.score_range if score else spec.limits
+            whole = spec.kind == "int"
+            columns[spec.name] = _number(frame, source, whole=whole, limits=limits, problems=problems, fix=fix)
         elif spec.kind == "bool":
             word = pl.col(source).str.to_lowercase()
             parsed = pl.when(word.is_in(TRUE_WORDS)).then(True).when(word.is_in(FALSE_WORDS)).then(False)
@@ -229,28 +295,32 @@ def _lead_columns(frame: pl.DataFrame, mapping: Mapping, problems: list, notes: 
                 ]
         else:
             columns[spec.name] = pl.col(source)
+        if spec.kind in ("text", "category"):
+            for column in sources:
+                _checked_text(frame, column, spec.max_chars, problems)
     for stage, source in mapping.stage_dates.items():
-        columns[f"{stage}_date"] = _dates(frame, source, mapping, notes, problems, "leads")
+        columns[f"{stage}_date"] = _dates(frame, source, mapping, notes, problems, "leads", now)
     for label, source in mapping.attributes.items():
+        _checked_text(frame, source, FREE_TEXT_CHARS, problems)
         columns[ATTRIBUTE + label] = pl.col(source)
     if mapping.column("feedback"):
         columns["feedback_text"] = pl.coalesce([pl.col(c) for c in mapping.column("feedback")])
     return columns
 
 
-def _without_missing(frame: pl.DataFrame, mapping: Mapping, notes: list[str]) -> Mapping:
+def _without_missing(frame: pl.DataFrame, mapping: Mapping, notes: list[str], called: str) -> Mapping:
     """The mapping without the columns the file does not have (a note says which); the id column is required."""
     missing = sorted(mapping.used_columns() - set(frame.columns))
     required = [c for c in mapping.column("external_id") if c in missing]
     if required:
-        hint = " It was read as a single column: is the delimiter right?" if frame.width == 1 else ""
+        hint = " It was read as a single column: is the delimiter (or the sheet) right?" if frame.width == 1 else ""
         raise ImportRefused(
-            f"The file has no column “{required[0]}”, which the mapping names as the lead id. "
+            f"{_start(called)} has no column “{required[0]}”, which the mapping names as the lead id. "
             f"Its columns are: {', '.join(frame.columns)}.{hint}"
         )
     if not missing:
         return mapping
-    notes.append(f"Not in the file, so left empty: {', '.join(missing)}.")
+    notes.append(f"Not in {called}, so left empty: {', '.join(missing)}.")
     return replace(
         mapping,
         columns={name: [c for c in mapping.column(name) if c not in missing] for name in mapping.columns},
@@ -259,23 +329,65 @@ def _without_missing(frame: pl.DataFrame, mapping: Mapping, notes: list[str]) ->
     )
 
 
-def _ignored(frame: pl.DataFrame, used: set[str], file: str, notes: list[str]) -> None:
+def _start(name: str) -> str:
+    """A file's name at the start of a sentence: "The leads file", or the file's own name as it is written."""
+    return "T" + name[1:] if name.startswith("the ") else name
+
+
+def _shown(values: pl.Series, most: int = 5) -> str:
+    """The first few values, for a note: "A1, A7, B2 and 4 more"."""
+    head = ", ".join(str(v) for v in values.head(most).to_list())
+    return head + (f" and {values.len() - most:,} more" if values.len() > most else "")
+
+
+def _ignored(frame: pl.DataFrame, used: set[str], called: str, notes: list[str]) -> None:
     ignored = [c for c in frame.columns if c not in used and c != "row"]
     if ignored:
         notes.append(
-            f"Columns of the {file} that no field maps, so not imported: {', '.join(ignored)}. "
+            f"Columns of {called} that no field maps, so not imported: {', '.join(ignored)}. "
             "Map them, or keep them as attributes, to use them."
         )
 
 
-def prepare(raw: pl.DataFrame, mapping: Mapping, *, now: datetime, events: pl.DataFrame | None = None) -> Prepared:
-    """Map and validate a leads file (and optionally an events file); nothing is written."""
+def _without_blank_rows(frame: pl.DataFrame, columns: list[str], called: str, notes: list[str]) -> pl.DataFrame:
+    """frame without its empty rows (a blank line, or only delimiters); a note says which rows were skipped."""
+    blank = pl.all_horizontal([pl.col(c).is_null() | (pl.col(c).str.strip_chars() == "") for c in columns])
+    rows = frame.filter(blank)["row"]
+    if rows.len():
+        notes.append(f"{rows.len():,} empty rows of {called} were skipped (rows {_shown(rows)}).")
+    return frame.filter(~blank)
+
+
+def _duplicate_ids(frame: pl.DataFrame, id_column: str) -> pl.DataFrame:
+    """A problem for every row whose lead id another row has too, naming the other rows."""
+    repeated = frame.filter(pl.col(id_column).is_not_null() & pl.col(id_column).is_duplicated())
+    rows = repeated.group_by(id_column).agg(pl.col("row").alias("rows"))
+    others = pl.col("rows").list.set_difference(pl.concat_list("row")).list.head(5).cast(pl.List(pl.String))
+    problem = pl.lit("this lead id appears more than once in the file (also on row ") + others.list.join(", ") + ")"
+    return _problems(repeated.join(rows, on=id_column), pl.lit(True), id_column, problem)
+
+
+def prepare(
+    raw: pl.DataFrame,
+    mapping: Mapping,
+    *,
+    now: datetime,
+    events: pl.DataFrame | None = None,
+    names: dict[str, str] | None = None,
+) -> Prepared:
+    """Map and validate a leads file (and optionally an events file); nothing is written.
+
+    names: the files' names for the messages and the problems ({"leads": "export.csv", "events": ...}).
+    """
     mapping.check()
+    names = names or {}
+    called = {"leads": names.get("leads", "the leads file"), "events": names.get("events", "the events file")}
     problems: list[pl.DataFrame] = []
     notes: list[str] = []
     unmapped: dict[str, list[str]] = {}
-    mapping = _without_missing(raw, mapping, notes)
+    mapping = _without_missing(raw, mapping, notes, called["leads"])
     frame = _cleaned(raw, mapping.empty_values).with_row_index("row", offset=2)  # row 1 is the header
+    frame = _without_blank_rows(frame, raw.columns, called["leads"], notes)
     id_column = mapping.column("external_id")[0]
     problems += [
         _problems(frame, pl.col(c).str.contains(FORMULA).fill_null(False), c, "starts like a spreadsheet formula; "
@@ -283,10 +395,18 @@ def prepare(raw: pl.DataFrame, mapping: Mapping, *, now: datetime, events: pl.Da
         for c in raw.columns
     ]  # fmt: skip
     problems.append(_problems(frame, pl.col(id_column).is_null(), id_column, "missing lead id"))
-    duplicated = pl.col(id_column).is_not_null() & pl.col(id_column).is_duplicated()
-    problems.append(_problems(frame, duplicated, id_column, "this lead id appears more than once in the file"))
-    columns = _lead_columns(frame, mapping, problems, notes, unmapped)
-    _ignored(raw, mapping.used_columns(), "leads file", notes)
+    problems.append(_duplicate_ids(frame, id_column))
+    _checked_text(frame, id_column, NAME_CHARS, problems)
+    columns = _lead_columns(frame, mapping, problems, notes, unmapped, now)
+    _ignored(raw, mapping.used_columns(), called["leads"], notes)
+    for name in ("feedback", "region", "activity"):
+        if unmapped.get(name):
+            values = pl.Series(unmapped[name])
+            columns_of = ", ".join(mapping.column(name))
+            notes.append(
+                f"Values of {columns_of} that no mapping assigns, so left empty: {_shown(values)}. "
+                f"Map them in [values.{name}] to use them."
+            )
     dated = bool(mapping.column("created_at"))
     if not dated:
         notes.append(
@@ -299,18 +419,22 @@ def prepare(raw: pl.DataFrame, mapping: Mapping, *, now: datetime, events: pl.Da
             "are left out of the SLA and velocity figures."
         )
     mapped = frame.select("row", pl.col(id_column).alias("external_id"), **columns)
-    event_rows = _event_rows(events, mapping, problems, notes) if events is not None else None
-    problem_frame = pl.concat([pl.DataFrame(schema=PROBLEM_SCHEMA), *problems]).sort(
-        "file", "row", "column", descending=[True, False, False]
+    event_rows = _event_rows(events, mapping, problems, notes, now, called["events"]) if events is not None else None
+    problem_frame = (
+        pl.concat([pl.DataFrame(schema=PROBLEM_SCHEMA), *problems])
+        .unique()  # a column that fills two fields is checked twice
+        .sort("file", "row", "column", "problem", descending=[True, False, False, False])
     )
     bad_rows = problem_frame.filter(pl.col("file") == "leads")["row"].unique()
+    problem_frame = problem_frame.with_columns(pl.col("file").replace({t: names.get(t, t) for t in called}))
     valid = mapped.filter(~pl.col("row").is_in(bad_rows.implode()))
     if event_rows is not None:
         unknown = event_rows.join(valid.select("external_id"), on="external_id", how="anti")
         if unknown.height:
+            ids = unknown["external_id"].unique(maintain_order=True)
             notes.append(
-                f"{unknown.height:,} rows of the events file name {unknown['external_id'].n_unique():,} leads that are "
-                "not among the imported leads; they were not imported."
+                f"{unknown.height:,} rows of the events file name {ids.len():,} leads that are not among the imported "
+                f"leads ({_shown(ids)}); they were not imported."
             )
         event_rows = event_rows.join(valid.select("external_id"), on="external_id", how="semi")
         valid = _with_event_facts(valid, event_rows)
@@ -337,7 +461,7 @@ def prepare(raw: pl.DataFrame, mapping: Mapping, *, now: datetime, events: pl.Da
         .with_columns(pl.col("key").is_in(VIEW_THROUGH).alias("view_through")),
         problems=problem_frame,
         unmapped=unmapped,
-        rows_read=raw.height,
+        rows_read=frame.height,
         dated=dated,
         notes=notes,
     )
@@ -362,7 +486,9 @@ def _with_channels(valid: pl.DataFrame, table: dict[str, str], notes: list[str])
     return valid
 
 
-def _event_rows(events: pl.DataFrame, mapping: Mapping, problems: list[pl.DataFrame], notes: list[str]) -> pl.DataFrame:
+def _event_rows(
+    events: pl.DataFrame, mapping: Mapping, problems: list[pl.DataFrame], notes: list[str], now: datetime, called: str
+) -> pl.DataFrame:
     """The events file as rows of external_id, stage, occurred_at, rep, owner, closer and the attribute columns."""
     if not mapping.has_events:
         raise ImportRefused(
@@ -372,9 +498,18 @@ def _event_rows(events: pl.DataFrame, mapping: Mapping, problems: list[pl.DataFr
     names = mapping.event_columns
     missing = sorted(mapping.used_event_columns() - set(events.columns))
     if missing:
-        raise ImportRefused(f"The events file has no column {', '.join(missing)}; it has {', '.join(events.columns)}.")
-    _ignored(events, mapping.used_event_columns(), "events file", notes)
+        raise ImportRefused(
+            f"{_start(called)} has no column {', '.join(f'“{c}”' for c in missing)}, which the mapping's [events] "
+            f"names. Its columns are: {', '.join(events.columns)}."
+        )
+    _ignored(events, mapping.used_event_columns(), called, notes)
     frame = _cleaned(events, mapping.empty_values).with_row_index("row", offset=2)
+    frame = _without_blank_rows(frame, events.columns, called, notes)
+    for field, column in names.items():
+        if column and field != "occurred_at":
+            _checked_text(frame, column, NAME_CHARS, problems, file="events")
+    for column in mapping.event_attributes.values():
+        _checked_text(frame, column, FREE_TEXT_CHARS, problems, file="events")
     if mapping.event_where:
         kept = frame.filter(*(pl.col(c).is_in(v) for c, v in mapping.event_where.items()))
         skipped = frame.height - kept.height
@@ -396,7 +531,7 @@ def _event_rows(events: pl.DataFrame, mapping: Mapping, problems: list[pl.DataFr
         table = mapping.values.get("event_stage", {})
         stage_text = column("stage").cast(pl.String)
         stage = stage_text.replace_strict(table, default=stage_text, return_dtype=pl.String)
-        when = _dates(frame, names["occurred_at"], mapping, notes, problems, "events")
+        when = _dates(frame, names["occurred_at"], mapping, notes, problems, "events", now)
         parsed = frame.select(
             "row",
             pl.col(names["external_id"]).alias("external_id"),
@@ -411,7 +546,7 @@ def _event_rows(events: pl.DataFrame, mapping: Mapping, problems: list[pl.DataFr
         )  # fmt: skip
         parts.append(parsed.drop("stage_text"))
     for stage, source in mapping.event_stage_dates.items():
-        when = _dates(frame, source, mapping, notes, problems, "events")
+        when = _dates(frame, source, mapping, notes, problems, "events", now)
         parts.append(
             frame.select(
                 "row",

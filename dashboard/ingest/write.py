@@ -1,16 +1,22 @@
-"""Writing: the prepared rows upserted in one transaction through staged tables; no value is ever in SQL text."""
+"""Writing: the prepared rows and the import's audit line upserted in one transaction through staged tables; no
+value is ever in SQL text."""
 
 from __future__ import annotations
 
+import os
+import re
+import signal
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 
+import adbc_driver_manager
 import polars as pl
 
 from dashboard import db
-from dashboard.auth import Action, described, guarded
-from dashboard.ingest.mapping import COUNTERS
+from dashboard.auth import LOCAL, Action, Actor, check, described
+from dashboard.ingest.mapping import COUNTERS, ImportRefused
 from dashboard.ingest.validate import Prepared
 from queries.scoring import ScoringRule, component_scores, score_expr
 
@@ -71,11 +77,33 @@ def _added(conn, table: str, sql: str) -> int:
     return _count(conn, f"SELECT COUNT(*) FROM {table}") - before
 
 
-@guarded(Action.IMPORT, target=lambda k: described(leads=k["prepared"].leads.height, rows=k["prepared"].rows_read))
+# The kill tests' hook: HANDOFF_TEST_PAUSE_AT=<stage>=<marker file> makes the import write the marker file when it
+# reaches that stage (before, staged, written, committed) and stop itself (SIGSTOP), so that a test can kill it
+# exactly there, or let it go on (SIGCONT) and kill it a moment later. Unset, it does nothing.
+PAUSE_AT = "HANDOFF_TEST_PAUSE_AT"
+PAUSE_STAGES = ("before", "staged", "written", "committed")
+
+
+def _pause_at(stage: str) -> None:
+    wanted, _, marker = os.environ.get(PAUSE_AT, "").partition("=")
+    if wanted == stage and marker:
+        Path(marker).write_text(stage)
+        os.kill(os.getpid(), signal.SIGSTOP)
+
+
 def write(
-    *, prepared: Prepared, url: str, now: datetime, progress: Callable[[float, str], None] | None = None
+    *,
+    prepared: Prepared,
+    url: str,
+    now: datetime,
+    progress: Callable[[float, str], None] | None = None,
+    actor: Actor | None = None,
 ) -> Summary:
-    """Upsert the prepared rows in ONE transaction: on any error nothing is written."""
+    """Upsert the prepared rows, and the audit line saying who imported them, in ONE transaction: on any error (or
+    a crash) nothing is written. actor None is local mode (no sign-in configured), which has every right."""
+    who = actor or LOCAL
+    check(who, Action.IMPORT, url=url)
+    _pause_at("before")
     sqlite = url.startswith("sqlite")
     total = max(prepared.leads.height, 1)
 
@@ -128,6 +156,7 @@ def write(
         _stage(conn, "import_disqualification", disqualifications, sqlite=sqlite)
         _stage(conn, "import_attribute", prepared.attributes, sqlite=sqlite)
         _stage(conn, "import_model", model, sqlite=sqlite)
+        _pause_at("staged")
         if progress:
             progress(0.85, "Writing leads…")
         _execute(
@@ -230,9 +259,31 @@ def write(
             "(SELECT MIN(created_at) FROM lead), 'Handoff', 'Default model, created by the first import' "
             "FROM import_model WHERE NOT EXISTS (SELECT 1 FROM scoring_model)",
         )
+        target = described(leads=prepared.leads.height, rows=prepared.rows_read, inserted=inserted, updated=updated)
+        audit = pl.DataFrame(
+            {
+                "at": [now],
+                "actor": [who.email],
+                "actor_name": [who.name],
+                "role": [who.role.value],
+                "action": [Action.IMPORT.value],
+                "target": [target],
+            }
+        ).with_columns(pl.col("at").cast(pl.Datetime("us")))
+        _stage(conn, "import_audit", audit, sqlite=sqlite)
+        _execute(
+            conn,
+            "INSERT INTO audit_entry (at, actor, actor_name, role, action, target) "
+            "SELECT at, actor, actor_name, role, action, target FROM import_audit",
+        )
+        _pause_at("written")
         conn.commit()
-    except Exception:
-        conn.rollback()
+        _pause_at("committed")
+    except adbc_driver_manager.Error as exc:
+        _rollback(conn)
+        raise ImportRefused(_refusal(exc)) from exc
+    except BaseException:
+        _rollback(conn)
         raise
     finally:
         conn.close()
@@ -247,6 +298,30 @@ def write(
         decisions_added=decisions_added,
         disqualifications_added=disqualifications_added,
     )
+
+
+def _refusal(exc: Exception) -> str:
+    """The database's own reason for refusing the import (not the statement), and the fix when it is known."""
+    text = str(exc).strip()
+    reason = text.rpartition("ERROR:")[2].strip() if "ERROR:" in text else text
+    reason = re.sub(r"^[A-Z_]+: ", "", reason.splitlines()[0] if reason else type(exc).__name__).rstrip(".")
+    sentence = f"The database refused the import: {reason}. Nothing was written."
+    key = re.search(r'unique constraint "(\w+)_pkey"', reason)
+    if key:
+        table = key.group(1)
+        sentence += (
+            f" The {table} table's id sequence is behind its rows (a database filled with explicit ids is left so): "
+            f"move it on with SELECT setval('{table}_id_seq', (SELECT MAX(id) FROM {table})); and import again."
+        )
+    return sentence
+
+
+def _rollback(conn) -> None:
+    # A connection the error broke cannot roll back; closing it ends the transaction all the same.
+    try:
+        conn.rollback()
+    except adbc_driver_manager.Error:
+        pass
 
 
 def first_model(leads: pl.DataFrame) -> ScoringRule:
