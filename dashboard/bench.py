@@ -35,6 +35,8 @@ from dashboard.data import (
 from dashboard.domain import CHANNELS, CountingMode
 from dashboard.filters import Filters
 from queries import whatif
+from queries.leads import period_bounds
+from queries.scoring import gates_expr, score_expr
 from seed import populate
 from seed.generator import today_plan
 
@@ -51,6 +53,28 @@ def _timed(name: str, n: int, runs: int, work: Callable[[], object]) -> object:
     return result
 
 
+def reference_headline(frame: pl.DataFrame, period: Filters, rule, baseline) -> dict[str, float]:
+    """One proposal's headline written plainly in polars, as a yardstick for the what-if's own recompute: the same
+    inputs (the scored leads with their estimates) and the same outputs (MQLs, accepted, decided, SQLs and wins
+    under the proposal and under the live rule), no shared code beyond the scoring expression."""
+    lo, hi = period_bounds(period.start, period.end)
+    leads = frame.lazy().filter(pl.col("created_at").is_between(lo, hi, closed="left"))
+    mql = pl.col("mql")
+    figures = []
+    for side, r in (("projected", rule), ("baseline", baseline)):
+        passes = (score_expr(r) >= r.mql_threshold) & gates_expr(r)
+        inside = (mql & pl.col("spot_check")) | (passes & (mql | ~pl.col("live_qualifies")))
+        seen, unseen = inside & mql, inside & ~mql
+        figures += [
+            inside.sum().alias(f"{side}_mqls"),
+            ((seen & pl.col("accepted")).sum() + pl.col("p_accept").filter(unseen).sum()).alias(f"{side}_accepted"),
+            ((seen & pl.col("decided")).sum() + unseen.sum()).alias(f"{side}_decided"),
+            ((seen & pl.col("sql")).sum() + pl.col("p_sql").filter(unseen).sum()).alias(f"{side}_sqls"),
+            ((seen & pl.col("won")).sum() + pl.col("p_win").filter(unseen).sum()).alias(f"{side}_wins"),
+        ]
+    return leads.select(figures).collect().row(0, named=True)
+
+
 def _whatif(url: str, tables, period: Filters, now: datetime, args) -> None:
     """The what-if: its once-per-load base, one proposal's recompute, the page's figures, and a page rerun."""
     base = _timed("whatif_base", args.leads, 1, lambda: whatif_base_frames(tables, now=now, maturity_days=56))
@@ -62,6 +86,18 @@ def _whatif(url: str, tables, period: Filters, now: datetime, args) -> None:
         return whatif.projection_by(sums, by=[], errors=errors).collect()
 
     _timed("whatif_recompute", args.leads, args.runs, recompute)
+    rule = replace(base.active.rule, mql_threshold=33)
+    ours = whatif_frames(base, period, rule).total.row(0, named=True)
+    theirs = reference_headline(base.frame, period, rule, base.baseline)
+    for name, value in theirs.items():  # the yardstick must give the same figures, or the comparison means nothing
+        if abs(float(ours[name]) - float(value)) > 1e-6 * max(1.0, abs(float(value))):
+            raise SystemExit(f"the reference differs on {name}: {ours[name]} against {value}")
+    _timed(
+        "whatif_recompute_reference",
+        args.leads,
+        args.runs,
+        lambda: reference_headline(base.frame, period, next(proposals), base.baseline),
+    )
     _timed("whatif_page_figures", args.leads, args.runs, lambda: whatif_frames(base, period, next(proposals)))
     os.environ.update(DATABASE_URL=url, HANDOFF_SEED_DEMO="0")
     at = app_test(timeout=600)
