@@ -10,7 +10,7 @@ from datetime import datetime
 from enum import StrEnum
 
 import sqlalchemy as sa
-from sqlmodel import Session, select
+from sqlmodel import select
 
 from dashboard import db
 from dashboard.models import AppUser, AuditEntry, Rep
@@ -87,15 +87,9 @@ LOCAL = Actor(email="local", name="Local user", role=Role.ADMIN)
 def _team_of(url: str, rep_id: int | None) -> str | None:
     if rep_id is None:
         return None
-    engine = db.make_engine(url)
-    try:
-        with Session(engine) as session:
-            rep = session.get(Rep, rep_id)
-            return rep.team if rep else None
-    except sa.exc.OperationalError as exc:
-        raise db.DatabaseUnavailable(db.describe_connection_error(engine.url, exc)) from exc
-    finally:
-        engine.dispose()
+    with db.transaction(url) as session:
+        rep = session.get(Rep, rep_id)
+        return rep.team if rep else None
 
 
 def check(actor: Actor, action: Action, *, url: str, rep_id: int | None = None) -> None:
@@ -161,14 +155,10 @@ def user_for(*, url: str, email: str, admins: tuple[str, ...] = ()) -> Actor | N
     installation has someone who can grant access.
     """
     key = email.strip().lower()
-    engine = db.make_engine(url)
-    try:
-        with Session(engine) as session:
-            user = session.exec(select(AppUser).where(sa.func.lower(AppUser.email) == key)).first()
-    except sa.exc.OperationalError as exc:
-        raise db.DatabaseUnavailable(db.describe_connection_error(engine.url, exc)) from exc
-    finally:
-        engine.dispose()
+    with db.transaction(url) as session:
+        user = session.exec(select(AppUser).where(sa.func.lower(AppUser.email) == key)).first()
+        if user is not None:
+            session.expunge(user)
     if user is not None and user.active:
         return Actor(
             email=user.email, name=user.name or user.email, role=Role(user.role), rep_id=user.rep_id, team=user.team
@@ -179,15 +169,11 @@ def user_for(*, url: str, email: str, admins: tuple[str, ...] = ()) -> Actor | N
 
 
 def users(*, url: str) -> list[AppUser]:
-    engine = db.make_engine(url)
-    try:
-        with Session(engine) as session:
-            rows = session.exec(select(AppUser).order_by(AppUser.email)).all()
-            for row in rows:
-                session.expunge(row)
-            return list(rows)
-    finally:
-        engine.dispose()
+    with db.transaction(url) as session:
+        rows = session.exec(select(AppUser).order_by(AppUser.email)).all()
+        for row in rows:
+            session.expunge(row)
+        return list(rows)
 
 
 def _save_user(
@@ -201,19 +187,15 @@ def _save_user(
         raise Refused("A rep must be linked to their rep record, so that they see their own queue.")
     if role is Role.SALES_MANAGER and not team:
         raise Refused("A sales manager needs a team: they decide and reassign within it.")
-    engine = db.make_engine(url)
-    try:
-        with Session(engine) as session, session.begin():
-            user = session.exec(select(AppUser).where(sa.func.lower(AppUser.email) == email.lower())).first()
-            user = user or AppUser(email=email, created_at=now)
-            user.name, user.role, user.rep_id, user.team, user.active = name.strip(), role.value, rep_id, team, active
-            session.add(user)
-            session.flush()
-            session.refresh(user)
-            session.expunge(user)
-            return user
-    finally:
-        engine.dispose()
+    with db.transaction(url) as session:
+        user = session.exec(select(AppUser).where(sa.func.lower(AppUser.email) == email.lower())).first()
+        user = user or AppUser(email=email, created_at=now)
+        user.name, user.role, user.rep_id, user.team, user.active = name.strip(), role.value, rep_id, team, active
+        session.add(user)
+        session.flush()
+        session.refresh(user)
+        session.expunge(user)
+        return user
 
 
 save_user = guarded(

@@ -9,7 +9,7 @@ from datetime import date, datetime, time, timedelta
 import polars as pl
 import sqlalchemy as sa
 import streamlit as st
-from sqlmodel import Session, select
+from sqlmodel import select
 
 from dashboard import db
 from dashboard.config import Settings
@@ -216,15 +216,9 @@ _seed_lock = threading.Lock()
 
 def database_is_empty(url: str) -> bool:
     """Create the schema if needed; True when the database has no data at all yet."""
-    engine = db.make_engine(url)
-    try:
-        db.create_schema(engine)
-        with Session(engine) as session:
-            return session.exec(select(sa.func.count()).select_from(ChannelRow)).one() == 0
-    except sa.exc.OperationalError as exc:
-        raise db.DatabaseUnavailable(db.describe_connection_error(engine.url, exc)) from exc
-    finally:
-        engine.dispose()
+    db.create_schema(url)
+    with db.transaction(url) as session:
+        return session.exec(select(sa.func.count()).select_from(ChannelRow)).one() == 0
 
 
 def seed_demo_once(settings: Settings, progress) -> bool:

@@ -686,14 +686,8 @@ QUEUE_SCHEMA = {
 
 
 def _read(url: str, query: sa.Select) -> list[Row]:
-    engine = db.make_engine(url)
-    try:
-        with engine.connect() as connection:
-            return connection.execute(query).all()
-    except sa.exc.OperationalError as exc:
-        raise db.DatabaseUnavailable(db.describe_connection_error(engine.url, exc)) from exc
-    finally:
-        engine.dispose()
+    with db.connection(url) as connection:
+        return connection.execute(query).all()
 
 
 def pending_queue(*, url: str, rep_id: int, now: datetime, sla_hours: float) -> pl.DataFrame:
@@ -753,25 +747,19 @@ class LeadDetail:
 def lead_detail(*, url: str, lead_id: int) -> LeadDetail:
     """A lead's scores by component, the model and threshold it passed, and its recent history."""
     model = ScoringModel.__table__
-    engine = db.make_engine(url)
-    try:
-        with engine.connect() as connection:
-            lead = connection.execute(sa.select(LEAD).where(LEAD.c.id == lead_id)).mappings().first()
-            if lead is None:
-                raise UnknownLead(f"Lead {lead_id} no longer exists.")
-            version = connection.execute(
-                sa.select(model.c.version, model.c.mql_threshold).where(model.c.id == lead["scoring_model_id"])
-            ).first()
-            events = connection.execute(
-                sa.select(EVENT.c.stage, EVENT.c.occurred_at, EVENT.c.actor)
-                .where(EVENT.c.lead_id == lead_id)
-                .order_by(EVENT.c.occurred_at.desc(), EVENT.c.id.desc())
-                .limit(20)
-            ).all()
-    except sa.exc.OperationalError as exc:
-        raise db.DatabaseUnavailable(db.describe_connection_error(engine.url, exc)) from exc
-    finally:
-        engine.dispose()
+    with db.connection(url) as connection:
+        lead = connection.execute(sa.select(LEAD).where(LEAD.c.id == lead_id)).mappings().first()
+        if lead is None:
+            raise UnknownLead(f"Lead {lead_id} no longer exists.")
+        version = connection.execute(
+            sa.select(model.c.version, model.c.mql_threshold).where(model.c.id == lead["scoring_model_id"])
+        ).first()
+        events = connection.execute(
+            sa.select(EVENT.c.stage, EVENT.c.occurred_at, EVENT.c.actor)
+            .where(EVENT.c.lead_id == lead_id)
+            .order_by(EVENT.c.occurred_at.desc(), EVENT.c.id.desc())
+            .limit(20)
+        ).all()
     row = dict(lead)
     scored = component_scores(pl.DataFrame([row], infer_schema_length=None).lazy()).collect().row(0, named=True)
     history = pl.DataFrame(

@@ -348,11 +348,7 @@ def load_review(url: str, week: IsoWeek, *, now: datetime, sla_hours: float, mat
     """The review of week read straight from the database at url (no Streamlit caches: for scripts)."""
     from dashboard import data  # here, not at the top: its Streamlit caches log a warning each outside an app
 
-    engine = db.make_engine(url)
-    try:
-        db.create_schema(engine)  # a database made before the review existed gains its two tables
-    finally:
-        engine.dispose()
+    db.create_schema(url)  # a database made before the review existed gains its two tables
     t = data.read_tables(url)
     base: list = []
 

@@ -6,7 +6,7 @@ from dataclasses import asdict
 from datetime import datetime
 
 import sqlalchemy as sa
-from sqlmodel import Session, select
+from sqlmodel import select
 
 from dashboard import db
 from dashboard.auth import Action, described, guarded
@@ -62,17 +62,11 @@ def save_scenario(*, url: str, name: str, author: str, note: str, rule: ScoringR
 
 def scenarios(*, url: str) -> list[Scenario]:
     """Every saved scenario, newest first."""
-    engine = db.make_engine(url)
-    try:
-        with Session(engine) as session:
-            rows = session.exec(select(Scenario).order_by(Scenario.created_at.desc(), Scenario.id.desc())).all()
-            for row in rows:
-                session.expunge(row)
-            return list(rows)
-    except sa.exc.OperationalError as exc:
-        raise db.DatabaseUnavailable(db.describe_connection_error(engine.url, exc)) from exc
-    finally:
-        engine.dispose()
+    with db.transaction(url) as session:
+        rows = session.exec(select(Scenario).order_by(Scenario.created_at.desc(), Scenario.id.desc())).all()
+        for row in rows:
+            session.expunge(row)
+        return list(rows)
 
 
 @guarded(Action.APPLY_MODEL, target=lambda k: described(reason=k["reason"], threshold=k["rule"].mql_threshold))

@@ -31,9 +31,7 @@ def url(request, tmp_path) -> str:
     address = (
         f"sqlite:///{tmp_path / 'import.db'}" if request.param == "sqlite" else request.getfixturevalue("postgres_url")
     )
-    engine = db.make_engine(address)
-    db.create_schema(engine)
-    engine.dispose()  # no connection of another SQLite library stays open beside ADBC's
+    db.create_schema(address)
     return address
 
 

@@ -51,49 +51,42 @@ REPS = (
 
 
 def _seed(url: str) -> World:
-    engine = db.make_engine(url)
-    db.create_schema(engine)
-    try:
-        with Session(engine) as session:
-            channels = {
-                "ctv": ChannelRow(key="ctv", label="Connected TV (CTV)", view_through=True),
-                "email": ChannelRow(key="email", label="Email"),
-            }
-            session.add_all(channels.values())
-            session.flush()
-            campaigns = {
-                "CTV - Launch": Campaign(
-                    name="CTV - Launch", channel_id=channels["ctv"].id, start_date=date(2026, 1, 1)
-                ),
-                "Email - Nurture": Campaign(
-                    name="Email - Nurture", channel_id=channels["email"].id, start_date=date(2026, 1, 1)
-                ),
-            }
-            reps = {n: Rep(name=n, tier=t, team="North America", weekly_capacity=50, active=a) for n, t, a in REPS}
-            session.add_all([*campaigns.values(), *reps.values()])
-            session.flush()
-            rep_ids = {name.split()[0]: rep.id for name, rep in reps.items()}
-            leads: dict[str, Lead] = {}
-            for external_id, (owner, mql_hours, campaign) in PENDING.items():
-                lead = _lead(session, external_id, rep_ids[owner], campaigns[campaign].id, "mql")
-                leads[external_id] = lead
-                for hours in mql_hours:
-                    session.add(_event(lead.id, "mql", NOW - hours * H, "scoring model v2"))
-            # T-A5 was rejected and recycled before it came back as an MQL.
-            a5, ava = leads["T-A5"].id, rep_ids["Ava"]
-            session.add(_decision(a5, "rejected", ava, NOW - 99 * H, reason="low_activity", kind="definitional"))
-            session.add(_event(a5, "rejected", NOW - 99 * H, "Ava Thompson", ava))
-            session.add(_event(a5, "recycled", NOW - 75 * H, "marketing nurture"))
-            # Not pending: an inquiry, and a lead Ava accepted ten hours ago.
-            leads["T-A6"] = _lead(session, "T-A6", ava, campaigns["CTV - Launch"].id, "inquiry")
-            a7 = leads["T-A7"] = _lead(session, "T-A7", ava, campaigns["CTV - Launch"].id, "sal")
-            session.add(_event(a7.id, "mql", NOW - 12 * H, "scoring model v2"))
-            session.add(_decision(a7.id, "accepted", ava, NOW - 10 * H))
-            session.add(_event(a7.id, "sal", NOW - 10 * H, "Ava Thompson", ava))
-            session.commit()
-            return World(url, rep_ids, {k: v.id for k, v in leads.items()})
-    finally:
-        engine.dispose()
+    db.create_schema(url)
+    with db.transaction(url) as session:
+        channels = {
+            "ctv": ChannelRow(key="ctv", label="Connected TV (CTV)", view_through=True),
+            "email": ChannelRow(key="email", label="Email"),
+        }
+        session.add_all(channels.values())
+        session.flush()
+        campaigns = {
+            "CTV - Launch": Campaign(name="CTV - Launch", channel_id=channels["ctv"].id, start_date=date(2026, 1, 1)),
+            "Email - Nurture": Campaign(
+                name="Email - Nurture", channel_id=channels["email"].id, start_date=date(2026, 1, 1)
+            ),
+        }
+        reps = {n: Rep(name=n, tier=t, team="North America", weekly_capacity=50, active=a) for n, t, a in REPS}
+        session.add_all([*campaigns.values(), *reps.values()])
+        session.flush()
+        rep_ids = {name.split()[0]: rep.id for name, rep in reps.items()}
+        leads: dict[str, Lead] = {}
+        for external_id, (owner, mql_hours, campaign) in PENDING.items():
+            lead = _lead(session, external_id, rep_ids[owner], campaigns[campaign].id, "mql")
+            leads[external_id] = lead
+            for hours in mql_hours:
+                session.add(_event(lead.id, "mql", NOW - hours * H, "scoring model v2"))
+        # T-A5 was rejected and recycled before it came back as an MQL.
+        a5, ava = leads["T-A5"].id, rep_ids["Ava"]
+        session.add(_decision(a5, "rejected", ava, NOW - 99 * H, reason="low_activity", kind="definitional"))
+        session.add(_event(a5, "rejected", NOW - 99 * H, "Ava Thompson", ava))
+        session.add(_event(a5, "recycled", NOW - 75 * H, "marketing nurture"))
+        # Not pending: an inquiry, and a lead Ava accepted ten hours ago.
+        leads["T-A6"] = _lead(session, "T-A6", ava, campaigns["CTV - Launch"].id, "inquiry")
+        a7 = leads["T-A7"] = _lead(session, "T-A7", ava, campaigns["CTV - Launch"].id, "sal")
+        session.add(_event(a7.id, "mql", NOW - 12 * H, "scoring model v2"))
+        session.add(_decision(a7.id, "accepted", ava, NOW - 10 * H))
+        session.add(_event(a7.id, "sal", NOW - 10 * H, "Ava Thompson", ava))
+        return World(url, rep_ids, {k: v.id for k, v in leads.items()})
 
 
 def _lead(session: Session, external_id: str, owner: int, campaign_id: int, stage: str) -> Lead:
@@ -128,13 +121,9 @@ def world(request, tmp_path) -> World:
 
 def _rows(url: str, table: type, **where) -> list[dict]:
     t = table.__table__
-    engine = db.make_engine(url)
-    try:
-        with engine.connect() as connection:
-            query = sa.select(t).where(*(t.c[k] == v for k, v in where.items())).order_by(t.c.id)
-            return [dict(row._mapping) for row in connection.execute(query)]
-    finally:
-        engine.dispose()
+    with db.connection(url) as connection:
+        query = sa.select(t).where(*(t.c[k] == v for k, v in where.items())).order_by(t.c.id)
+        return [dict(row._mapping) for row in connection.execute(query)]
 
 
 def _snapshot(url: str) -> dict[str, list[dict]]:
@@ -512,16 +501,12 @@ def test_an_unreachable_database_is_reported_as_such():
 
 
 def _fresh_lead(world: World, external_id: str) -> int:
-    engine = db.make_engine(world.url)
-    try:
-        with Session(engine) as session:
-            campaign_id = session.execute(sa.select(Campaign.__table__.c.id)).scalars().first()
-            lead = _lead(session, external_id, world.reps["Ava"], campaign_id, "mql")
-            session.add(_event(lead.id, "mql", NOW - H, "scoring model v2"))
-            session.commit()
-            return lead.id
-    finally:
-        engine.dispose()
+    with db.transaction(world.url) as session:
+        campaign_id = session.execute(sa.select(Campaign.__table__.c.id)).scalars().first()
+        lead = _lead(session, external_id, world.reps["Ava"], campaign_id, "mql")
+        session.add(_event(lead.id, "mql", NOW - H, "scoring model v2"))
+        session.flush()
+        return lead.id
 
 
 def _race(first: Callable[[], object], second: Callable[[], object], barrier: threading.Barrier) -> list:

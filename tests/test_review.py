@@ -656,9 +656,7 @@ def url(request, tmp_path) -> str:
     address = (
         f"sqlite:///{tmp_path / 'review.db'}" if request.param == "sqlite" else request.getfixturevalue("postgres_url")
     )
-    engine = db.make_engine(address)
-    db.create_schema(engine)
-    engine.dispose()
+    db.create_schema(address)
     return address
 
 

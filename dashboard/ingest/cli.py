@@ -38,12 +38,7 @@ def import_files(
         return None, prepared
     if prepared.leads.is_empty():
         raise ImportRefused("No row of the file can be imported: see the problems listed.")
-    engine = db.make_engine(url)
-    try:
-        db.create_schema(engine)
-    finally:
-        # No SQLite connection of another library may stay open while ADBC's SQLite opens and closes the file.
-        engine.dispose()
+    db.create_schema(url)
     return write(prepared=prepared, url=url, now=now, progress=progress, actor=actor), prepared
 
 
