@@ -7,8 +7,8 @@ import streamlit as st
 from dashboard import components, data, signin, whatif_widgets
 from dashboard.auth import Action, Role
 from dashboard.config import load_settings
-from dashboard.db import DatabaseUnavailable
 from dashboard.filters import data_today
+from dashboard.store.db import DatabaseUnavailable
 
 st.set_page_config(page_title="Handoff", layout="wide")
 components.leave_legacy_multipage_mode()

@@ -12,9 +12,9 @@ from enum import StrEnum
 import sqlalchemy as sa
 from sqlmodel import select
 
-from dashboard import db
 from dashboard.models import AppUser, AuditEntry, Rep
 from dashboard.refusals import Refused
+from dashboard.store import db
 
 
 class Role(StrEnum):

@@ -11,7 +11,6 @@ import sqlalchemy as sa
 import streamlit as st
 from sqlmodel import select
 
-from dashboard import db
 from dashboard.config import Settings
 from dashboard.domain import ACTIVITY_COUNTS, CountingMode
 from dashboard.filters import FilterOptions, Filters
@@ -26,6 +25,7 @@ from dashboard.models import (
     ScoringModel,
     StageEvent,
 )
+from dashboard.store import db
 from queries import acceptance, funnel, propensity, rejection, sla, whatif
 from queries.leads import ATTRIBUTE, filter_dimensions, lead_dimensions
 from queries.scoring import ScoringRule, component_scores

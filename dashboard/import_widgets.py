@@ -9,9 +9,9 @@ from pathlib import Path
 import streamlit as st
 
 from dashboard import components, data, ingest
-from dashboard.db import DatabaseUnavailable
 from dashboard.domain import CHANNELS, DISQUALIFICATION_REASONS, REJECTION_REASONS, STAGE_LABELS, Stage
 from dashboard.refusals import Refused
+from dashboard.store.db import DatabaseUnavailable
 
 NOT_IN_FILE = "— not in the file —"
 PRESET_LABELS = {"generic": "Generic", "hubspot": "HubSpot contacts export", "salesforce": "Salesforce leads report"}

@@ -8,10 +8,11 @@ from datetime import datetime
 import polars as pl
 import streamlit as st
 
-from dashboard import auth, data, queue
+from dashboard import auth, data
 from dashboard.auth import Actor, Role
-from dashboard.db import DatabaseUnavailable
 from dashboard.domain import REJECTION_REASONS, Tier
+from dashboard.store import queue
+from dashboard.store.db import DatabaseUnavailable
 
 REASON_LABELS = {r.key: f"{r.label} ({r.kind.value})" for r in REJECTION_REASONS}
 LAST_KEY = "queue_last_decision"

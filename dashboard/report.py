@@ -27,9 +27,10 @@ import plotly.graph_objects as go
 import polars as pl
 from sqlalchemy.engine import make_url
 
-from dashboard import db, review_charts
+from dashboard import review_charts
 from dashboard import review_data as rd
 from dashboard.config import load_settings
+from dashboard.store import db
 from queries.review import IsoWeek
 
 CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")

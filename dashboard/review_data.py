@@ -10,10 +10,10 @@ from typing import TYPE_CHECKING
 
 import polars as pl
 
-from dashboard import db
 from dashboard.domain import TIER_LABELS
 from dashboard.filters import Filters
 from dashboard.models import ActionItem, MeetingNote
+from dashboard.store import db
 from queries import review
 from queries.acceptance import SMALL_SAMPLE
 from queries.review import HEADLINE, IsoWeek

@@ -8,10 +8,11 @@ from datetime import date, datetime, timedelta
 import polars as pl
 import streamlit as st
 
-from dashboard import report, review_charts, review_store
+from dashboard import report, review_charts
 from dashboard import review_data as rd
-from dashboard.db import DatabaseUnavailable
 from dashboard.refusals import Refused
+from dashboard.store import review as review_store
+from dashboard.store.db import DatabaseUnavailable
 from queries.review import IsoWeek
 
 WEEK_KEY = "review_week"

@@ -7,9 +7,10 @@ from datetime import date, datetime
 import polars as pl
 import streamlit as st
 
-from dashboard import components, data, store
-from dashboard.db import DatabaseUnavailable
+from dashboard import components, data
 from dashboard.domain import ScoreComponent
+from dashboard.store import scoring as store
+from dashboard.store.db import DatabaseUnavailable
 from queries.scoring import ScoringRule
 from queries.whatif import LiveRule
 

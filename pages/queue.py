@@ -5,11 +5,11 @@ from datetime import datetime
 import polars as pl
 import streamlit as st
 
-from dashboard import queue
 from dashboard import queue_widgets as widgets
 from dashboard.components import page_context
-from dashboard.db import DatabaseUnavailable
 from dashboard.domain import Tier
+from dashboard.store import queue
+from dashboard.store.db import DatabaseUnavailable
 
 settings, _ = page_context()
 url = settings.database_url

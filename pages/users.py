@@ -5,8 +5,9 @@ from datetime import datetime
 import polars as pl
 import streamlit as st
 
-from dashboard import auth, components, queue, signin
+from dashboard import auth, components, signin
 from dashboard.refusals import Refused
+from dashboard.store import queue
 
 settings, _ = components.page_context()
 url, actor = settings.database_url, st.session_state["actor"]

@@ -28,9 +28,9 @@ import numpy as np
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
-from dashboard import db
 from dashboard.domain import CHANNELS
 from dashboard.models import Campaign, ChannelRow, Disqualification, Lead, Rep, SalesDecision, ScoringModel, StageEvent
+from dashboard.store import db
 from seed import reference as ref
 from seed.generator import BATCH_SIZE, Cast, Plan, batches
 

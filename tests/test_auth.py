@@ -8,11 +8,13 @@ from datetime import datetime, timedelta
 import polars as pl
 import pytest
 
-from dashboard import auth, db, ingest, queue, store
+from dashboard import auth, ingest
 from dashboard.apptest import app_test
 from dashboard.auth import Actor, Role
 from dashboard.models import AppUser, AuditEntry, Lead, SalesDecision, Scenario, ScoringModel, StageEvent
 from dashboard.refusals import Refused
+from dashboard.store import db, queue
+from dashboard.store import scoring as store
 from queries.scoring import ScoringRule
 from seed import populate
 from seed.generator import today_plan

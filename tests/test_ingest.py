@@ -12,10 +12,11 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from dashboard import db, export, ingest
+from dashboard import export, ingest
 from dashboard.data import acceptance_frames, overview_frames, read_tables, whatif_base_frames, whatif_frames
 from dashboard.filters import Filters
 from dashboard.models import TABLES
+from dashboard.store import db
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"

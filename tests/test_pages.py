@@ -189,7 +189,7 @@ def _click(at: AppTest, label: str) -> None:
 
 
 def test_saving_and_applying_a_scenario_creates_a_model_version(monkeypatch, fresh_url):
-    from dashboard import store
+    from dashboard.store import scoring as store
 
     at = _app(monkeypatch, fresh_url)
     at.run()
@@ -269,7 +269,7 @@ def test_rejecting_from_the_queue_removes_the_lead_and_counts_at_once(monkeypatc
 
 
 def test_a_refused_decision_is_explained_not_raised(monkeypatch, fresh_url):
-    from dashboard import queue
+    from dashboard.store import queue
 
     at = _app(monkeypatch, fresh_url)
     at.run()

@@ -13,9 +13,9 @@ import sqlalchemy as sa
 from polars.testing import assert_frame_equal
 from sqlmodel import Session
 
-from dashboard import db, queue
 from dashboard.models import Campaign, ChannelRow, Lead, Rep, SalesDecision, StageEvent
-from dashboard.queue import AlreadyDecided, NotPending, NotYours, Refused, UnknownLead
+from dashboard.store import db, queue
+from dashboard.store.queue import AlreadyDecided, NotPending, NotYours, Refused, UnknownLead
 
 NOW = datetime(2026, 11, 25, 10, 4, 30)
 H = timedelta(hours=1)

@@ -12,9 +12,11 @@ from polars.testing import assert_frame_equal
 from streamlit.runtime.pages_manager import PagesManager
 from streamlit.testing.v1 import AppTest
 
-from dashboard import db, report, review_data, review_store
+from dashboard import report, review_data
 from dashboard.apptest import app_test
 from dashboard.refusals import Refused
+from dashboard.store import db
+from dashboard.store import review as review_store
 from queries import review
 from queries.review import ISO_WEEK_FORMAT, IsoWeek
 

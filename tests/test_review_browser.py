@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from dashboard import review_store
+from dashboard.store import review as review_store
 from queries.review import HEADLINE, IsoWeek
 from seed import populate
 from seed.generator import today_plan

@@ -8,9 +8,9 @@ import polars as pl
 import pytest
 
 from dashboard.data import read_tables
-from dashboard.db import read_table
 from dashboard.domain import MAIN_PATH, Stage
 from dashboard.models import SalesDecision
+from dashboard.store.db import read_table
 from seed import populate
 from seed.generator import Plan
 

@@ -12,7 +12,8 @@ from datetime import datetime
 import polars as pl
 import pytest
 
-from dashboard import auth, queue
+from dashboard import auth
+from dashboard.store import queue
 from seed import populate
 from seed.generator import today_plan
 from tests.conftest import free_port, wait_for_port

@@ -10,12 +10,12 @@ from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
-from dashboard import db
 from dashboard.auth import Actor
 from dashboard.ingest.mapping import ImportRefused, Mapping
 from dashboard.ingest.read import read_file
 from dashboard.ingest.validate import Prepared, prepare
 from dashboard.ingest.write import Summary, write
+from dashboard.store import db
 
 
 def import_files(

@@ -8,10 +8,10 @@ from datetime import datetime
 
 import polars as pl
 
-from dashboard import db
 from dashboard.auth import Action, described, guarded
 from dashboard.ingest.mapping import COUNTERS
 from dashboard.ingest.validate import Prepared
+from dashboard.store import db
 from queries.scoring import ScoringRule, component_scores, score_expr
 
 

@@ -11,11 +11,11 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Row
 from sqlmodel import Session
 
-from dashboard import db
 from dashboard.auth import Action, described, guarded
 from dashboard.domain import REJECTION_REASONS, Decision, Reason, Stage, Tier
 from dashboard.models import Campaign, ChannelRow, Lead, Rep, SalesDecision, ScoringModel, StageEvent
-from dashboard.store import Refused
+from dashboard.refusals import Refused
+from dashboard.store import db
 from queries.scoring import SCORE_COLUMNS, component_scores
 
 UNDO_WINDOW = timedelta(minutes=5)

@@ -8,10 +8,10 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlmodel import select
 
-from dashboard import db
 from dashboard.auth import Action, described, guarded
 from dashboard.models import Scenario, ScoringModel
 from dashboard.refusals import Refused
+from dashboard.store import db
 from queries.scoring import ScoringRule
 
 _transaction = db.transaction

@@ -8,10 +8,10 @@ from datetime import date, datetime
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
-from dashboard import db
 from dashboard.auth import Action, described, guarded
 from dashboard.models import ActionItem, MeetingNote
 from dashboard.refusals import Refused
+from dashboard.store import db
 from queries.review import IsoWeek
 
 TITLE_CHARS, OWNER_CHARS, NOTE_CHARS = 200, 80, 20_000
