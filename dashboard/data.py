@@ -582,8 +582,9 @@ def whatif_list(
     return pick(projected).select(WHATIF_LIST_COLUMNS).collect()
 
 
-def invalidate() -> None:
-    """Forget everything read from the database; every write calls it, so every page shows the write at once."""
+def invalidate(*, keep: tuple = ()) -> None:
+    """Forget what was read from the database, but the caches in keep (those the write cannot have changed): every
+    write calls it, so every page shows the write at once."""
     for cached in (
         tables,
         whatif_base_view,
@@ -594,8 +595,11 @@ def invalidate() -> None:
         handoff_view,
         facts,
     ):
-        cached.clear()
+        if cached not in keep:
+            cached.clear()
     whatif_view.clear()
+    if model_history not in keep:
+        model_history.clear()
 
 
 @st.cache_data(ttl=TTL_SECONDS, max_entries=8)

@@ -8,11 +8,12 @@ from datetime import datetime
 import polars as pl
 import streamlit as st
 
-from dashboard import auth, data
+from dashboard import auth, queue_data
 from dashboard.auth import Actor, Role
 from dashboard.domain import REJECTION_REASONS, Tier
-from dashboard.store import queue
+from dashboard.refusals import Refused
 from dashboard.store.db import DatabaseUnavailable
+from dashboard.store.queue import UNDO_WINDOW
 
 REASON_LABELS = {r.key: f"{r.label} ({r.kind.value})" for r in REJECTION_REASONS}
 LAST_KEY = "queue_last_decision"
@@ -96,8 +97,8 @@ def queue_table(pending: pl.DataFrame) -> list[int]:
 def lead_card(url: str, lead_id: int) -> None:
     """Why this lead qualified: its score by component, the model and threshold it passed, recent activity."""
     try:
-        detail = queue.lead_detail(url=url, lead_id=lead_id)
-    except (queue.Refused, DatabaseUnavailable) as exc:
+        detail = queue_data.lead_detail(url, lead_id=lead_id)
+    except (Refused, DatabaseUnavailable) as exc:
         st.warning(str(exc))
         return
     lead = detail.lead
@@ -135,15 +136,15 @@ def lead_card(url: str, lead_id: int) -> None:
 
 
 def act(label: str, write: Callable[[], object], *, undoable: bool = True) -> None:
-    """Run one write; show a sentence when it is refused or the database is down; refresh the analytics."""
+    """Run one write; show a sentence when it is refused or the database is down (the write clears the figures it
+    changed)."""
     try:
         result = write()
-    except queue.Refused as exc:
+    except Refused as exc:
         st.session_state["queue_message"] = ("warning", str(exc))
     except DatabaseUnavailable as exc:
         st.session_state["queue_message"] = ("error", f"{exc} Nothing was saved.")
     else:
-        data.invalidate()
         st.session_state["queue_message"] = ("success", label)
         if undoable:
             decisions = getattr(result, "decisions", None) or (result,)
@@ -171,7 +172,7 @@ def decision_panel(url: str, rep: dict, selected: list[int], juniors: pl.DataFra
             now = datetime.now()
             act(
                 f"Accepted {what}.",
-                lambda: queue.decide_many(
+                lambda: queue_data.decide_many(
                     url=url,
                     lead_ids=selected,
                     rep_id=rep["id"],
@@ -197,7 +198,7 @@ def decision_panel(url: str, rep: dict, selected: list[int], juniors: pl.DataFra
             now = datetime.now()
             act(
                 f"Rejected {what}: {REASON_LABELS[reason]}.",
-                lambda: queue.decide_many(
+                lambda: queue_data.decide_many(
                     url=url,
                     lead_ids=selected,
                     rep_id=rep["id"],
@@ -218,7 +219,7 @@ def decision_panel(url: str, rep: dict, selected: list[int], juniors: pl.DataFra
             now = datetime.now()
             act(
                 f"Reassigned to {names[owner]} (recorded as a routing rejection).",
-                lambda: queue.reassign(
+                lambda: queue_data.reassign(
                     url=url, lead_id=selected[0], rep_id=rep["id"], new_owner_rep_id=owner, now=now, actor=_actor()
                 ),
             )
@@ -232,13 +233,14 @@ def undo_panel(url: str, rep: dict) -> None:
     last = st.session_state.get(LAST_KEY)
     if not last:
         return
-    minutes = int(queue.UNDO_WINDOW.total_seconds() // 60)
+    minutes = int(UNDO_WINDOW.total_seconds() // 60)
     if st.button(f"Undo the last decision (within {minutes} min)", key="queue_undo", icon=":material/undo:"):
         now = datetime.now()
 
         def undo_all():
             return [
-                queue.undo(url=url, decision_id=d, rep_id=rep["id"], now=now, actor=_actor()) for d in reversed(last)
+                queue_data.undo(url=url, decision_id=d, rep_id=rep["id"], now=now, actor=_actor())
+                for d in reversed(last)
             ]
 
         act("Undone.", undo_all, undoable=False)
@@ -248,7 +250,7 @@ def undo_panel(url: str, rep: dict) -> None:
 
 def escalation_panel(url: str, rep: dict, seniors: pl.DataFrame) -> None:
     """Hand an accepted lead to a senior rep."""
-    accepted = queue.accepted_not_escalated(url=url, rep_id=rep["id"])
+    accepted = queue_data.accepted_not_escalated(url, rep_id=rep["id"])
     if accepted.is_empty() or seniors.is_empty():
         st.caption("No accepted lead is waiting for a senior rep.")
         return
@@ -261,7 +263,7 @@ def escalation_panel(url: str, rep: dict, seniors: pl.DataFrame) -> None:
         now = datetime.now()
         act(
             f"{leads[lead_id]} escalated to {senior_names[senior]}.",
-            lambda: queue.escalate(
+            lambda: queue_data.escalate(
                 url=url, lead_id=lead_id, rep_id=rep["id"], senior_rep_id=senior, now=now, actor=_actor()
             ),
             undoable=False,

@@ -11,8 +11,8 @@ import streamlit as st
 from dashboard import report, review_charts
 from dashboard import review_data as rd
 from dashboard.refusals import Refused
-from dashboard.store import review as review_store
 from dashboard.store.db import DatabaseUnavailable
+from dashboard.store.review import OWNER_CHARS, TITLE_CHARS
 from queries.review import IsoWeek
 
 WEEK_KEY = "review_week"
@@ -169,13 +169,13 @@ def action_items(url: str, week: IsoWeek, today: date) -> pl.DataFrame:
     add, close = st.columns(2)
     with add.form("review_add_item", clear_on_submit=True, border=True):
         st.markdown(f"**New action item** (agreed in the review of {week})")
-        title = st.text_input("Action", key="review_item_title", max_chars=review_store.TITLE_CHARS)
+        title = st.text_input("Action", key="review_item_title", max_chars=TITLE_CHARS)
         owner_col, due_col = st.columns(2)
-        owner = owner_col.text_input("Owner", key="review_item_owner", max_chars=review_store.OWNER_CHARS)
+        owner = owner_col.text_input("Owner", key="review_item_owner", max_chars=OWNER_CHARS)
         due = due_col.date_input("Due", value=today + timedelta(days=7), key="review_item_due", format="YYYY-MM-DD")
         if st.form_submit_button("Add action item", icon=":material/add_task:"):
             _refusable(
-                lambda: review_store.add_action_item(
+                lambda: rd.add_action_item(
                     url=url, title=title, owner=owner, due_date=due, week=week, now=datetime.now(), actor=_actor()
                 ),
                 f"Added “{title.strip()}”.",
@@ -187,7 +187,7 @@ def action_items(url: str, week: IsoWeek, today: date) -> pl.DataFrame:
             chosen = st.selectbox("Item", options=list(labels), format_func=labels.get, key="review_close_choice")
             if st.form_submit_button("Mark as done", icon=":material/task_alt:"):
                 _refusable(
-                    lambda: review_store.close_action_item(url=url, item_id=chosen, now=datetime.now(), actor=_actor()),
+                    lambda: rd.close_action_item(url=url, item_id=chosen, now=datetime.now(), actor=_actor()),
                     f"Closed “{labels[chosen]}”: it shows as done in the review of {IsoWeek.of(today)}.",
                 )
     return items
@@ -214,10 +214,10 @@ def meeting_notes(url: str, week: IsoWeek) -> dict | None:
     with st.expander("Edit the notes", expanded=not (note and note["text"])):
         with st.form("review_notes", border=False):
             text = st.text_area(f"Notes for {week} (plain text)", key=NOTE_KEY, height=180)
-            author = st.text_input("Your name", key="review_note_author", max_chars=review_store.OWNER_CHARS)
+            author = st.text_input("Your name", key="review_note_author", max_chars=OWNER_CHARS)
             if st.form_submit_button("Save notes", icon=":material/save:"):
                 _refusable(
-                    lambda: review_store.save_meeting_note(
+                    lambda: rd.save_meeting_note(
                         url=url, week=week, text=text, author=author, now=datetime.now(), actor=_actor()
                     ),
                     f"Saved the notes of {week}.",

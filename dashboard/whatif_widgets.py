@@ -7,10 +7,11 @@ from datetime import date, datetime
 import polars as pl
 import streamlit as st
 
-from dashboard import components, data
+from dashboard import components, data, scoring_data
 from dashboard.domain import ScoreComponent
-from dashboard.store import scoring as store
+from dashboard.refusals import Refused
 from dashboard.store.db import DatabaseUnavailable
+from dashboard.store.scoring import rule_of
 from queries.scoring import ScoringRule
 from queries.whatif import LiveRule
 
@@ -216,7 +217,7 @@ def _actor():
 def scenario_panel(url: str, rule: ScoringRule, view_of) -> None:
     """Save the proposal as a named scenario, compare saved ones side by side, apply one as the active model."""
     try:
-        saved = store.scenarios(url=url)
+        saved = scoring_data.scenarios(url)
     except DatabaseUnavailable as exc:
         st.error(str(exc), icon=":material/cloud_off:")
         return
@@ -228,10 +229,10 @@ def scenario_panel(url: str, rule: ScoringRule, view_of) -> None:
         note = st.text_input("Note", key="whatif_scenario_note", max_chars=500)
         if st.form_submit_button("Save scenario", icon=":material/save:"):
             try:
-                store.save_scenario(
+                scoring_data.save_scenario(
                     url=url, name=name, author=author, note=note, rule=rule, now=datetime.now(), actor=_actor()
                 )
-            except (store.Refused, DatabaseUnavailable) as exc:
+            except (Refused, DatabaseUnavailable) as exc:
                 st.error(str(exc))
             else:
                 st.toast(f"Saved “{name.strip()}”.", icon=":material/check:")
@@ -243,7 +244,7 @@ def scenario_panel(url: str, rule: ScoringRule, view_of) -> None:
     picked = st.multiselect("Compare", options=names, default=names[:3], key="whatif_compare")
     rows = []
     for scenario in (s for s in saved if s.name in picked):
-        scenario_rule = store.rule_of(scenario)
+        scenario_rule = rule_of(scenario)
         total = view_of(scenario_rule).total.row(0, named=True)
         rows.append(_comparison_row(scenario.name, scenario.author, scenario_rule, total))
     rows.append(_comparison_row("Current proposal", "", rule, view_of(rule).total.row(0, named=True)))
@@ -258,18 +259,17 @@ def scenario_panel(url: str, rule: ScoringRule, view_of) -> None:
         if st.form_submit_button("Apply as the active model", type="primary", icon=":material/published_with_changes:"):
             chosen = next(s for s in saved if s.name == choice)
             try:
-                version = store.apply_rule(
+                version = scoring_data.apply_rule(
                     url=url,
-                    rule=store.rule_of(chosen),
+                    rule=rule_of(chosen),
                     author=applier,
                     reason=reason,
                     now=datetime.now(),
                     actor=_actor(),
                 )
-            except (store.Refused, DatabaseUnavailable) as exc:
+            except (Refused, DatabaseUnavailable) as exc:
                 st.error(str(exc))
             else:
-                data.invalidate()
                 st.session_state["whatif_applied"] = f"“{choice}” is now scoring model v{version.version}."
                 st.rerun()
 

@@ -8,10 +8,11 @@ from datetime import datetime
 
 import polars as pl
 
-from dashboard.auth import Action, described, guarded
+from dashboard.auth import Actor
 from dashboard.ingest.mapping import COUNTERS
 from dashboard.ingest.validate import Prepared
-from dashboard.store import db
+from dashboard.store import db, imports
+from dashboard.store.audit import described
 from queries.scoring import ScoringRule, component_scores, score_expr
 
 
@@ -71,11 +72,18 @@ def _added(conn, table: str, sql: str) -> int:
     return _count(conn, f"SELECT COUNT(*) FROM {table}") - before
 
 
-@guarded(Action.IMPORT, target=lambda k: described(leads=k["prepared"].leads.height, rows=k["prepared"].rows_read))
 def write(
-    *, prepared: Prepared, url: str, now: datetime, progress: Callable[[float, str], None] | None = None
+    *,
+    prepared: Prepared,
+    url: str,
+    now: datetime,
+    progress: Callable[[float, str], None] | None = None,
+    actor: Actor | None = None,
 ) -> Summary:
-    """Upsert the prepared rows in ONE transaction: on any error nothing is written."""
+    """Upsert the prepared rows in ONE transaction with the import's audit line: on any error nothing is written.
+
+    actor: who imports (None: local mode, every right); refused before anything is written without the right.
+    """
     sqlite = url.startswith("sqlite")
     total = max(prepared.leads.height, 1)
 
@@ -117,7 +125,7 @@ def write(
     disqualifications = prepared.disqualifications.with_columns(decided_at.alias("fallback_at"))
     model = pl.DataFrame({"created": [now]}).with_columns(pl.col("created").cast(pl.Datetime("us")))
     true = "1" if sqlite else "TRUE"
-    conn = db.adbc_connect(url)
+    conn = imports.connect(url=url, actor=actor)
     try:
         _stage(conn, "import_channel", prepared.channels, sqlite=sqlite)
         _stage(conn, "import_campaign", campaigns, sqlite=sqlite)
@@ -230,6 +238,8 @@ def write(
             "(SELECT MIN(created_at) FROM lead), 'Handoff', 'Default model, created by the first import' "
             "FROM import_model WHERE NOT EXISTS (SELECT 1 FROM scoring_model)",
         )
+        target = described(leads=prepared.leads.height, rows=prepared.rows_read)
+        imports.record(conn, url=url, actor=actor, target=target, now=now)
         conn.commit()
     except Exception:
         conn.rollback()
