@@ -23,7 +23,6 @@ try:
 except DatabaseUnavailable as exc:
     st.error(str(exc), icon=":material/cloud_off:")
     st.stop()
-st.session_state["actor"] = actor
 
 # Windows follow the data: an export that ended before the default window opens on its own last weeks.
 anchor = data_today(date.today(), facts.last_day)

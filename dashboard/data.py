@@ -361,6 +361,11 @@ def acceptance_view(url: str, filters: Filters, order: str) -> Acceptance:
     return acceptance_frames(tables(url), filters, order=order)
 
 
+def leads_behind(view: Acceptance, selections: list[list[dict[str, str]]]) -> pl.DataFrame:
+    """The MQLs behind the bars and cells selected in each chart, newest first (acceptance.leads_behind)."""
+    return acceptance.leads_behind(view.outcomes.lazy(), *selections).collect()
+
+
 @dataclass(frozen=True)
 class Rejections:
     pareto: pl.DataFrame  # reason, reason_label, reason_kind, count, share, cumulative_share

@@ -54,11 +54,7 @@ def choose_mapping() -> ingest.Mapping:
     preset = left.selectbox(
         "Start from a preset",
         options=ingest.preset_names(),
-        format_func={
-            "generic": "Generic",
-            "hubspot": "HubSpot contacts export",
-            "salesforce": "Salesforce leads report",
-        }.get,
+        format_func=PRESET_LABELS.get,
         key="import_preset",
     )
     saved = right.file_uploader("…or a saved mapping (TOML)", type=["toml"], key="import_mapping_file")

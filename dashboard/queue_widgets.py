@@ -8,8 +8,9 @@ from datetime import datetime
 import polars as pl
 import streamlit as st
 
-from dashboard import auth, queue_data
-from dashboard.auth import Actor, Role
+from dashboard import queue_data, signin
+from dashboard.auth import Role
+from dashboard.columns import columns
 from dashboard.domain import REJECTION_REASONS, Tier
 from dashboard.refusals import Refused
 from dashboard.store.db import DatabaseUnavailable
@@ -20,13 +21,9 @@ LAST_KEY = "queue_last_decision"
 SELECTION_KEY = "queue_selection"
 
 
-def _actor() -> Actor:
-    return st.session_state.get("actor") or auth.LOCAL
-
-
 def working_as(reps: pl.DataFrame) -> dict:
     """The rep whose queue is shown: a rep's own; a sales manager picks within the team; an admin, anyone."""
-    actor = _actor()
+    actor = signin.acting()
     juniors = reps.filter(pl.col("tier") == Tier.JUNIOR.value).sort("pending", descending=True)
     if actor.role is Role.REP:
         juniors = reps.filter(pl.col("id") == actor.rep_id)
@@ -58,9 +55,7 @@ def time_left(hours: float) -> str:
 
 QUEUE_COLUMNS = {
     "status": st.column_config.TextColumn("SLA", width="small"),
-    "external_id": st.column_config.TextColumn("Lead"),
-    "campaign": st.column_config.TextColumn("Campaign"),
-    "channel_label": st.column_config.TextColumn("Channel"),
+    **columns("external_id", "campaign", "channel_label"),
     "mql_at": st.column_config.DatetimeColumn("MQL since", format="YYYY-MM-DD HH:mm"),
     "countdown": st.column_config.TextColumn("Time left in the SLA"),
 }
@@ -179,7 +174,7 @@ def decision_panel(url: str, rep: dict, selected: list[int], juniors: pl.DataFra
                     decision="accepted",
                     now=now,
                     comment=comment or None,
-                    actor=_actor(),
+                    actor=signin.acting(),
                 ),
             )
             st.rerun()
@@ -206,7 +201,7 @@ def decision_panel(url: str, rep: dict, selected: list[int], juniors: pl.DataFra
                     reason=reason,
                     now=now,
                     comment=comment or None,
-                    actor=_actor(),
+                    actor=signin.acting(),
                 ),
             )
             st.rerun()
@@ -220,7 +215,12 @@ def decision_panel(url: str, rep: dict, selected: list[int], juniors: pl.DataFra
             act(
                 f"Reassigned to {names[owner]} (recorded as a routing rejection).",
                 lambda: queue_data.reassign(
-                    url=url, lead_id=selected[0], rep_id=rep["id"], new_owner_rep_id=owner, now=now, actor=_actor()
+                    url=url,
+                    lead_id=selected[0],
+                    rep_id=rep["id"],
+                    new_owner_rep_id=owner,
+                    now=now,
+                    actor=signin.acting(),
                 ),
             )
             st.rerun()
@@ -239,7 +239,7 @@ def undo_panel(url: str, rep: dict) -> None:
 
         def undo_all():
             return [
-                queue_data.undo(url=url, decision_id=d, rep_id=rep["id"], now=now, actor=_actor())
+                queue_data.undo(url=url, decision_id=d, rep_id=rep["id"], now=now, actor=signin.acting())
                 for d in reversed(last)
             ]
 
@@ -264,7 +264,7 @@ def escalation_panel(url: str, rep: dict, seniors: pl.DataFrame) -> None:
         act(
             f"{leads[lead_id]} escalated to {senior_names[senior]}.",
             lambda: queue_data.escalate(
-                url=url, lead_id=lead_id, rep_id=rep["id"], senior_rep_id=senior, now=now, actor=_actor()
+                url=url, lead_id=lead_id, rep_id=rep["id"], senior_rep_id=senior, now=now, actor=signin.acting()
             ),
             undoable=False,
         )

@@ -8,7 +8,7 @@ from datetime import date, datetime, timedelta
 import polars as pl
 import streamlit as st
 
-from dashboard import report, review_charts
+from dashboard import report, review_charts, signin
 from dashboard import review_data as rd
 from dashboard.refusals import Refused
 from dashboard.store.db import DatabaseUnavailable
@@ -136,11 +136,6 @@ def decision_log(review: rd.Review) -> None:
     )
 
 
-def _actor():
-    """The signed-in actor the entry script put in the session (None: local mode, every right)."""
-    return st.session_state.get("actor")
-
-
 def _refusable(action, success: str) -> None:
     """Run a write; a refusal or an unreachable database is shown as a sentence, a success as a toast and a rerun."""
     try:
@@ -176,7 +171,13 @@ def action_items(url: str, week: IsoWeek, today: date) -> pl.DataFrame:
         if st.form_submit_button("Add action item", icon=":material/add_task:"):
             _refusable(
                 lambda: rd.add_action_item(
-                    url=url, title=title, owner=owner, due_date=due, week=week, now=datetime.now(), actor=_actor()
+                    url=url,
+                    title=title,
+                    owner=owner,
+                    due_date=due,
+                    week=week,
+                    now=datetime.now(),
+                    actor=signin.acting(),
                 ),
                 f"Added “{title.strip()}”.",
             )
@@ -187,7 +188,7 @@ def action_items(url: str, week: IsoWeek, today: date) -> pl.DataFrame:
             chosen = st.selectbox("Item", options=list(labels), format_func=labels.get, key="review_close_choice")
             if st.form_submit_button("Mark as done", icon=":material/task_alt:"):
                 _refusable(
-                    lambda: rd.close_action_item(url=url, item_id=chosen, now=datetime.now(), actor=_actor()),
+                    lambda: rd.close_action_item(url=url, item_id=chosen, now=datetime.now(), actor=signin.acting()),
                     f"Closed “{labels[chosen]}”: it shows as done in the review of {IsoWeek.of(today)}.",
                 )
     return items
@@ -208,7 +209,7 @@ def meeting_notes(url: str, week: IsoWeek) -> dict | None:
     if st.session_state.get(NOTE_FOR_KEY) != str(week):  # another week picked: its saved text in the editor
         st.session_state[NOTE_FOR_KEY] = str(week)
         st.session_state[NOTE_KEY] = note["text"] if note else ""
-    actor = _actor()
+    actor = signin.acting()
     if actor is not None and actor.email != "local":  # signed in: the name is known
         st.session_state.setdefault("review_note_author", actor.name)
     with st.expander("Edit the notes", expanded=not (note and note["text"])):
@@ -218,7 +219,7 @@ def meeting_notes(url: str, week: IsoWeek) -> dict | None:
             if st.form_submit_button("Save notes", icon=":material/save:"):
                 _refusable(
                     lambda: rd.save_meeting_note(
-                        url=url, week=week, text=text, author=author, now=datetime.now(), actor=_actor()
+                        url=url, week=week, text=text, author=author, now=datetime.now(), actor=signin.acting()
                     ),
                     f"Saved the notes of {week}.",
                 )

@@ -11,7 +11,6 @@ from dashboard import auth, users_data
 from dashboard.auth import Actor
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
-ACTOR_KEY = "actor"
 log = logging.getLogger(__name__)
 
 
@@ -44,8 +43,20 @@ def refuse_unless_local() -> None:
     st.stop()
 
 
+def acting() -> Actor:
+    """Who the writes of this session are made by: the actor the entry script signed in (local mode: LOCAL)."""
+    return st.session_state.get("actor") or auth.LOCAL
+
+
 def current_actor(url: str) -> Actor:
-    """The signed-in user's actor; stops the page with the sign-in or "no access yet" screen when needed."""
+    """The signed-in user's actor, kept for acting(); stops the page with the sign-in or "no access yet" screen
+    when needed."""
+    actor = _signed_in(url)
+    st.session_state["actor"] = actor
+    return actor
+
+
+def _signed_in(url: str) -> Actor:
     if not sign_in_configured():
         refuse_unless_local()
         return auth.LOCAL

@@ -7,7 +7,8 @@ from datetime import date, datetime
 import polars as pl
 import streamlit as st
 
-from dashboard import components, data, scoring_data
+from dashboard import components, data, scoring_data, signin
+from dashboard.columns import columns
 from dashboard.domain import ScoreComponent
 from dashboard.refusals import Refused
 from dashboard.store.db import DatabaseUnavailable
@@ -162,10 +163,9 @@ def earlier_models_note(base: data.WhatIfBase, start: date) -> None:
 
 
 FIGURE_COLUMNS = {
-    "campaign": st.column_config.TextColumn("Campaign"),
-    "channel_label": st.column_config.TextColumn("Channel"),
+    **columns("campaign", "channel_label"),
     "actual_mqls": st.column_config.NumberColumn("Actual MQLs", format="localized"),
-    "projected_mqls": st.column_config.NumberColumn("Projected MQLs", format="localized"),
+    **columns("projected_mqls"),
     "mql_change": st.column_config.NumberColumn("Change", format="%+d"),
     "actual_rate": st.column_config.NumberColumn("Actual acceptance", format="percent"),
     "projected_rate": st.column_config.NumberColumn("Projected acceptance", format="percent"),
@@ -174,9 +174,9 @@ FIGURE_COLUMNS = {
     "actual_wins": st.column_config.NumberColumn("Actual wins", format="localized"),
     "projected_wins": st.column_config.NumberColumn("Projected wins", format="%.1f"),
     "lost_accepted": st.column_config.NumberColumn("Accepted lost", format="localized"),
-    "lost_wins": st.column_config.NumberColumn("Wins lost", format="localized"),
+    **columns("lost_wins"),
     "added": st.column_config.NumberColumn("Added (estimated)", format="localized"),
-    "estimated_share": st.column_config.NumberColumn("Estimated share", format="percent"),
+    **columns("estimated_share"),
 }
 
 
@@ -188,9 +188,7 @@ def figures_table(frame: pl.DataFrame, *, label: str, file_stem: str) -> None:
 
 
 LIST_COLUMNS = {
-    "external_id": st.column_config.TextColumn("Lead"),
-    "campaign": st.column_config.TextColumn("Campaign"),
-    "channel_label": st.column_config.TextColumn("Channel"),
+    **columns("external_id", "campaign", "channel_label"),
     "created_at": st.column_config.DatetimeColumn("Created", format="YYYY-MM-DD"),
     "score": st.column_config.NumberColumn("Score (proposal)", format="%.1f"),
     "won": st.column_config.CheckboxColumn("Won"),
@@ -210,10 +208,6 @@ def leads_list(frame: pl.DataFrame, *, total: int, columns: list[str], file_stem
     components.table_downloads(every, file_stem=file_stem, what="all")
 
 
-def _actor():
-    return st.session_state.get("actor")
-
-
 def scenario_panel(url: str, rule: ScoringRule, view_of) -> None:
     """Save the proposal as a named scenario, compare saved ones side by side, apply one as the active model."""
     try:
@@ -230,7 +224,7 @@ def scenario_panel(url: str, rule: ScoringRule, view_of) -> None:
         if st.form_submit_button("Save scenario", icon=":material/save:"):
             try:
                 scoring_data.save_scenario(
-                    url=url, name=name, author=author, note=note, rule=rule, now=datetime.now(), actor=_actor()
+                    url=url, name=name, author=author, note=note, rule=rule, now=datetime.now(), actor=signin.acting()
                 )
             except (Refused, DatabaseUnavailable) as exc:
                 st.error(str(exc))
@@ -265,7 +259,7 @@ def scenario_panel(url: str, rule: ScoringRule, view_of) -> None:
                     author=applier,
                     reason=reason,
                     now=datetime.now(),
-                    actor=_actor(),
+                    actor=signin.acting(),
                 )
             except (Refused, DatabaseUnavailable) as exc:
                 st.error(str(exc))
@@ -280,11 +274,10 @@ COMPARISON_COLUMNS = {
     "threshold": st.column_config.NumberColumn("Threshold", format="%.0f"),
     "weights": st.column_config.TextColumn("Weights D/F/B/E"),
     "gates": st.column_config.TextColumn("Gates"),
-    "projected_mqls": st.column_config.NumberColumn("Projected MQLs", format="localized"),
+    **columns("projected_mqls"),
     "projected_rate": st.column_config.NumberColumn("Acceptance", format="percent"),
     "projected_wins": st.column_config.NumberColumn("Wins", format="%.0f"),
-    "lost_wins": st.column_config.NumberColumn("Wins lost", format="localized"),
-    "estimated_share": st.column_config.NumberColumn("Estimated share", format="percent"),
+    **columns("lost_wins", "estimated_share"),
 }
 
 

@@ -4,11 +4,11 @@ from datetime import datetime
 
 import streamlit as st
 
-from dashboard import auth, components, users_data
+from dashboard import auth, components, signin, users_data
 from dashboard.refusals import Refused
 
 settings, _ = components.page_context()
-url, actor = settings.database_url, st.session_state["actor"]
+url = settings.database_url
 st.title("Users")
 st.caption(
     "Viewing the analytics is open to every known user. Reps decide only leads in their own queue; sales managers "
@@ -43,10 +43,10 @@ with st.form("users_form", border=True):
                 team=team,
                 active=active,
                 now=datetime.now(),
-                actor=actor,
+                actor=signin.acting(),
             )
         except Refused as exc:
             st.error(str(exc))
         else:
-            st.success(f"Saved {email.strip()}.")
+            st.toast(f"Saved {email.strip()}.", icon=":material/check:")
             st.rerun()
