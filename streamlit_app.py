@@ -4,11 +4,12 @@ from datetime import date
 
 import streamlit as st
 
-from dashboard import components, data, signin, whatif_widgets
 from dashboard.auth import Action, Role
 from dashboard.config import load_settings
+from dashboard.data import data
 from dashboard.filters import data_today
 from dashboard.store.db import DatabaseUnavailable
+from dashboard.ui import components, signin, whatif_widgets
 
 st.set_page_config(page_title="Handoff", layout="wide")
 components.leave_legacy_multipage_mode()

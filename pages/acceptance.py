@@ -2,7 +2,9 @@
 
 import streamlit as st
 
-from dashboard import charts, components, data
+from dashboard.charts import charts
+from dashboard.data import data
+from dashboard.ui import components
 
 settings, filters = components.page_context()
 st.title("Sales acceptance")

@@ -4,9 +4,10 @@ from datetime import datetime
 
 import streamlit as st
 
-from dashboard import import_widgets as widgets
-from dashboard import ingest, signin
-from dashboard.components import page_context
+from dashboard import ingest
+from dashboard.ui import import_widgets as widgets
+from dashboard.ui import signin
+from dashboard.ui.components import page_context
 
 settings, _ = page_context()
 st.title("Import leads")

@@ -5,11 +5,11 @@ from datetime import datetime
 import polars as pl
 import streamlit as st
 
-from dashboard import queue_data
-from dashboard import queue_widgets as widgets
-from dashboard.components import page_context
+from dashboard.data import queue_data
 from dashboard.domain import Tier
 from dashboard.store.db import DatabaseUnavailable
+from dashboard.ui import queue_widgets as widgets
+from dashboard.ui.components import page_context
 
 settings, _ = page_context()
 url = settings.database_url

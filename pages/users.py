@@ -4,8 +4,10 @@ from datetime import datetime
 
 import streamlit as st
 
-from dashboard import auth, components, signin, users_data
+from dashboard import auth
+from dashboard.data import users_data
 from dashboard.refusals import Refused
+from dashboard.ui import components, signin
 
 settings, _ = components.page_context()
 url = settings.database_url

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from dashboard.report import CHROMIUM_FLAGS
+from dashboard.report.report import CHROMIUM_FLAGS
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 

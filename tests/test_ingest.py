@@ -13,7 +13,7 @@ import polars as pl
 import pytest
 
 from dashboard import export, ingest
-from dashboard.data import acceptance_frames, overview_frames, read_tables, whatif_base_frames, whatif_frames
+from dashboard.data.data import acceptance_frames, overview_frames, read_tables, whatif_base_frames, whatif_frames
 from dashboard.filters import Filters
 from dashboard.models import TABLES
 from dashboard.store import db

@@ -221,7 +221,7 @@ def test_saving_and_applying_a_scenario_creates_a_model_version(monkeypatch, fre
     assert any("now scoring model v3" in s.value for s in at.success)
     assert at.button(key="whatif_reset").label == "Reset to the active model (v3)"
     assert at.slider(key="whatif_threshold").value == 55.0
-    from dashboard.data import read_tables
+    from dashboard.data.data import read_tables
 
     versions = read_tables(fresh_url).scoring_models.sort("version")
     assert versions["version"].to_list() == [1, 2, 3]
@@ -240,7 +240,7 @@ def test_applying_without_a_reason_is_refused_and_writes_nothing(monkeypatch, fr
     at.text_input(key="whatif_apply_author").set_value("Sam")
     _click(at, "Apply as the active model")
     assert any("reason" in e.value for e in at.error)
-    from dashboard.data import read_tables
+    from dashboard.data.data import read_tables
 
     assert read_tables(fresh_url).scoring_models.height == 2
 

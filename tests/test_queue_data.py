@@ -6,7 +6,7 @@ from datetime import datetime
 
 import polars as pl
 
-from dashboard import data, queue_data
+from dashboard.data import data, queue_data
 from seed import populate
 from seed.generator import today_plan
 

@@ -14,10 +14,10 @@ import polars as pl
 import pytest
 
 from dashboard import ingest
-from dashboard.data import acceptance_frames, handoff_frames, overview_frames, read_tables
+from dashboard.data.data import acceptance_frames, handoff_frames, overview_frames, read_tables
+from dashboard.data.review_data import _dated, default_week, review_frames, week_choices
 from dashboard.domain import CountingMode
 from dashboard.filters import Filters
-from dashboard.review_data import _dated, default_week, review_frames, week_choices
 from queries import review
 from queries.review import IsoWeek
 from tests.exports_truth import truth

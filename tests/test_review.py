@@ -12,9 +12,10 @@ from polars.testing import assert_frame_equal
 from streamlit.runtime.pages_manager import PagesManager
 from streamlit.testing.v1 import AppTest
 
-from dashboard import report, review_data
 from dashboard.apptest import app_test
+from dashboard.data import review_data
 from dashboard.refusals import Refused
+from dashboard.report import report
 from dashboard.store import db
 from dashboard.store import review as review_store
 from queries import review

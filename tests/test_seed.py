@@ -7,7 +7,7 @@ from datetime import datetime
 import polars as pl
 import pytest
 
-from dashboard.data import read_tables
+from dashboard.data.data import read_tables
 from dashboard.domain import MAIN_PATH, Stage
 from dashboard.models import SalesDecision
 from dashboard.store.db import read_table

@@ -21,8 +21,8 @@ from queries.acceptance import SMALL_SAMPLE
 from queries.review import HEADLINE, IsoWeek
 from queries.scoring import ScoringRule
 
-if TYPE_CHECKING:  # dashboard.data sets up Streamlit caches on import: a script uses this module without them
-    from dashboard.data import Tables, WhatIf
+if TYPE_CHECKING:  # data.data sets up Streamlit caches on import: a script uses this module without them
+    from dashboard.data.data import Tables, WhatIf
 
 TREND_WEEKS = 12
 TOP_MOVERS = 5
@@ -151,7 +151,7 @@ def with_projections(changes: pl.DataFrame, project: Projector | None) -> pl.Dat
 
 def review_view(url: str, week: IsoWeek, *, sla_hours: float, today: date, maturity_days: int) -> Review:
     """The review of week from the app's cached tables, with the what-if's cached estimates."""
-    from dashboard import data
+    from dashboard.data import data
 
     now = datetime.now() if today == date.today() else datetime.combine(today, time())
     return review_frames(

@@ -8,12 +8,14 @@ from datetime import date
 import polars as pl
 import streamlit as st
 
-from dashboard import charts, data, export
-from dashboard.columns import columns
+from dashboard import export
+from dashboard.charts import charts
 from dashboard.config import Settings
-from dashboard.data import Facts
+from dashboard.data import data
+from dashboard.data.data import Facts
 from dashboard.domain import COUNTING_MODE_LABELS, TIER_LABELS, CountingMode
 from dashboard.filters import FilterOptions, Filters, parse_params, to_params
+from dashboard.ui.columns import columns
 
 TIER_NAMES = {tier.value: label for tier, label in TIER_LABELS.items()}
 FILTER_KEYS = {

@@ -8,13 +8,14 @@ from datetime import datetime
 import polars as pl
 import streamlit as st
 
-from dashboard import queue_data, signin
 from dashboard.auth import Role
-from dashboard.columns import columns
+from dashboard.data import queue_data
 from dashboard.domain import REJECTION_REASONS, Tier
 from dashboard.refusals import Refused
 from dashboard.store.db import DatabaseUnavailable
 from dashboard.store.queue import UNDO_WINDOW
+from dashboard.ui import signin
+from dashboard.ui.columns import columns
 
 REASON_LABELS = {r.key: f"{r.label} ({r.kind.value})" for r in REJECTION_REASONS}
 LAST_KEY = "queue_last_decision"

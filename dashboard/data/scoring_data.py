@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from dashboard import data
 from dashboard.auth import Actor
+from dashboard.data import data
 from dashboard.models import Scenario, ScoringModel
 from dashboard.store import db, scoring
 from queries.scoring import ScoringRule

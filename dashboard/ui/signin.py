@@ -7,8 +7,9 @@ import os
 
 import streamlit as st
 
-from dashboard import auth, users_data
+from dashboard import auth
 from dashboard.auth import Actor
+from dashboard.data import users_data
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 log = logging.getLogger(__name__)

@@ -8,11 +8,13 @@ from datetime import date, datetime, timedelta
 import polars as pl
 import streamlit as st
 
-from dashboard import report, review_charts, signin
-from dashboard import review_data as rd
+from dashboard.charts import review_charts
+from dashboard.data import review_data as rd
 from dashboard.refusals import Refused
+from dashboard.report import report
 from dashboard.store.db import DatabaseUnavailable
 from dashboard.store.review import OWNER_CHARS, TITLE_CHARS
+from dashboard.ui import signin
 from queries.review import IsoWeek
 
 WEEK_KEY = "review_week"

@@ -6,7 +6,7 @@ from __future__ import annotations
 import plotly.graph_objects as go
 import polars as pl
 
-from dashboard.charts import ACCEPTED_COLOR, ACTUAL_COLOR, LOW_RATE_COLOR, RATE_COLOR, empty_figure, look
+from dashboard.charts.charts import ACCEPTED_COLOR, ACTUAL_COLOR, LOW_RATE_COLOR, RATE_COLOR, empty_figure, look
 
 WEEK_COLOR = RATE_COLOR
 LATE_COLOR = LOW_RATE_COLOR

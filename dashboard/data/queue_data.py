@@ -9,8 +9,8 @@ from typing import TypeVar
 
 import polars as pl
 
-from dashboard import data
 from dashboard.auth import Actor
+from dashboard.data import data
 from dashboard.store import db, queue
 
 T = TypeVar("T")

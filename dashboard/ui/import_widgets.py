@@ -8,10 +8,12 @@ from pathlib import Path
 
 import streamlit as st
 
-from dashboard import components, data, ingest
+from dashboard import ingest
+from dashboard.data import data
 from dashboard.domain import CHANNELS, DISQUALIFICATION_REASONS, REJECTION_REASONS, STAGE_LABELS, Stage
 from dashboard.refusals import Refused
 from dashboard.store.db import DatabaseUnavailable
+from dashboard.ui import components
 
 NOT_IN_FILE = "— not in the file —"
 PRESET_LABELS = {"generic": "Generic", "hubspot": "HubSpot contacts export", "salesforce": "Salesforce leads report"}

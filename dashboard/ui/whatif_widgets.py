@@ -7,12 +7,13 @@ from datetime import date, datetime
 import polars as pl
 import streamlit as st
 
-from dashboard import components, data, scoring_data, signin
-from dashboard.columns import columns
+from dashboard.data import data, scoring_data
 from dashboard.domain import ScoreComponent
 from dashboard.refusals import Refused
 from dashboard.store.db import DatabaseUnavailable
 from dashboard.store.scoring import rule_of
+from dashboard.ui import components, signin
+from dashboard.ui.columns import columns
 from queries.scoring import ScoringRule
 from queries.whatif import LiveRule
 
