@@ -4,11 +4,12 @@ from datetime import date
 
 import streamlit as st
 
-from dashboard import components, data, signin, whatif_widgets
 from dashboard.auth import Action, Role
 from dashboard.config import load_settings
-from dashboard.db import DatabaseUnavailable
+from dashboard.data import data
 from dashboard.filters import data_today
+from dashboard.store.db import DatabaseUnavailable
+from dashboard.ui import components, signin, whatif_widgets
 
 st.set_page_config(page_title="Handoff", layout="wide")
 components.leave_legacy_multipage_mode()
@@ -23,7 +24,6 @@ try:
 except DatabaseUnavailable as exc:
     st.error(str(exc), icon=":material/cloud_off:")
     st.stop()
-st.session_state["actor"] = actor
 
 # Windows follow the data: an export that ended before the default window opens on its own last weeks.
 anchor = data_today(date.today(), facts.last_day)

@@ -28,7 +28,6 @@ MAIN_PATH: tuple[Stage, ...] = (
     Stage.OPPORTUNITY,
     Stage.CUSTOMER,
 )
-DETOURS: tuple[Stage, ...] = (Stage.REJECTED, Stage.DISQUALIFIED, Stage.RECYCLED, Stage.LOST)
 
 STAGE_LABELS: dict[Stage, str] = {
     Stage.INQUIRY: "Inquiries",
@@ -88,11 +87,6 @@ REASON_KIND_FIXERS: dict[ReasonKind, str] = {
     ReasonKind.CLERICAL: "data capture and enrichment",
     ReasonKind.DEFINITIONAL: "the scoring criteria",
 }
-
-
-def rejection_reason(key: str) -> Reason:
-    """The rejection reason with this key."""
-    return next(r for r in REJECTION_REASONS if r.key == key)
 
 
 @dataclass(frozen=True)

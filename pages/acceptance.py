@@ -1,9 +1,10 @@
 """SAL acceptance by channel and campaign: rates with counts and intervals, trend, drill-down."""
 
-import polars as pl
 import streamlit as st
 
-from dashboard import charts, components, data
+from dashboard.charts import charts
+from dashboard.data import data
+from dashboard.ui import components
 
 settings, filters = components.page_context()
 st.title("Sales acceptance")
@@ -75,10 +76,12 @@ if breakdown := components.attribute_picker(view.by_attribute, key="acceptance_a
     )
 
 st.subheader("Leads behind the figures")
-picked = {}
-for event, column in ((by_channel, "channel_label"), (by_campaign, "campaign"), (matrix, "campaign")):
-    for point in components.selected_points(event):
-        picked = {column: components.point_label(point)}
-rows = view.outcomes.filter(pl.col(k) == v for k, v in picked.items()) if picked else view.outcomes
-what = ", ".join(f"{v}" for v in picked.values()) or "all MQLs of the period (select a bar or cell to narrow)"
-components.leads_table(rows, caption=f"{rows.height:,} leads: {what}", file_stem="acceptance_leads", reverse=True)
+# Every chart's selection counts: the leads of one of its selected bars or cells, in each chart that has one.
+picked = [
+    components.picked(by_channel, "channel_label"),
+    components.picked(by_campaign, "campaign"),
+    components.picked(matrix, "campaign", "channel_label"),
+]
+rows = data.leads_behind(view, picked)
+what = components.picked_text(picked) or "all MQLs of the period (select a bar or cell to narrow)"
+components.leads_table(rows, caption=f"{rows.height:,} leads: {what}", file_stem="acceptance_leads")

@@ -4,8 +4,9 @@ from datetime import date, timedelta
 
 import streamlit as st
 
-from dashboard import audit_data, components
 from dashboard.auth import ACTION_LABELS, Action
+from dashboard.data import audit_data
+from dashboard.ui import components
 
 settings, _ = components.page_context()
 st.title("Audit log")

@@ -4,9 +4,10 @@ from datetime import datetime
 
 import streamlit as st
 
-from dashboard import import_widgets as widgets
 from dashboard import ingest
-from dashboard.components import page_context
+from dashboard.ui import import_widgets as widgets
+from dashboard.ui import signin
+from dashboard.ui.components import page_context
 
 settings, _ = page_context()
 st.title("Import leads")
@@ -81,6 +82,4 @@ if prepared.problems.height:
     )
 ready = prepared.leads.height > 0 and (valid_only or prepared.problems.is_empty())
 if st.button("Import", type="primary", disabled=not ready, key="import_run", icon=":material/database_upload:"):
-    widgets.run_import(
-        prepared, url=settings.database_url, now=now, valid_only=valid_only, actor=st.session_state.get("actor")
-    )
+    widgets.run_import(prepared, url=settings.database_url, now=now, valid_only=valid_only, actor=signin.acting())

@@ -5,7 +5,9 @@ from datetime import date
 
 import streamlit as st
 
-from dashboard import charts, components, data
+from dashboard.charts import charts
+from dashboard.data import data
+from dashboard.ui import components
 
 settings, shared = components.page_context()
 st.title("Funnel overview")

@@ -5,11 +5,11 @@ from datetime import datetime
 import polars as pl
 import streamlit as st
 
-from dashboard import queue
-from dashboard import queue_widgets as widgets
-from dashboard.components import page_context
-from dashboard.db import DatabaseUnavailable
+from dashboard.data import queue_data
 from dashboard.domain import Tier
+from dashboard.store.db import DatabaseUnavailable
+from dashboard.ui import queue_widgets as widgets
+from dashboard.ui.components import page_context
 
 settings, _ = page_context()
 url = settings.database_url
@@ -21,9 +21,9 @@ st.caption(
 )
 widgets.show_message()
 try:
-    reps = queue.reps(url=url)
+    reps = queue_data.reps(url)
     rep = widgets.working_as(reps)
-    pending = queue.pending_queue(url=url, rep_id=rep["id"], now=datetime.now(), sla_hours=settings.sla_hours)
+    pending = queue_data.pending_queue(url, rep_id=rep["id"], now=datetime.now(), sla_hours=settings.sla_hours)
 except DatabaseUnavailable as exc:
     st.error(str(exc), icon=":material/cloud_off:")
     st.stop()

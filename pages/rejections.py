@@ -2,8 +2,10 @@
 
 import streamlit as st
 
-from dashboard import charts, components, data
+from dashboard.charts import charts
+from dashboard.data import data
 from dashboard.domain import REASON_KIND_FIXERS, ReasonKind
+from dashboard.ui import components
 
 settings, filters = components.page_context()
 st.title("Rejection feedback")

@@ -4,9 +4,11 @@ from datetime import date
 
 import streamlit as st
 
-from dashboard import components, data, review_charts
-from dashboard import review_data as rd
-from dashboard import review_widgets as widgets
+from dashboard.charts import review_charts
+from dashboard.data import data
+from dashboard.data import review_data as rd
+from dashboard.ui import components
+from dashboard.ui import review_widgets as widgets
 
 settings, _ = components.page_context()
 url, today = settings.database_url, date.today()

@@ -4,7 +4,9 @@ from datetime import date, datetime
 
 import streamlit as st
 
-from dashboard import charts, components, data
+from dashboard.charts import charts
+from dashboard.data import data
+from dashboard.ui import components
 
 settings, filters = components.page_context()
 st.title("SLA and hand-off speed")

@@ -2,46 +2,25 @@
 
 from datetime import datetime
 
-import polars as pl
 import streamlit as st
 
-from dashboard import auth, components, queue, signin
+from dashboard import auth
+from dashboard.data import users_data
 from dashboard.refusals import Refused
+from dashboard.ui import components, signin
 
 settings, _ = components.page_context()
-url, actor = settings.database_url, st.session_state["actor"]
+url = settings.database_url
 st.title("Users")
 st.caption(
     "Viewing the analytics is open to every known user. Reps decide only leads in their own queue; sales managers "
     "decide and reassign within their team; RevOps / marketing ops save and apply scoring models and run imports; "
     'admins can do everything. An unknown email that signs in sees a "no access yet" page.'
 )
-people = auth.users(url=url)
-reps = queue.reps(url=url)
-rep_names = dict(zip(reps["id"], reps["name"], strict=True))
-table = pl.DataFrame(
-    [
-        {
-            "email": u.email,
-            "name": u.name,
-            "role": auth.ROLE_LABELS[auth.Role(u.role)],
-            "rep": rep_names.get(u.rep_id, ""),
-            "team": u.team or "",
-            "active": u.active,
-        }
-        for u in people
-    ],
-    schema={
-        "email": pl.String,
-        "name": pl.String,
-        "role": pl.String,
-        "rep": pl.String,
-        "team": pl.String,
-        "active": pl.Boolean,
-    },
-)
-st.dataframe(table, hide_index=True, width="stretch")
-components.table_downloads(table, file_stem="users")
+people = users_data.people(url)
+rep_names = people.rep_names
+st.dataframe(people.table, hide_index=True, width="stretch")
+components.table_downloads(people.table, file_stem="users")
 
 with st.form("users_form", border=True):
     st.markdown("**Add a user, or change one (by email)**")
@@ -53,11 +32,11 @@ with st.form("users_form", border=True):
     rep = rep_col.selectbox(
         "Rep record (reps)", options=[None, *rep_names], format_func=lambda i: rep_names.get(i, "—"), key="users_rep"
     )
-    team = team_col.selectbox("Team (sales managers)", options=[None, *sorted(set(reps["team"]))], key="users_team")
+    team = team_col.selectbox("Team (sales managers)", options=[None, *people.teams], key="users_team")
     active = st.checkbox("Active", value=True, key="users_active")
     if st.form_submit_button("Save user", type="primary", icon=":material/person_add:"):
         try:
-            auth.save_user(
+            users_data.save_user(
                 url=url,
                 email=email,
                 name=name,
@@ -66,11 +45,10 @@ with st.form("users_form", border=True):
                 team=team,
                 active=active,
                 now=datetime.now(),
-                actor=actor,
+                actor=signin.acting(),
             )
         except Refused as exc:
             st.error(str(exc))
         else:
-            signin.forget_users()
-            st.success(f"Saved {email.strip()}.")
+            st.toast(f"Saved {email.strip()}.", icon=":material/check:")
             st.rerun()

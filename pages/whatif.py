@@ -4,8 +4,10 @@ from datetime import date
 
 import streamlit as st
 
-from dashboard import charts, components, data
-from dashboard import whatif_widgets as widgets
+from dashboard.charts import charts
+from dashboard.data import data
+from dashboard.ui import components
+from dashboard.ui import whatif_widgets as widgets
 
 settings, filters = components.page_context()
 url, today, maturity = settings.database_url, date.today(), settings.cohort_maturity_days

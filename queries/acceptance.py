@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 
 import polars as pl
@@ -135,8 +136,17 @@ def weekly_acceptance(outcomes: pl.LazyFrame, *, by: list[str]) -> pl.LazyFrame:
     return acceptance_rates(weekly, by=["week", *by]).sort("week", *by)
 
 
-def leads_behind(outcomes: pl.LazyFrame, **selected: object) -> pl.LazyFrame:
-    """The MQLs behind one bar or cell: rows whose columns equal the selected values."""
-    conditions = [pl.col(column) == value for column, value in selected.items()]
+def leads_behind(outcomes: pl.LazyFrame, *selections: Sequence[Mapping[str, object]]) -> pl.LazyFrame:
+    """The MQLs behind the selected bars and cells, newest first.
+
+    Each selection is one chart's picked points, a point being its columns' values (a bar: {"channel_label": "Email"};
+    a cell: {"campaign": ..., "channel_label": ...}). Every chart's selection counts: a lead is behind them when, for
+    each chart with a selection, it matches one of its points.
+    """
+    conditions = [
+        pl.any_horizontal(pl.all_horizontal(pl.col(c) == v for c, v in point.items()) for point in points)
+        for points in selections
+        if points
+    ]
     rows = outcomes.filter(*conditions) if conditions else outcomes
     return rows.sort("mql_at", descending=True)

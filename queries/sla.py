@@ -9,8 +9,6 @@ import polars as pl
 from dashboard.domain import MAIN_PATH, STAGE_LABELS, Stage, Tier
 from queries.leads import period_bounds
 
-HOURS = pl.duration(hours=1)
-
 
 def decision_times(outcomes: pl.LazyFrame, *, sla_hours: float) -> pl.LazyFrame:
     """Decided MQLs with the hours from MQL to decision and whether that was inside the SLA."""

@@ -28,9 +28,9 @@ import numpy as np
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
-from dashboard import db
 from dashboard.domain import CHANNELS
 from dashboard.models import Campaign, ChannelRow, Disqualification, Lead, Rep, SalesDecision, ScoringModel, StageEvent
+from dashboard.store import db
 from seed import reference as ref
 from seed.generator import BATCH_SIZE, Cast, Plan, batches
 
@@ -84,16 +84,11 @@ def _reference_rows(session: Session, plan: Plan) -> Cast:
 
 def populate(url: str, plan: Plan, *, progress: Progress | None = None) -> int:
     """Create the schema and write the plan's demo data into an empty database; returns the leads written."""
-    engine = db.make_engine(url)
-    try:
-        db.create_schema(engine)
-        with Session(engine) as session:
-            if session.exec(select(sa.func.count()).select_from(ChannelRow)).one():
-                raise ValueError("The database already holds data; the demo seed only fills an empty database.")
-            cast = _reference_rows(session, plan)
-            session.commit()
-    finally:
-        engine.dispose()
+    db.create_schema(url)
+    with db.transaction(url) as session:
+        if session.exec(select(sa.func.count()).select_from(ChannelRow)).one():
+            raise ValueError("The database already holds data; the demo seed only fills an empty database.")
+        cast = _reference_rows(session, plan)
     written = 0
     for batch in batches(plan, cast):
         db.write_frame(batch.leads, Lead, url=url)

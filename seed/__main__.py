@@ -8,7 +8,7 @@ import sys
 import time
 
 from dashboard.config import load_settings
-from dashboard.db import DatabaseUnavailable
+from dashboard.store.db import DatabaseUnavailable
 from seed import populate
 from seed.generator import today_plan
 

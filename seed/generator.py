@@ -14,7 +14,6 @@ from seed import reference as ref
 
 BATCH_SIZE = 100_000
 US_PER_HOUR = 3_600_000_000
-US_PER_DAY = 24 * US_PER_HOUR
 
 REGIONS = ("north_america", "emea", "apac", "latam")
 COUNTRIES = {

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from dashboard.report import CHROMIUM_FLAGS
+from dashboard.report.report import CHROMIUM_FLAGS
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 
@@ -131,3 +131,11 @@ def chromium_context(chromium_path, tmp_path):
         )
         yield context
         context.close()
+
+
+def in_transaction(url: str, call, **kwargs):
+    """One repository call (store.*) in a transaction of its own, the way the data layer makes it."""
+    from dashboard.store import db
+
+    with db.transaction(url) as session:
+        return call(session=session, **kwargs)

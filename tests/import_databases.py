@@ -16,12 +16,10 @@ import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 from sqlmodel import SQLModel
 
-from dashboard import db
-
 
 def fingerprint(url: str) -> dict[str, tuple[int, str]]:
     """Every table's row count and a hash of all its rows, in key order."""
-    engine = db.make_engine(url)
+    engine = sa.create_engine(url)
     try:
         with engine.connect() as conn:
             result = {}
@@ -35,7 +33,7 @@ def fingerprint(url: str) -> dict[str, tuple[int, str]]:
 
 def execute(url: str, statements: list[str]) -> None:
     """Run statements in one transaction."""
-    engine = db.make_engine(url)
+    engine = sa.create_engine(url)
     try:
         with engine.begin() as conn:
             for statement in statements:

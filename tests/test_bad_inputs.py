@@ -25,7 +25,8 @@ import polars as pl
 import pytest
 import xlsxwriter
 
-from dashboard import db, ingest
+from dashboard import ingest
+from dashboard.store import db
 from tests.import_databases import databases, execute, fingerprint
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -495,9 +496,7 @@ def database(request, tmp_path_factory):
     folder = tmp_path_factory.mktemp(f"db-{request.param}")
 
     def fill(url: str) -> None:
-        engine = db.make_engine(url)
-        db.create_schema(engine)
-        engine.dispose()
+        db.create_schema(url)
         path = folder / "baseline.csv"
         path.write_text(BASELINE)
         summary, _ = ingest.import_files(leads=path, mapping=ingest.Mapping.from_toml(MAPPING), url=url)

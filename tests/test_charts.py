@@ -7,7 +7,7 @@ from datetime import date
 import polars as pl
 import pytest
 
-from dashboard import charts
+from dashboard.charts import charts
 from queries import funnel
 
 FUNNEL = funnel.funnel_conversion(

@@ -22,9 +22,10 @@ import numpy as np
 import polars as pl
 import pytest
 
-from dashboard import db, ingest
+from dashboard import ingest
 from dashboard.ingest.write import PAUSE_AT, PAUSE_STAGES
 from dashboard.models import AuditEntry
+from dashboard.store import db
 from tests.import_databases import databases, fingerprint
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -74,9 +75,7 @@ def database(request, tmp_path_factory):
     folder = tmp_path_factory.mktemp(f"kill-{request.param}")
 
     def fill(url: str) -> None:
-        engine = db.make_engine(url)
-        db.create_schema(engine)
-        engine.dispose()
+        db.create_schema(url)
         path = folder / "earlier.csv"
         path.write_text("id,created_at,channel,stage\nE-1,2026-09-01 08:00,email,mql\nE-2,2026-09-02 08:00,email,sal\n")
         ingest.import_files(leads=path, mapping=ingest.Mapping.from_toml(MAPPING), url=url)

@@ -12,10 +12,11 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from dashboard import db, export, ingest
-from dashboard.data import acceptance_frames, overview_frames, read_tables, whatif_base_frames, whatif_frames
+from dashboard import export, ingest
+from dashboard.data.data import acceptance_frames, overview_frames, read_tables, whatif_base_frames, whatif_frames
 from dashboard.filters import Filters
 from dashboard.models import TABLES
+from dashboard.store import db
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -31,9 +32,7 @@ def url(request, tmp_path) -> str:
     address = (
         f"sqlite:///{tmp_path / 'import.db'}" if request.param == "sqlite" else request.getfixturevalue("postgres_url")
     )
-    engine = db.make_engine(address)
-    db.create_schema(engine)
-    engine.dispose()  # no connection of another SQLite library stays open beside ADBC's
+    db.create_schema(address)
     return address
 
 

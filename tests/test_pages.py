@@ -11,6 +11,7 @@ from streamlit.testing.v1 import AppTest
 from dashboard.apptest import app_test
 from seed import populate
 from seed.generator import today_plan
+from tests.conftest import in_transaction
 
 
 def _app(monkeypatch, url: str, **env: str) -> AppTest:
@@ -189,7 +190,7 @@ def _click(at: AppTest, label: str) -> None:
 
 
 def test_saving_and_applying_a_scenario_creates_a_model_version(monkeypatch, fresh_url):
-    from dashboard import store
+    from dashboard.store import scoring
 
     at = _app(monkeypatch, fresh_url)
     at.run()
@@ -200,7 +201,7 @@ def test_saving_and_applying_a_scenario_creates_a_model_version(monkeypatch, fre
     at.text_input(key="whatif_scenario_note").set_value("Fewer, better MQLs")
     _click(at, "Save scenario")
     assert not at.exception
-    saved = store.scenarios(url=fresh_url)
+    saved = in_transaction(fresh_url, scoring.scenarios)
     assert [(s.name, s.author, s.mql_threshold) for s in saved] == [("Stricter 55", "Maria (Marketing Ops)", 55.0)]
     comparison = next(d.value for d in at.dataframe if "scenario" in d.value.columns)
     assert comparison["scenario"].to_list() == ["Stricter 55", "Current proposal"]
@@ -210,7 +211,7 @@ def test_saving_and_applying_a_scenario_creates_a_model_version(monkeypatch, fre
     at.text_input(key="whatif_scenario_author").set_value("Maria")
     _click(at, "Save scenario")
     assert any("already exists" in e.value for e in at.error)
-    assert len(store.scenarios(url=fresh_url)) == 1
+    assert len(in_transaction(fresh_url, scoring.scenarios)) == 1
     # applying it makes version 3, live from now, with its author and reason
     at.selectbox(key="whatif_apply_choice").set_value("Stricter 55")
     at.text_input(key="whatif_apply_author").set_value("Maria")
@@ -220,7 +221,7 @@ def test_saving_and_applying_a_scenario_creates_a_model_version(monkeypatch, fre
     assert any("now scoring model v3" in s.value for s in at.success)
     assert at.button(key="whatif_reset").label == "Reset to the active model (v3)"
     assert at.slider(key="whatif_threshold").value == 55.0
-    from dashboard.data import read_tables
+    from dashboard.data.data import read_tables
 
     versions = read_tables(fresh_url).scoring_models.sort("version")
     assert versions["version"].to_list() == [1, 2, 3]
@@ -239,7 +240,7 @@ def test_applying_without_a_reason_is_refused_and_writes_nothing(monkeypatch, fr
     at.text_input(key="whatif_apply_author").set_value("Sam")
     _click(at, "Apply as the active model")
     assert any("reason" in e.value for e in at.error)
-    from dashboard.data import read_tables
+    from dashboard.data.data import read_tables
 
     assert read_tables(fresh_url).scoring_models.height == 2
 
@@ -269,17 +270,17 @@ def test_rejecting_from_the_queue_removes_the_lead_and_counts_at_once(monkeypatc
 
 
 def test_a_refused_decision_is_explained_not_raised(monkeypatch, fresh_url):
-    from dashboard import queue
+    from dashboard.store import queue
 
     at = _app(monkeypatch, fresh_url)
     at.run()
     at.switch_page("pages/queue.py").run()
     rep = at.selectbox(key="queue_rep").value
-    pending = queue.pending_queue(url=fresh_url, rep_id=rep, now=datetime.now(), sla_hours=24)
+    pending = in_transaction(fresh_url, queue.pending_queue, rep_id=rep, now=datetime.now(), sla_hours=24)
     at.session_state["queue_table"] = {"selection": {"rows": [0], "columns": [], "cells": []}}
     at.run()
     # someone else decides the same lead first (another session)
-    queue.accept(url=fresh_url, lead_id=pending["lead_id"][0], rep_id=rep, now=datetime.now())
+    in_transaction(fresh_url, queue.accept, lead_id=pending["lead_id"][0], rep_id=rep, now=datetime.now())
     at.button(key="queue_accept").click().run()
     assert not at.exception
     assert any("already accepted" in w.value for w in at.warning)

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 import polars as pl
 import pytest
 
-from dashboard.data import acceptance_frames, handoff_frames, read_tables, rejection_frames
+from dashboard.data.data import acceptance_frames, handoff_frames, read_tables, rejection_frames
 from dashboard.filters import Filters
 from queries.scoring import component_scores
 from seed import populate

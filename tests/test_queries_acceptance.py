@@ -137,3 +137,29 @@ def test_rates_stay_in_range_and_pending_never_moves_them(decided, pending):
     )
     assert with_pending["rate"] == without["rate"]
     assert 0 <= with_pending["rate_low"] <= with_pending["rate"] <= with_pending["rate_high"] <= 1
+
+
+BEHIND = pl.LazyFrame(
+    {
+        "lead_id": [1, 2, 3, 4],
+        "channel_label": ["Email", "Email", "CTV", "CTV"],
+        "campaign": ["Spring", "Launch", "Spring", "Launch"],
+        "mql_at": [D(2026, 3, 1), D(2026, 3, 2), D(2026, 3, 3), D(2026, 3, 4)],
+    }
+)
+
+
+@pytest.mark.parametrize(
+    ("selections", "expected"),
+    [
+        ((), [4, 3, 2, 1]),  # nothing selected: every MQL, newest first
+        (([],), [4, 3, 2, 1]),  # a chart without a selection narrows nothing
+        (([{"channel_label": "Email"}],), [2, 1]),
+        (([{"channel_label": "Email"}, {"channel_label": "CTV"}],), [4, 3, 2, 1]),  # two bars of one chart: either
+        (([{"channel_label": "Email"}], [{"campaign": "Spring"}]), [1]),  # bars of two charts: both
+        (([{"campaign": "Launch", "channel_label": "CTV"}, {"campaign": "Spring", "channel_label": "Email"}],), [4, 1]),
+        (([{"channel_label": "Email"}], [{"campaign": "Launch", "channel_label": "CTV"}]), []),
+    ],
+)
+def test_the_leads_behind_every_chart_selection(selections, expected):
+    assert acceptance.leads_behind(BEHIND, *selections).collect()["lead_id"].to_list() == expected

@@ -13,9 +13,10 @@ import sqlalchemy as sa
 from polars.testing import assert_frame_equal
 from sqlmodel import Session
 
-from dashboard import db, queue
 from dashboard.models import Campaign, ChannelRow, Lead, Rep, SalesDecision, StageEvent
-from dashboard.queue import AlreadyDecided, NotPending, NotYours, Refused, UnknownLead
+from dashboard.store import db, queue
+from dashboard.store.queue import AlreadyDecided, NotPending, NotYours, Refused, UnknownLead
+from tests.conftest import in_transaction
 
 NOW = datetime(2026, 11, 25, 10, 4, 30)
 H = timedelta(hours=1)
@@ -51,49 +52,42 @@ REPS = (
 
 
 def _seed(url: str) -> World:
-    engine = db.make_engine(url)
-    db.create_schema(engine)
-    try:
-        with Session(engine) as session:
-            channels = {
-                "ctv": ChannelRow(key="ctv", label="Connected TV (CTV)", view_through=True),
-                "email": ChannelRow(key="email", label="Email"),
-            }
-            session.add_all(channels.values())
-            session.flush()
-            campaigns = {
-                "CTV - Launch": Campaign(
-                    name="CTV - Launch", channel_id=channels["ctv"].id, start_date=date(2026, 1, 1)
-                ),
-                "Email - Nurture": Campaign(
-                    name="Email - Nurture", channel_id=channels["email"].id, start_date=date(2026, 1, 1)
-                ),
-            }
-            reps = {n: Rep(name=n, tier=t, team="North America", weekly_capacity=50, active=a) for n, t, a in REPS}
-            session.add_all([*campaigns.values(), *reps.values()])
-            session.flush()
-            rep_ids = {name.split()[0]: rep.id for name, rep in reps.items()}
-            leads: dict[str, Lead] = {}
-            for external_id, (owner, mql_hours, campaign) in PENDING.items():
-                lead = _lead(session, external_id, rep_ids[owner], campaigns[campaign].id, "mql")
-                leads[external_id] = lead
-                for hours in mql_hours:
-                    session.add(_event(lead.id, "mql", NOW - hours * H, "scoring model v2"))
-            # T-A5 was rejected and recycled before it came back as an MQL.
-            a5, ava = leads["T-A5"].id, rep_ids["Ava"]
-            session.add(_decision(a5, "rejected", ava, NOW - 99 * H, reason="low_activity", kind="definitional"))
-            session.add(_event(a5, "rejected", NOW - 99 * H, "Ava Thompson", ava))
-            session.add(_event(a5, "recycled", NOW - 75 * H, "marketing nurture"))
-            # Not pending: an inquiry, and a lead Ava accepted ten hours ago.
-            leads["T-A6"] = _lead(session, "T-A6", ava, campaigns["CTV - Launch"].id, "inquiry")
-            a7 = leads["T-A7"] = _lead(session, "T-A7", ava, campaigns["CTV - Launch"].id, "sal")
-            session.add(_event(a7.id, "mql", NOW - 12 * H, "scoring model v2"))
-            session.add(_decision(a7.id, "accepted", ava, NOW - 10 * H))
-            session.add(_event(a7.id, "sal", NOW - 10 * H, "Ava Thompson", ava))
-            session.commit()
-            return World(url, rep_ids, {k: v.id for k, v in leads.items()})
-    finally:
-        engine.dispose()
+    db.create_schema(url)
+    with db.transaction(url) as session:
+        channels = {
+            "ctv": ChannelRow(key="ctv", label="Connected TV (CTV)", view_through=True),
+            "email": ChannelRow(key="email", label="Email"),
+        }
+        session.add_all(channels.values())
+        session.flush()
+        campaigns = {
+            "CTV - Launch": Campaign(name="CTV - Launch", channel_id=channels["ctv"].id, start_date=date(2026, 1, 1)),
+            "Email - Nurture": Campaign(
+                name="Email - Nurture", channel_id=channels["email"].id, start_date=date(2026, 1, 1)
+            ),
+        }
+        reps = {n: Rep(name=n, tier=t, team="North America", weekly_capacity=50, active=a) for n, t, a in REPS}
+        session.add_all([*campaigns.values(), *reps.values()])
+        session.flush()
+        rep_ids = {name.split()[0]: rep.id for name, rep in reps.items()}
+        leads: dict[str, Lead] = {}
+        for external_id, (owner, mql_hours, campaign) in PENDING.items():
+            lead = _lead(session, external_id, rep_ids[owner], campaigns[campaign].id, "mql")
+            leads[external_id] = lead
+            for hours in mql_hours:
+                session.add(_event(lead.id, "mql", NOW - hours * H, "scoring model v2"))
+        # T-A5 was rejected and recycled before it came back as an MQL.
+        a5, ava = leads["T-A5"].id, rep_ids["Ava"]
+        session.add(_decision(a5, "rejected", ava, NOW - 99 * H, reason="low_activity", kind="definitional"))
+        session.add(_event(a5, "rejected", NOW - 99 * H, "Ava Thompson", ava))
+        session.add(_event(a5, "recycled", NOW - 75 * H, "marketing nurture"))
+        # Not pending: an inquiry, and a lead Ava accepted ten hours ago.
+        leads["T-A6"] = _lead(session, "T-A6", ava, campaigns["CTV - Launch"].id, "inquiry")
+        a7 = leads["T-A7"] = _lead(session, "T-A7", ava, campaigns["CTV - Launch"].id, "sal")
+        session.add(_event(a7.id, "mql", NOW - 12 * H, "scoring model v2"))
+        session.add(_decision(a7.id, "accepted", ava, NOW - 10 * H))
+        session.add(_event(a7.id, "sal", NOW - 10 * H, "Ava Thompson", ava))
+        return World(url, rep_ids, {k: v.id for k, v in leads.items()})
 
 
 def _lead(session: Session, external_id: str, owner: int, campaign_id: int, stage: str) -> Lead:
@@ -128,13 +122,9 @@ def world(request, tmp_path) -> World:
 
 def _rows(url: str, table: type, **where) -> list[dict]:
     t = table.__table__
-    engine = db.make_engine(url)
-    try:
-        with engine.connect() as connection:
-            query = sa.select(t).where(*(t.c[k] == v for k, v in where.items())).order_by(t.c.id)
-            return [dict(row._mapping) for row in connection.execute(query)]
-    finally:
-        engine.dispose()
+    with db.connection(url) as connection:
+        query = sa.select(t).where(*(t.c[k] == v for k, v in where.items())).order_by(t.c.id)
+        return [dict(row._mapping) for row in connection.execute(query)]
 
 
 def _snapshot(url: str) -> dict[str, list[dict]]:
@@ -168,7 +158,7 @@ def _mql(external_id: str, hours: float) -> tuple:
 
 def test_accept_writes_the_decision_the_sal_event_and_the_stage(world):
     ava = world.reps["Ava"]
-    done = queue.accept(url=world.url, lead_id=world.leads["T-A1"], rep_id=ava, now=NOW, comment="good fit")
+    done = in_transaction(world.url, queue.accept, lead_id=world.leads["T-A1"], rep_id=ava, now=NOW, comment="good fit")
     assert _decisions(world, "T-A1") == [("accepted", None, None, "good fit", ava, NOW)]
     assert _history(world, "T-A1") == [_mql("T-A1", 30), ("sal", NOW, "Ava Thompson", ava)]
     assert (_lead_row(world, "T-A1")["stage"], _lead_row(world, "T-A1")["owner_rep_id"]) == ("sal", ava)
@@ -179,7 +169,7 @@ def test_accept_writes_the_decision_the_sal_event_and_the_stage(world):
 
 def test_reject_takes_the_kind_from_the_reason(world):
     ava = world.reps["Ava"]
-    queue.reject(url=world.url, lead_id=world.leads["T-A2"], rep_id=ava, reason="bad_contact", now=NOW)
+    in_transaction(world.url, queue.reject, lead_id=world.leads["T-A2"], rep_id=ava, reason="bad_contact", now=NOW)
     assert _decisions(world, "T-A2") == [("rejected", "bad_contact", "clerical", None, ava, NOW)]
     assert _history(world, "T-A2") == [_mql("T-A2", 2), ("rejected", NOW, "Ava Thompson", ava)]
     assert _lead_row(world, "T-A2")["stage"] == "rejected"
@@ -187,7 +177,7 @@ def test_reject_takes_the_kind_from_the_reason(world):
 
 def test_a_lead_back_from_nurture_can_be_decided_again(world):
     ava = world.reps["Ava"]
-    queue.accept(url=world.url, lead_id=world.leads["T-A5"], rep_id=ava, now=NOW)
+    in_transaction(world.url, queue.accept, lead_id=world.leads["T-A5"], rep_id=ava, now=NOW)
     assert [d[0] for d in _decisions(world, "T-A5")] == ["rejected", "accepted"]
     assert _lead_row(world, "T-A5")["stage"] == "sal"
 
@@ -195,16 +185,18 @@ def test_a_lead_back_from_nurture_can_be_decided_again(world):
 @pytest.mark.parametrize("comment", ['<script>alert("x")</script>', "<b>bold</b> &amp; ‘quoted’  ", "  ", ""])
 def test_comments_are_stored_exactly_as_given(world, comment):
     ava = world.reps["Ava"]
-    queue.reject(url=world.url, lead_id=world.leads["T-A1"], rep_id=ava, reason="duplicate", now=NOW, comment=comment)
-    queue.accept(url=world.url, lead_id=world.leads["T-A2"], rep_id=ava, now=NOW, comment=comment)
+    in_transaction(
+        world.url, queue.reject, lead_id=world.leads["T-A1"], rep_id=ava, reason="duplicate", now=NOW, comment=comment
+    )
+    in_transaction(world.url, queue.accept, lead_id=world.leads["T-A2"], rep_id=ava, now=NOW, comment=comment)
     assert _decisions(world, "T-A1")[0][3] == comment
     assert _decisions(world, "T-A2")[0][3] == comment
 
 
 def test_bulk_accept_writes_one_decision_and_one_event_per_lead(world):
     ava, ids = world.reps["Ava"], ["T-A3", "T-A1", "T-A4"]
-    done = queue.decide_many(
-        url=world.url, lead_ids=[world.leads[i] for i in ids], rep_id=ava, decision="accepted", now=NOW
+    done = in_transaction(
+        world.url, queue.decide_many, lead_ids=[world.leads[i] for i in ids], rep_id=ava, decision="accepted", now=NOW
     )
     assert [d.external_id for d in done.decisions] == ids
     for external_id in ids:
@@ -216,8 +208,9 @@ def test_bulk_accept_writes_one_decision_and_one_event_per_lead(world):
 
 def test_bulk_reject_gives_every_lead_the_reason_and_the_comment(world):
     ava = world.reps["Ava"]
-    done = queue.decide_many(
-        url=world.url,
+    done = in_transaction(
+        world.url,
+        queue.decide_many,
         lead_ids=[world.leads["T-A2"], world.leads["T-A4"], world.leads["T-A2"]],  # a repeated id counts once
         rep_id=ava,
         decision="rejected",
@@ -236,7 +229,9 @@ def test_bulk_reject_gives_every_lead_the_reason_and_the_comment(world):
 
 def test_escalate_hands_an_accepted_lead_to_a_senior(world):
     ava, sam = world.reps["Ava"], world.reps["Sam"]
-    done = queue.escalate(url=world.url, lead_id=world.leads["T-A7"], rep_id=ava, senior_rep_id=sam, now=NOW)
+    done = in_transaction(
+        world.url, queue.escalate, lead_id=world.leads["T-A7"], rep_id=ava, senior_rep_id=sam, now=NOW
+    )
     assert _history(world, "T-A7")[-1] == ("sql", NOW, "Sam Rivera", sam)
     row = _lead_row(world, "T-A7")
     assert (row["stage"], row["senior_rep_id"], row["owner_rep_id"]) == ("sql", sam, ava)
@@ -246,8 +241,14 @@ def test_escalate_hands_an_accepted_lead_to_a_senior(world):
 
 def test_reassign_records_a_routing_rejection_and_a_new_mql_for_the_new_owner(world):
     ava, ben, sam = world.reps["Ava"], world.reps["Ben"], world.reps["Sam"]
-    done = queue.reassign(
-        url=world.url, lead_id=world.leads["T-A1"], rep_id=sam, new_owner_rep_id=ben, now=NOW, comment="EMEA lead"
+    done = in_transaction(
+        world.url,
+        queue.reassign,
+        lead_id=world.leads["T-A1"],
+        rep_id=sam,
+        new_owner_rep_id=ben,
+        now=NOW,
+        comment="EMEA lead",
     )
     assert _decisions(world, "T-A1") == [("rejected", "wrong_territory", "procedural", "EMEA lead", sam, NOW)]
     assert _history(world, "T-A1") == [
@@ -259,26 +260,35 @@ def test_reassign_records_a_routing_rejection_and_a_new_mql_for_the_new_owner(wo
     assert (row["stage"], row["owner_rep_id"]) == ("mql", ben)
     assert (done.previous_owner_rep_id, done.new_owner_rep_id, done.rep_id) == (ava, ben, sam)
     # It is now Ben's to decide, with a fresh SLA clock, and no longer Ava's.
-    assert world.leads["T-A1"] in queue.pending_queue(url=world.url, rep_id=ben, now=NOW, sla_hours=24)["lead_id"]
+    assert (
+        world.leads["T-A1"]
+        in in_transaction(world.url, queue.pending_queue, rep_id=ben, now=NOW, sla_hours=24)["lead_id"]
+    )
     with pytest.raises(AlreadyDecided, match="reassigned to Ben Okafor by Sam Rivera at 2026-11-25 10:04 UTC"):
-        queue.accept(url=world.url, lead_id=world.leads["T-A1"], rep_id=ava, now=NOW + H)
-    queue.accept(url=world.url, lead_id=world.leads["T-A1"], rep_id=ben, now=NOW + H)
+        in_transaction(world.url, queue.accept, lead_id=world.leads["T-A1"], rep_id=ava, now=NOW + H)
+    in_transaction(world.url, queue.accept, lead_id=world.leads["T-A1"], rep_id=ben, now=NOW + H)
     assert _lead_row(world, "T-A1")["stage"] == "sal"
 
 
 def _accept_a1(world):
-    return queue.accept(url=world.url, lead_id=world.leads["T-A1"], rep_id=world.reps["Ava"], now=NOW)
+    return in_transaction(world.url, queue.accept, lead_id=world.leads["T-A1"], rep_id=world.reps["Ava"], now=NOW)
 
 
 def _reject_a1(world):
-    return queue.reject(
-        url=world.url, lead_id=world.leads["T-A1"], rep_id=world.reps["Ava"], reason="student_competitor", now=NOW
+    return in_transaction(
+        world.url,
+        queue.reject,
+        lead_id=world.leads["T-A1"],
+        rep_id=world.reps["Ava"],
+        reason="student_competitor",
+        now=NOW,
     )
 
 
 def _reassign_a1(world):
-    return queue.reassign(
-        url=world.url,
+    return in_transaction(
+        world.url,
+        queue.reassign,
         lead_id=world.leads["T-A1"],
         rep_id=world.reps["Sam"],
         new_owner_rep_id=world.reps["Ben"],
@@ -291,8 +301,12 @@ def test_undo_inside_the_window_leaves_the_database_as_before(world, decide):
     before = _snapshot(world.url)
     done = decide(world)
     assert _snapshot(world.url) != before
-    undone = queue.undo(
-        url=world.url, decision_id=done.decision_id, rep_id=done.rep_id, now=NOW + timedelta(minutes=4, seconds=59)
+    undone = in_transaction(
+        world.url,
+        queue.undo,
+        decision_id=done.decision_id,
+        rep_id=done.rep_id,
+        now=NOW + timedelta(minutes=4, seconds=59),
     )
     assert _snapshot(world.url) == before
     assert (undone.stage, undone.owner_rep_id) == ("mql", world.reps["Ava"])
@@ -307,21 +321,28 @@ def _nothing(world):
 
 def _accepted_then_escalated(world):
     done = _accept_a1(world)
-    queue.escalate(
-        url=world.url, lead_id=world.leads["T-A1"], rep_id=world.reps["Ava"], senior_rep_id=world.reps["Sam"], now=NOW
+    in_transaction(
+        world.url,
+        queue.escalate,
+        lead_id=world.leads["T-A1"],
+        rep_id=world.reps["Ava"],
+        senior_rep_id=world.reps["Sam"],
+        now=NOW,
     )
     return done
 
 
 def _reassigned_then_decided(world):
     done = _reassign_a1(world)
-    queue.accept(url=world.url, lead_id=world.leads["T-A1"], rep_id=world.reps["Ben"], now=NOW + timedelta(minutes=1))
+    in_transaction(
+        world.url, queue.accept, lead_id=world.leads["T-A1"], rep_id=world.reps["Ben"], now=NOW + timedelta(minutes=1)
+    )
     return done
 
 
 def _undo(after: timedelta, who: str = "Ava") -> Callable:
-    return lambda world, done: queue.undo(
-        url=world.url, decision_id=done.decision_id, rep_id=world.reps[who], now=NOW + after
+    return lambda world, done: in_transaction(
+        world.url, queue.undo, decision_id=done.decision_id, rep_id=world.reps[who], now=NOW + after
     )
 
 
@@ -329,14 +350,17 @@ def _call(name: str, lead: str, rep: str, **kwargs) -> Callable:
     def call(world, _done):
         args = {k: world.reps[v] if k.endswith("rep_id") else v for k, v in kwargs.items()}
         lead_id = world.leads.get(lead, 999_999)
-        return getattr(queue, name)(url=world.url, lead_id=lead_id, rep_id=world.reps.get(rep, 999), now=NOW, **args)
+        return in_transaction(
+            world.url, getattr(queue, name), lead_id=lead_id, rep_id=world.reps.get(rep, 999), now=NOW, **args
+        )
 
     return call
 
 
 def _bulk(leads: list[str], rep: str, decision: str, reason: str | None = None) -> Callable:
-    return lambda world, _done: queue.decide_many(
-        url=world.url,
+    return lambda world, _done: in_transaction(
+        world.url,
+        queue.decide_many,
         lead_ids=[world.leads[x] for x in leads],
         rep_id=world.reps[rep],
         decision=decision,
@@ -465,8 +489,9 @@ def test_a_refused_write_changes_nothing(world, setup, call, error, words):
 
 def test_undo_after_a_later_decision_names_it(world):
     done = _reassign_a1(world)
-    again = queue.reassign(
-        url=world.url,
+    again = in_transaction(
+        world.url,
+        queue.reassign,
         lead_id=world.leads["T-A1"],
         rep_id=world.reps["Ben"],
         new_owner_rep_id=world.reps["Ava"],
@@ -474,13 +499,21 @@ def test_undo_after_a_later_decision_names_it(world):
     )
     before = _snapshot(world.url)
     with pytest.raises(Refused, match="T-A1 was since reassigned to Ava Thompson by Ben Okafor at 2026-11-25 10:05"):
-        queue.undo(
-            url=world.url, decision_id=done.decision_id, rep_id=world.reps["Sam"], now=NOW + 2 * timedelta(minutes=1)
+        in_transaction(
+            world.url,
+            queue.undo,
+            decision_id=done.decision_id,
+            rep_id=world.reps["Sam"],
+            now=NOW + 2 * timedelta(minutes=1),
         )
     assert _snapshot(world.url) == before
     # The later one can still be undone, which gives Ben the lead back.
-    queue.undo(
-        url=world.url, decision_id=again.decision_id, rep_id=world.reps["Ben"], now=NOW + 2 * timedelta(minutes=1)
+    in_transaction(
+        world.url,
+        queue.undo,
+        decision_id=again.decision_id,
+        rep_id=world.reps["Ben"],
+        now=NOW + 2 * timedelta(minutes=1),
     )
     assert _lead_row(world, "T-A1")["owner_rep_id"] == world.reps["Ben"]
 
@@ -505,23 +538,19 @@ def test_a_failure_after_the_decision_row_leaves_nothing_half_written(world, mon
 
 def test_an_unreachable_database_is_reported_as_such():
     with pytest.raises(db.DatabaseUnavailable, match="cannot reach its database"):
-        queue.accept(url="postgresql+psycopg://nobody@127.0.0.1:1/none", lead_id=1, rep_id=1, now=NOW)
+        in_transaction("postgresql+psycopg://nobody@127.0.0.1:1/none", queue.accept, lead_id=1, rep_id=1, now=NOW)
 
 
 # ----- races ---------------------------------------------------------------------------------------------------------
 
 
 def _fresh_lead(world: World, external_id: str) -> int:
-    engine = db.make_engine(world.url)
-    try:
-        with Session(engine) as session:
-            campaign_id = session.execute(sa.select(Campaign.__table__.c.id)).scalars().first()
-            lead = _lead(session, external_id, world.reps["Ava"], campaign_id, "mql")
-            session.add(_event(lead.id, "mql", NOW - H, "scoring model v2"))
-            session.commit()
-            return lead.id
-    finally:
-        engine.dispose()
+    with db.transaction(world.url) as session:
+        campaign_id = session.execute(sa.select(Campaign.__table__.c.id)).scalars().first()
+        lead = _lead(session, external_id, world.reps["Ava"], campaign_id, "mql")
+        session.add(_event(lead.id, "mql", NOW - H, "scoring model v2"))
+        session.flush()
+        return lead.id
 
 
 def _race(first: Callable[[], object], second: Callable[[], object], barrier: threading.Barrier) -> list:
@@ -566,9 +595,11 @@ def test_accept_and_reject_racing_on_one_lead_leave_exactly_one_decision(world, 
     for i in range(RACES):
         lead_id = _fresh_lead(world, f"RACE-{i}")
         outcomes = _race(
-            lambda lead_id=lead_id: queue.accept(url=world.url, lead_id=lead_id, rep_id=ava, now=accepted_at),
-            lambda lead_id=lead_id: queue.reject(
-                url=world.url, lead_id=lead_id, rep_id=ava, reason="duplicate", now=rejected_at
+            lambda lead_id=lead_id: in_transaction(
+                world.url, queue.accept, lead_id=lead_id, rep_id=ava, now=accepted_at
+            ),
+            lambda lead_id=lead_id: in_transaction(
+                world.url, queue.reject, lead_id=lead_id, rep_id=ava, reason="duplicate", now=rejected_at
             ),
             threading.Barrier(2),
         )
@@ -596,9 +627,9 @@ def test_reassign_racing_the_owners_accept_leaves_exactly_one_decision(world, mo
     for i in range(RACES):
         lead_id = _fresh_lead(world, f"RACE-{i}")
         outcomes = _race(
-            lambda lead_id=lead_id: queue.accept(url=world.url, lead_id=lead_id, rep_id=ava, now=NOW),
-            lambda lead_id=lead_id: queue.reassign(
-                url=world.url, lead_id=lead_id, rep_id=sam, new_owner_rep_id=ben, now=NOW
+            lambda lead_id=lead_id: in_transaction(world.url, queue.accept, lead_id=lead_id, rep_id=ava, now=NOW),
+            lambda lead_id=lead_id: in_transaction(
+                world.url, queue.reassign, lead_id=lead_id, rep_id=sam, new_owner_rep_id=ben, now=NOW
             ),
             threading.Barrier(2),
         )
@@ -628,7 +659,7 @@ def test_reassign_racing_the_owners_accept_leaves_exactly_one_decision(world, mo
 
 
 def test_pending_queue_lists_the_reps_own_pending_leads_newest_breach_first(world):
-    got = queue.pending_queue(url=world.url, rep_id=world.reps["Ava"], now=NOW, sla_hours=24)
+    got = in_transaction(world.url, queue.pending_queue, rep_id=world.reps["Ava"], now=NOW, sla_hours=24)
     # hours left = 24 - hours since the latest MQL: T-A1 30 h ago, T-A4 25.5, T-A3 24, T-A2 2, T-A5 1 (and 100).
     expected = pl.DataFrame(
         {
@@ -647,18 +678,18 @@ def test_pending_queue_lists_the_reps_own_pending_leads_newest_breach_first(worl
 
 def test_pending_queue_follows_the_decisions(world):
     ava, ben = world.reps["Ava"], world.reps["Ben"]
-    queue.accept(url=world.url, lead_id=world.leads["T-A1"], rep_id=ava, now=NOW)
-    queue.reassign(url=world.url, lead_id=world.leads["T-A2"], rep_id=ava, new_owner_rep_id=ben, now=NOW)
-    mine = queue.pending_queue(url=world.url, rep_id=ava, now=NOW, sla_hours=8)
+    in_transaction(world.url, queue.accept, lead_id=world.leads["T-A1"], rep_id=ava, now=NOW)
+    in_transaction(world.url, queue.reassign, lead_id=world.leads["T-A2"], rep_id=ava, new_owner_rep_id=ben, now=NOW)
+    mine = in_transaction(world.url, queue.pending_queue, rep_id=ava, now=NOW, sla_hours=8)
     assert mine["external_id"].to_list() == ["T-A3", "T-A4", "T-A5"]
     assert mine["breached"].to_list() == [True, True, False]
-    bens = queue.pending_queue(url=world.url, rep_id=ben, now=NOW + 9 * H, sla_hours=8)
+    bens = in_transaction(world.url, queue.pending_queue, rep_id=ben, now=NOW + 9 * H, sla_hours=8)
     # T-B2 waited 59 h, T-B1 14 h, T-A2 (reassigned at NOW) 9 h: all past an 8-hour SLA.
     assert bens["external_id"].to_list() == ["T-A2", "T-B1", "T-B2"]
     assert bens["hours_left"].to_list() == pytest.approx([-1.0, -6.0, -51.0])
 
 
 def test_pending_queue_of_a_rep_with_nothing_pending_is_empty_with_its_columns(world):
-    got = queue.pending_queue(url=world.url, rep_id=world.reps["Sam"], now=NOW, sla_hours=24)
+    got = in_transaction(world.url, queue.pending_queue, rep_id=world.reps["Sam"], now=NOW, sla_hours=24)
     assert got.is_empty()
     assert got.columns == ["lead_id", "external_id", "campaign", "channel_label", "mql_at", "hours_left", "breached"]

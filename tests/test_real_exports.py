@@ -14,7 +14,7 @@ import polars as pl
 import pytest
 
 from dashboard import ingest
-from dashboard.data import (
+from dashboard.data.data import (
     acceptance_frames,
     data_clock,
     handoff_frames,
@@ -24,9 +24,9 @@ from dashboard.data import (
     whatif_base_frames,
     whatif_frames,
 )
+from dashboard.data.review_data import _dated, default_week, review_frames, week_choices
 from dashboard.domain import CountingMode
 from dashboard.filters import Filters
-from dashboard.review_data import _dated, default_week, review_frames, week_choices
 from queries import review
 from queries.review import IsoWeek
 from queries.scoring import ScoringRule

@@ -12,11 +12,15 @@ from polars.testing import assert_frame_equal
 from streamlit.runtime.pages_manager import PagesManager
 from streamlit.testing.v1 import AppTest
 
-from dashboard import db, report, review_data, review_store
 from dashboard.apptest import app_test
+from dashboard.data import review_data
 from dashboard.refusals import Refused
+from dashboard.report import report
+from dashboard.store import db
+from dashboard.store import review as review_store
 from queries import review
 from queries.review import ISO_WEEK_FORMAT, IsoWeek
+from tests.conftest import in_transaction
 
 D = datetime
 W = IsoWeek.parse
@@ -656,9 +660,7 @@ def url(request, tmp_path) -> str:
     address = (
         f"sqlite:///{tmp_path / 'review.db'}" if request.param == "sqlite" else request.getfixturevalue("postgres_url")
     )
-    engine = db.make_engine(address)
-    db.create_schema(engine)
-    engine.dispose()
+    db.create_schema(address)
     return address
 
 
@@ -669,11 +671,23 @@ def _week_items(url: str, week: str, today: date) -> list[tuple]:
 
 def test_action_items_are_created_carried_over_marked_overdue_and_closed(url):
     feb25 = D(2026, 2, 25, 9, 30)
-    item = review_store.add_action_item(
-        url=url, title="  Fix EMEA routing  ", owner="Ann", due_date=date(2026, 3, 2), week=W("2026-W09"), now=feb25
+    item = in_transaction(
+        url,
+        review_store.add_action_item,
+        title="  Fix EMEA routing  ",
+        owner="Ann",
+        due_date=date(2026, 3, 2),
+        week=W("2026-W09"),
+        now=feb25,
     )
-    review_store.add_action_item(
-        url=url, title="Brief the SDRs", owner="Bob", due_date=date(2026, 3, 20), week=W("2026-W10"), now=D(2026, 3, 9)
+    in_transaction(
+        url,
+        review_store.add_action_item,
+        title="Brief the SDRs",
+        owner="Bob",
+        due_date=date(2026, 3, 20),
+        week=W("2026-W10"),
+        now=D(2026, 3, 9),
     )
     stored = review_data.action_items(url).sort("id")
     assert stored.select("title", "owner", "due_date", "status", "created_week", "closed_at").rows()[0] == (
@@ -692,15 +706,15 @@ def test_action_items_are_created_carried_over_marked_overdue_and_closed(url):
         ("Fix EMEA routing", "open", True),
         ("Brief the SDRs", "open", False),
     ]
-    closed = review_store.close_action_item(url=url, item_id=item.id, now=D(2026, 3, 18, 10))  # in 2026-W12
+    closed = in_transaction(url, review_store.close_action_item, item_id=item.id, now=D(2026, 3, 18, 10))  # in 2026-W12
     assert (closed.status, closed.closed_at) == ("done", D(2026, 3, 18, 10))
     assert _week_items(url, "2026-W11", date(2026, 3, 20))[0] == ("Fix EMEA routing", "open", True)
     assert ("Fix EMEA routing", "done", False) in _week_items(url, "2026-W12", date(2026, 3, 20))
     assert [t for t, *_ in _week_items(url, "2026-W13", date(2026, 3, 30))] == ["Brief the SDRs"]
     with pytest.raises(Refused, match="already closed on 18 Mar 2026"):
-        review_store.close_action_item(url=url, item_id=item.id, now=D(2026, 3, 19))
+        in_transaction(url, review_store.close_action_item, item_id=item.id, now=D(2026, 3, 19))
     with pytest.raises(Refused, match="no longer exists"):
-        review_store.close_action_item(url=url, item_id=9999, now=D(2026, 3, 19))
+        in_transaction(url, review_store.close_action_item, item_id=9999, now=D(2026, 3, 19))
 
 
 @pytest.mark.parametrize(
@@ -716,26 +730,40 @@ def test_action_items_are_created_carried_over_marked_overdue_and_closed(url):
 )
 def test_an_action_item_without_what_who_or_when_is_refused_and_nothing_is_written(url, title, owner, due, message):
     with pytest.raises(Refused, match=message):
-        review_store.add_action_item(
-            url=url, title=title, owner=owner, due_date=due, week=W("2026-W10"), now=D(2026, 3, 9)
+        in_transaction(
+            url,
+            review_store.add_action_item,
+            title=title,
+            owner=owner,
+            due_date=due,
+            week=W("2026-W10"),
+            now=D(2026, 3, 9),
         )
     assert review_data.action_items(url).is_empty()
 
 
 def test_meeting_notes_are_saved_per_week_and_kept_as_typed(url):
     text = "Agreed: pause CTV - Streaming Launch.\n<script>alert(1)</script> **not bold**"
-    review_store.save_meeting_note(url=url, week=W("2026-W10"), text=text, author="Maria", now=D(2026, 3, 9, 10))
-    review_store.save_meeting_note(url=url, week=W("2026-W11"), text="Next week", author="Sam", now=D(2026, 3, 16))
+    in_transaction(
+        url, review_store.save_meeting_note, week=W("2026-W10"), text=text, author="Maria", now=D(2026, 3, 9, 10)
+    )
+    in_transaction(
+        url, review_store.save_meeting_note, week=W("2026-W11"), text="Next week", author="Sam", now=D(2026, 3, 16)
+    )
     note = review_data.meeting_note(url, W("2026-W10"))
     assert (note["text"], note["author"], note["updated_at"]) == (text, "Maria", D(2026, 3, 9, 10))
-    review_store.save_meeting_note(url=url, week=W("2026-W10"), text="Revised", author="Sam", now=D(2026, 3, 9, 11))
+    in_transaction(
+        url, review_store.save_meeting_note, week=W("2026-W10"), text="Revised", author="Sam", now=D(2026, 3, 9, 11)
+    )
     note = review_data.meeting_note(url, W("2026-W10"))
     assert (note["text"], note["author"]) == ("Revised", "Sam")
     assert review_data.meeting_note(url, W("2026-W11"))["text"] == "Next week"
     assert review_data.meeting_note(url, W("2026-W12")) is None
     assert db.read_table(review_data.MeetingNote, url=url).height == 2  # one row per week
     with pytest.raises(Refused, match="your name"):
-        review_store.save_meeting_note(url=url, week=W("2026-W10"), text="Lost", author=" ", now=D(2026, 3, 9, 12))
+        in_transaction(
+            url, review_store.save_meeting_note, week=W("2026-W10"), text="Lost", author=" ", now=D(2026, 3, 9, 12)
+        )
     assert review_data.meeting_note(url, W("2026-W10"))["text"] == "Revised"
 
 

@@ -12,11 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from dashboard import review_store
+from dashboard.store import review as review_store
 from queries.review import HEADLINE, IsoWeek
 from seed import populate
 from seed.generator import today_plan
-from tests.conftest import free_port, wait_for_port
+from tests.conftest import free_port, in_transaction, wait_for_port
 from tests.test_browser import MAIN, kpis
 
 pytestmark = pytest.mark.browser
@@ -31,10 +31,16 @@ def review_db(tmp_path_factory) -> tuple[str, IsoWeek]:
     populate(url, today_plan(3000, 26, seed=5))
     week = IsoWeek.last_complete(date.today())
     monday = datetime.combine(week.monday, time(9))
-    review_store.add_action_item(
-        url=url, title="Fix EMEA routing", owner="Ann", due_date=week.monday + timedelta(days=2), week=week, now=monday
+    in_transaction(
+        url,
+        review_store.add_action_item,
+        title="Fix EMEA routing",
+        owner="Ann",
+        due_date=week.monday + timedelta(days=2),
+        week=week,
+        now=monday,
     )
-    review_store.save_meeting_note(url=url, week=week, text=HOSTILE_NOTE, author="Maria", now=monday)
+    in_transaction(url, review_store.save_meeting_note, week=week, text=HOSTILE_NOTE, author="Maria", now=monday)
     return url, week
 
 

@@ -7,10 +7,10 @@ from datetime import datetime
 import polars as pl
 import pytest
 
-from dashboard.data import read_tables
-from dashboard.db import read_table
+from dashboard.data.data import read_tables
 from dashboard.domain import MAIN_PATH, Stage
 from dashboard.models import SalesDecision
+from dashboard.store.db import read_table
 from seed import populate
 from seed.generator import Plan
 

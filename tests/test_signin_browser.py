@@ -12,10 +12,10 @@ from datetime import datetime
 import polars as pl
 import pytest
 
-from dashboard import auth, queue
+from dashboard.store import queue, users
 from seed import populate
 from seed.generator import today_plan
-from tests.conftest import free_port, wait_for_port
+from tests.conftest import free_port, in_transaction, wait_for_port
 from tests.test_browser import MAIN, ROOT, kpis
 
 pytestmark = pytest.mark.browser
@@ -31,10 +31,19 @@ def signed_app(tmp_path_factory):
     folder = tmp_path_factory.mktemp("signin")
     url = f"sqlite:///{folder / 'handoff.db'}"
     populate(url, today_plan(2_000, 8, seed=4, now=NOW))
-    reps = queue.reps(url=url)
+    reps = in_transaction(url, queue.reps)
     rep = reps.filter((pl.col("tier") == "junior") & (pl.col("pending") > 0)).row(0, named=True)
-    auth.save_user(url=url, email="rep@example.com", name=rep["name"], role="rep", rep_id=rep["id"], team=None,
-                   active=True, now=NOW)  # fmt: skip
+    in_transaction(
+        url,
+        users.save_user,
+        email="rep@example.com",
+        name=rep["name"],
+        role="rep",
+        rep_id=rep["id"],
+        team=None,
+        active=True,
+        now=NOW,
+    )
     provider_port, app_port = free_port(), free_port()
     provider = _serve(
         [sys.executable, "-m", "oidc_provider_mock", "--port", str(provider_port)], {**os.environ}, folder

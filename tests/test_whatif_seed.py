@@ -13,7 +13,7 @@ import numpy as np
 import polars as pl
 import pytest
 
-from dashboard.data import read_tables, whatif_base_frames, whatif_frames
+from dashboard.data.data import read_tables, whatif_base_frames, whatif_frames
 from dashboard.filters import Filters
 from queries import backtest, whatif
 from seed import populate

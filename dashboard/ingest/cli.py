@@ -12,12 +12,12 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from dashboard import db
 from dashboard.auth import Actor
 from dashboard.ingest.mapping import ImportRefused, Mapping
 from dashboard.ingest.read import RawFile, read_file
 from dashboard.ingest.validate import Prepared, prepare
 from dashboard.ingest.write import Summary, write
+from dashboard.store import db
 
 
 def file_names(leads: Path, events: Path | None) -> dict[str, str]:
@@ -63,12 +63,7 @@ def import_files(
         return None, prepared
     if prepared.leads.is_empty():
         raise ImportRefused(f"{names['leads']} has no lead to import.")
-    engine = db.make_engine(url)
-    try:
-        db.create_schema(engine)
-    finally:
-        # No SQLite connection of another library may stay open while ADBC's SQLite opens and closes the file.
-        engine.dispose()
+    db.create_schema(url)
     return write(prepared=prepared, url=url, now=now, progress=progress, actor=actor), prepared
 
 

@@ -14,10 +14,11 @@ from pathlib import Path
 import adbc_driver_manager
 import polars as pl
 
-from dashboard import db
-from dashboard.auth import LOCAL, Action, Actor, check, described
+from dashboard.auth import Actor
 from dashboard.ingest.mapping import COUNTERS, ImportRefused
 from dashboard.ingest.validate import Prepared
+from dashboard.store import db, imports
+from dashboard.store.audit import described
 from queries.scoring import ScoringRule, component_scores, score_expr
 
 
@@ -100,10 +101,10 @@ def write(
     actor: Actor | None = None,
 ) -> Summary:
     """Upsert the prepared rows, and the audit line saying who imported them, in ONE transaction: on any error (or
-    a crash) nothing is written. actor None is local mode (no sign-in configured), which has every right."""
-    who = actor or LOCAL
-    check(who, Action.IMPORT, url=url)
-    _pause_at("before")
+    a crash) nothing is written.
+
+    actor: who imports (None: local mode, every right); refused before anything is written without the right.
+    """
     sqlite = url.startswith("sqlite")
     total = max(prepared.leads.height, 1)
 
@@ -145,7 +146,8 @@ def write(
     disqualifications = prepared.disqualifications.with_columns(decided_at.alias("fallback_at"))
     model = pl.DataFrame({"created": [now]}).with_columns(pl.col("created").cast(pl.Datetime("us")))
     true = "1" if sqlite else "TRUE"
-    conn = db.adbc_connect(url)
+    _pause_at("before")
+    conn = imports.connect(url=url, actor=actor)
     try:
         _stage(conn, "import_channel", prepared.channels, sqlite=sqlite)
         _stage(conn, "import_campaign", campaigns, sqlite=sqlite)
@@ -260,22 +262,7 @@ def write(
             "FROM import_model WHERE NOT EXISTS (SELECT 1 FROM scoring_model)",
         )
         target = described(leads=prepared.leads.height, rows=prepared.rows_read, inserted=inserted, updated=updated)
-        audit = pl.DataFrame(
-            {
-                "at": [now],
-                "actor": [who.email],
-                "actor_name": [who.name],
-                "role": [who.role.value],
-                "action": [Action.IMPORT.value],
-                "target": [target],
-            }
-        ).with_columns(pl.col("at").cast(pl.Datetime("us")))
-        _stage(conn, "import_audit", audit, sqlite=sqlite)
-        _execute(
-            conn,
-            "INSERT INTO audit_entry (at, actor, actor_name, role, action, target) "
-            "SELECT at, actor, actor_name, role, action, target FROM import_audit",
-        )
+        imports.record(conn, url=url, actor=actor, target=target, now=now)
         _pause_at("written")
         conn.commit()
         _pause_at("committed")

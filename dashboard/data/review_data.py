@@ -10,17 +10,19 @@ from typing import TYPE_CHECKING
 
 import polars as pl
 
-from dashboard import db
+from dashboard.auth import Actor
 from dashboard.domain import TIER_LABELS
 from dashboard.filters import Filters
 from dashboard.models import ActionItem, MeetingNote
+from dashboard.store import db
+from dashboard.store import review as review_store
 from queries import review
 from queries.acceptance import SMALL_SAMPLE
 from queries.review import HEADLINE, IsoWeek
 from queries.scoring import ScoringRule
 
-if TYPE_CHECKING:  # dashboard.data sets up Streamlit caches on import: a script uses this module without them
-    from dashboard.data import Tables, WhatIf
+if TYPE_CHECKING:  # data.data sets up Streamlit caches on import: a script uses this module without them
+    from dashboard.data.data import Tables, WhatIf
 
 TREND_WEEKS = 12
 TOP_MOVERS = 5
@@ -149,7 +151,7 @@ def with_projections(changes: pl.DataFrame, project: Projector | None) -> pl.Dat
 
 def review_view(url: str, week: IsoWeek, *, sla_hours: float, today: date, maturity_days: int) -> Review:
     """The review of week from the app's cached tables, with the what-if's cached estimates."""
-    from dashboard import data
+    from dashboard.data import data
 
     now = datetime.now() if today == date.today() else datetime.combine(today, time())
     return review_frames(
@@ -201,6 +203,36 @@ def meeting_note(url: str, week: IsoWeek) -> dict | None:
     """The notes saved for week's review (text, author, updated_at), or None."""
     notes = db.read_table(MeetingNote, url=url).filter(pl.col("week") == str(week))
     return notes.row(0, named=True) if notes.height else None
+
+
+# The review's writes, each in one transaction with its rights check and audit line. No cached figure changes:
+# the action items and notes are read live above.
+
+
+def add_action_item(
+    *, url: str, actor: Actor | None, title: str, owner: str, due_date: date | None, week: IsoWeek, now: datetime
+) -> ActionItem:
+    """Record a new open action item agreed in week's review (store.review.add_action_item)."""
+    with db.transaction(url) as session:
+        return review_store.add_action_item(
+            session=session, actor=actor, title=title, owner=owner, due_date=due_date, week=week, now=now
+        )
+
+
+def close_action_item(*, url: str, actor: Actor | None, item_id: int, now: datetime) -> ActionItem:
+    """Mark an open action item done (store.review.close_action_item)."""
+    with db.transaction(url) as session:
+        return review_store.close_action_item(session=session, actor=actor, item_id=item_id, now=now)
+
+
+def save_meeting_note(
+    *, url: str, actor: Actor | None, week: IsoWeek, text: str, author: str, now: datetime
+) -> MeetingNote:
+    """Save the notes of week's review (store.review.save_meeting_note)."""
+    with db.transaction(url) as session:
+        return review_store.save_meeting_note(
+            session=session, actor=actor, week=week, text=text, author=author, now=now
+        )
 
 
 # How figures read: the page's metrics and the report's cells are made by these, so they always agree.

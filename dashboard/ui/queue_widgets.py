@@ -8,23 +8,23 @@ from datetime import datetime
 import polars as pl
 import streamlit as st
 
-from dashboard import auth, data, queue
-from dashboard.auth import Actor, Role
-from dashboard.db import DatabaseUnavailable
+from dashboard.auth import Role
+from dashboard.data import queue_data
 from dashboard.domain import REJECTION_REASONS, Tier
+from dashboard.refusals import Refused
+from dashboard.store.db import DatabaseUnavailable
+from dashboard.store.queue import UNDO_WINDOW
+from dashboard.ui import signin
+from dashboard.ui.columns import columns
 
 REASON_LABELS = {r.key: f"{r.label} ({r.kind.value})" for r in REJECTION_REASONS}
 LAST_KEY = "queue_last_decision"
 SELECTION_KEY = "queue_selection"
 
 
-def _actor() -> Actor:
-    return st.session_state.get("actor") or auth.LOCAL
-
-
 def working_as(reps: pl.DataFrame) -> dict:
     """The rep whose queue is shown: a rep's own; a sales manager picks within the team; an admin, anyone."""
-    actor = _actor()
+    actor = signin.acting()
     juniors = reps.filter(pl.col("tier") == Tier.JUNIOR.value).sort("pending", descending=True)
     if actor.role is Role.REP:
         juniors = reps.filter(pl.col("id") == actor.rep_id)
@@ -56,9 +56,7 @@ def time_left(hours: float) -> str:
 
 QUEUE_COLUMNS = {
     "status": st.column_config.TextColumn("SLA", width="small"),
-    "external_id": st.column_config.TextColumn("Lead"),
-    "campaign": st.column_config.TextColumn("Campaign"),
-    "channel_label": st.column_config.TextColumn("Channel"),
+    **columns("external_id", "campaign", "channel_label"),
     "mql_at": st.column_config.DatetimeColumn("MQL since", format="YYYY-MM-DD HH:mm"),
     "countdown": st.column_config.TextColumn("Time left in the SLA"),
 }
@@ -95,8 +93,8 @@ def queue_table(pending: pl.DataFrame) -> list[int]:
 def lead_card(url: str, lead_id: int) -> None:
     """Why this lead qualified: its score by component, the model and threshold it passed, recent activity."""
     try:
-        detail = queue.lead_detail(url=url, lead_id=lead_id)
-    except (queue.Refused, DatabaseUnavailable) as exc:
+        detail = queue_data.lead_detail(url, lead_id=lead_id)
+    except (Refused, DatabaseUnavailable) as exc:
         st.warning(str(exc))
         return
     lead = detail.lead
@@ -134,15 +132,15 @@ def lead_card(url: str, lead_id: int) -> None:
 
 
 def act(label: str, write: Callable[[], object], *, undoable: bool = True) -> None:
-    """Run one write; show a sentence when it is refused or the database is down; refresh the analytics."""
+    """Run one write; show a sentence when it is refused or the database is down (the write clears the figures it
+    changed)."""
     try:
         result = write()
-    except queue.Refused as exc:
+    except Refused as exc:
         st.session_state["queue_message"] = ("warning", str(exc))
     except DatabaseUnavailable as exc:
         st.session_state["queue_message"] = ("error", f"{exc} Nothing was saved.")
     else:
-        data.invalidate()
         st.session_state["queue_message"] = ("success", label)
         if undoable:
             decisions = getattr(result, "decisions", None) or (result,)
@@ -170,14 +168,14 @@ def decision_panel(url: str, rep: dict, selected: list[int], juniors: pl.DataFra
             now = datetime.now()
             act(
                 f"Accepted {what}.",
-                lambda: queue.decide_many(
+                lambda: queue_data.decide_many(
                     url=url,
                     lead_ids=selected,
                     rep_id=rep["id"],
                     decision="accepted",
                     now=now,
                     comment=comment or None,
-                    actor=_actor(),
+                    actor=signin.acting(),
                 ),
             )
             st.rerun()
@@ -196,7 +194,7 @@ def decision_panel(url: str, rep: dict, selected: list[int], juniors: pl.DataFra
             now = datetime.now()
             act(
                 f"Rejected {what}: {REASON_LABELS[reason]}.",
-                lambda: queue.decide_many(
+                lambda: queue_data.decide_many(
                     url=url,
                     lead_ids=selected,
                     rep_id=rep["id"],
@@ -204,7 +202,7 @@ def decision_panel(url: str, rep: dict, selected: list[int], juniors: pl.DataFra
                     reason=reason,
                     now=now,
                     comment=comment or None,
-                    actor=_actor(),
+                    actor=signin.acting(),
                 ),
             )
             st.rerun()
@@ -217,8 +215,13 @@ def decision_panel(url: str, rep: dict, selected: list[int], juniors: pl.DataFra
             now = datetime.now()
             act(
                 f"Reassigned to {names[owner]} (recorded as a routing rejection).",
-                lambda: queue.reassign(
-                    url=url, lead_id=selected[0], rep_id=rep["id"], new_owner_rep_id=owner, now=now, actor=_actor()
+                lambda: queue_data.reassign(
+                    url=url,
+                    lead_id=selected[0],
+                    rep_id=rep["id"],
+                    new_owner_rep_id=owner,
+                    now=now,
+                    actor=signin.acting(),
                 ),
             )
             st.rerun()
@@ -231,13 +234,14 @@ def undo_panel(url: str, rep: dict) -> None:
     last = st.session_state.get(LAST_KEY)
     if not last:
         return
-    minutes = int(queue.UNDO_WINDOW.total_seconds() // 60)
+    minutes = int(UNDO_WINDOW.total_seconds() // 60)
     if st.button(f"Undo the last decision (within {minutes} min)", key="queue_undo", icon=":material/undo:"):
         now = datetime.now()
 
         def undo_all():
             return [
-                queue.undo(url=url, decision_id=d, rep_id=rep["id"], now=now, actor=_actor()) for d in reversed(last)
+                queue_data.undo(url=url, decision_id=d, rep_id=rep["id"], now=now, actor=signin.acting())
+                for d in reversed(last)
             ]
 
         act("Undone.", undo_all, undoable=False)
@@ -247,7 +251,7 @@ def undo_panel(url: str, rep: dict) -> None:
 
 def escalation_panel(url: str, rep: dict, seniors: pl.DataFrame) -> None:
     """Hand an accepted lead to a senior rep."""
-    accepted = queue.accepted_not_escalated(url=url, rep_id=rep["id"])
+    accepted = queue_data.accepted_not_escalated(url, rep_id=rep["id"])
     if accepted.is_empty() or seniors.is_empty():
         st.caption("No accepted lead is waiting for a senior rep.")
         return
@@ -260,8 +264,8 @@ def escalation_panel(url: str, rep: dict, seniors: pl.DataFrame) -> None:
         now = datetime.now()
         act(
             f"{leads[lead_id]} escalated to {senior_names[senior]}.",
-            lambda: queue.escalate(
-                url=url, lead_id=lead_id, rep_id=rep["id"], senior_rep_id=senior, now=now, actor=_actor()
+            lambda: queue_data.escalate(
+                url=url, lead_id=lead_id, rep_id=rep["id"], senior_rep_id=senior, now=now, actor=signin.acting()
             ),
             undoable=False,
         )

@@ -9,11 +9,14 @@ from datetime import date
 import polars as pl
 import streamlit as st
 
-from dashboard import charts, data, export
+from dashboard import export
+from dashboard.charts import charts
 from dashboard.config import Settings
-from dashboard.data import Facts
+from dashboard.data import data
+from dashboard.data.data import Facts
 from dashboard.domain import COUNTING_MODE_LABELS, MAIN_PATH, STAGE_LABELS, TIER_LABELS, CountingMode
 from dashboard.filters import FilterOptions, Filters, parse_params, to_params
+from dashboard.ui.columns import columns
 from queries.leads import ATTRIBUTE, NOT_SET
 
 TIER_NAMES = {tier.value: label for tier, label in TIER_LABELS.items()}
@@ -182,11 +185,22 @@ def point_label(point: dict) -> str | None:
     return point.get("y")
 
 
+def picked(event, *columns: str) -> list[dict[str, str]]:
+    """What a chart's selection picked, as column -> value per point: a bar's group (one column), or a heatmap
+    cell's row and column (two columns, the row's first)."""
+    points = selected_points(event)
+    if len(columns) == 1:
+        return [{columns[0]: point_label(p)} for p in points]
+    return [{columns[0]: p.get("y"), columns[1]: p.get("x")} for p in points]
+
+
+def picked_text(picked: list[list[dict[str, str]]]) -> str:
+    """What the charts' selections picked, as a person reads it: "Email or Events; Spring launch"."""
+    return "; ".join(" or ".join(" · ".join(str(v) for v in p.values()) for p in points) for points in picked if points)
+
+
 LEAD_COLUMNS = {
-    "external_id": st.column_config.TextColumn("Lead"),
-    "campaign": st.column_config.TextColumn("Campaign"),
-    "channel_label": st.column_config.TextColumn("Channel"),
-    "owner": st.column_config.TextColumn("Owner"),
+    **columns("external_id", "campaign", "channel_label", "owner"),
     "mql_at": st.column_config.DatetimeColumn("MQL at", format="YYYY-MM-DD HH:mm"),
     "outcome": st.column_config.TextColumn("Outcome"),
     "reason": st.column_config.TextColumn("Rejection reason"),

@@ -1,4 +1,5 @@
-"""The writes the dashboard makes: saved what-if scenarios and new scoring model versions. One transaction each."""
+"""The scoring models' repository: saved what-if scenarios and new scoring model versions, each in the session
+it is given, with its rights check and audit line."""
 
 from __future__ import annotations
 
@@ -8,13 +9,11 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
-from dashboard import db
-from dashboard.auth import Action, described, guarded
+from dashboard.auth import Action
 from dashboard.models import Scenario, ScoringModel
 from dashboard.refusals import Refused
+from dashboard.store.audit import described, guarded
 from queries.scoring import ScoringRule
-
-_transaction = db.transaction
 
 
 def _checked(rule: ScoringRule) -> ScoringRule:
@@ -38,7 +37,7 @@ def rule_of(row: ScoringModel | Scenario) -> ScoringRule:
 
 
 @guarded(Action.SAVE_SCENARIO, target=lambda k: described(scenario=k["name"], threshold=k["rule"].mql_threshold))
-def save_scenario(*, url: str, name: str, author: str, note: str, rule: ScoringRule, now: datetime) -> Scenario:
+def save_scenario(*, session: Session, name: str, author: str, note: str, rule: ScoringRule, now: datetime) -> Scenario:
     """Save rule under a new name; refused when the name is taken or the rule is not valid."""
     scenario = Scenario(
         name=_required(name, "a name for the scenario"),
@@ -47,36 +46,29 @@ def save_scenario(*, url: str, name: str, author: str, note: str, rule: ScoringR
         created_at=now,
         **asdict(_checked(rule)),
     )
+    taken = Refused(f"A scenario called “{scenario.name}” already exists: choose another name.")
+    if session.exec(select(Scenario).where(Scenario.name == scenario.name)).first():
+        raise taken
+    session.add(scenario)
     try:
-        with _transaction(url) as session:
-            if session.exec(select(Scenario).where(Scenario.name == scenario.name)).first():
-                raise Refused(f"A scenario called “{scenario.name}” already exists: choose another name.")
-            session.add(scenario)
-            session.flush()
-            session.refresh(scenario)
-            session.expunge(scenario)
+        session.flush()
     except sa.exc.IntegrityError as exc:  # the same name saved by someone else a moment ago
-        raise Refused(f"A scenario called “{scenario.name}” already exists: choose another name.") from exc
+        raise taken from exc
+    session.refresh(scenario)
+    session.expunge(scenario)
     return scenario
 
 
-def scenarios(*, url: str) -> list[Scenario]:
+def scenarios(*, session: Session) -> list[Scenario]:
     """Every saved scenario, newest first."""
-    engine = db.make_engine(url)
-    try:
-        with Session(engine) as session:
-            rows = session.exec(select(Scenario).order_by(Scenario.created_at.desc(), Scenario.id.desc())).all()
-            for row in rows:
-                session.expunge(row)
-            return list(rows)
-    except sa.exc.OperationalError as exc:
-        raise db.DatabaseUnavailable(db.describe_connection_error(engine.url, exc)) from exc
-    finally:
-        engine.dispose()
+    rows = session.exec(select(Scenario).order_by(Scenario.created_at.desc(), Scenario.id.desc())).all()
+    for row in rows:
+        session.expunge(row)
+    return list(rows)
 
 
 @guarded(Action.APPLY_MODEL, target=lambda k: described(reason=k["reason"], threshold=k["rule"].mql_threshold))
-def apply_rule(*, url: str, rule: ScoringRule, author: str, reason: str, now: datetime) -> ScoringModel:
+def apply_rule(*, session: Session, rule: ScoringRule, author: str, reason: str, now: datetime) -> ScoringModel:
     """Make rule the active scoring model from now: the live version ends now and a new version begins.
 
     History stays true: earlier versions keep the time they were live, so every lead is still judged by the rule
@@ -84,17 +76,16 @@ def apply_rule(*, url: str, rule: ScoringRule, author: str, reason: str, now: da
     """
     _checked(rule)
     author, reason = _required(author, "your name"), _required(reason, "the reason for the change")
-    with _transaction(url) as session:
-        live = session.exec(select(ScoringModel).where(ScoringModel.active_to.is_(None))).all()
-        if any(m.active_from > now for m in live):
-            raise Refused("A scoring model version starts in the future; check the model history first.")
-        newest = session.exec(select(sa.func.max(ScoringModel.version))).one() or 0
-        for model in live:
-            model.active_to = now
-            session.add(model)
-        version = ScoringModel(version=newest + 1, active_from=now, author=author, note=reason, **asdict(rule))
-        session.add(version)
-        session.flush()
-        session.refresh(version)
-        session.expunge(version)
+    live = session.exec(select(ScoringModel).where(ScoringModel.active_to.is_(None))).all()
+    if any(m.active_from > now for m in live):
+        raise Refused("A scoring model version starts in the future; check the model history first.")
+    newest = session.exec(select(sa.func.max(ScoringModel.version))).one() or 0
+    for model in live:
+        model.active_to = now
+        session.add(model)
+    version = ScoringModel(version=newest + 1, active_from=now, author=author, note=reason, **asdict(rule))
+    session.add(version)
+    session.flush()
+    session.refresh(version)
+    session.expunge(version)
     return version

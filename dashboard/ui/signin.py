@@ -8,10 +8,10 @@ import os
 import streamlit as st
 
 from dashboard import auth
-from dashboard.auth import Actor, Role
+from dashboard.auth import Actor
+from dashboard.data import users_data
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
-ACTOR_KEY = "actor"
 log = logging.getLogger(__name__)
 
 
@@ -44,8 +44,20 @@ def refuse_unless_local() -> None:
     st.stop()
 
 
+def acting() -> Actor:
+    """Who the writes of this session are made by: the actor the entry script signed in (local mode: LOCAL)."""
+    return st.session_state.get("actor") or auth.LOCAL
+
+
 def current_actor(url: str) -> Actor:
-    """The signed-in user's actor; stops the page with the sign-in or "no access yet" screen when needed."""
+    """The signed-in user's actor, kept for acting(); stops the page with the sign-in or "no access yet" screen
+    when needed."""
+    actor = _signed_in(url)
+    st.session_state["actor"] = actor
+    return actor
+
+
+def _signed_in(url: str) -> Actor:
     if not sign_in_configured():
         refuse_unless_local()
         return auth.LOCAL
@@ -55,26 +67,15 @@ def current_actor(url: str) -> Actor:
         st.button("Sign in", type="primary", on_click=st.login, key="signin", icon=":material/login:")
         st.stop()
     email = str(st.user.get("email") or st.user.get("sub") or "")
-    actor = _actor_for(url, email, admin_emails())
+    actor = users_data.actor_for(url, email, admin_emails())
     if actor is None:
         no_access(url, email)
     return actor
 
 
-# Looked up once a minute per email rather than on every rerun; saving a user clears it at once.
-@st.cache_data(ttl=60, max_entries=256, show_spinner=False)
-def _actor_for(url: str, email: str, admins: tuple[str, ...]) -> Actor | None:
-    return auth.user_for(url=url, email=email, admins=admins)
-
-
-def forget_users() -> None:
-    """Make the next rerun read the users table again (after a user was added or changed)."""
-    _actor_for.clear()
-
-
 def no_access(url: str, email: str) -> None:
     """A known identity without a role: say who can grant access, show no data."""
-    admins = sorted({u.email for u in auth.users(url=url) if u.role == Role.ADMIN and u.active} | set(admin_emails()))
+    admins = sorted(set(users_data.people(url).admins) | set(admin_emails()))
     st.title("No access yet")
     st.write(f"You are signed in as **{email}**, but nobody has given this address a role in Handoff yet.")
     if admins:

@@ -1,4 +1,5 @@
-"""The SAL acceptance queue: a rep's pending MQLs, and the writes that accept, reject, escalate, reassign or undo."""
+"""The acceptance queue's repository: a rep's pending MQLs, and the writes that accept, reject, escalate, reassign
+or undo. Each takes the session it runs in; the rights check and the audit line share it (store.audit.guarded)."""
 
 from __future__ import annotations
 
@@ -11,11 +12,11 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Row
 from sqlmodel import Session
 
-from dashboard import db
-from dashboard.auth import Action, described, guarded
+from dashboard.auth import Action
 from dashboard.domain import REJECTION_REASONS, Decision, Reason, Stage, Tier
 from dashboard.models import Campaign, ChannelRow, Lead, Rep, SalesDecision, ScoringModel, StageEvent
-from dashboard.store import Refused
+from dashboard.refusals import Refused
+from dashboard.store.audit import described, guarded
 from queries.scoring import SCORE_COLUMNS, component_scores
 
 UNDO_WINDOW = timedelta(minutes=5)
@@ -155,10 +156,7 @@ class _Move:
     to_rep_id: int | None
 
 
-# ----- transactions and reads -------------------------------------------------------------------------------------
-
-
-_transaction = db.transaction
+# ----- reads inside the write's transaction ------------------------------------------------------------------------
 
 
 def _utc(moment: datetime) -> datetime:
@@ -435,30 +433,37 @@ def _decide(
 
 
 @guarded(Action.DECIDE, target=lambda k: described(lead=k["lead_id"], decision="accepted", rep=k["rep_id"]))
-def accept(*, url: str, lead_id: int, rep_id: int, now: datetime, comment: str | None = None) -> Decided:
+def accept(*, session: Session, lead_id: int, rep_id: int, now: datetime, comment: str | None = None) -> Decided:
     """Accept a pending MQL in rep's own queue: it becomes a SAL."""
-    return _decide_one(url, lead_id, rep_id, Decision.ACCEPTED, None, now, comment)
+    return _decide_one(session, lead_id, rep_id, Decision.ACCEPTED, None, now, comment)
 
 
 @guarded(
     Action.DECIDE,
     target=lambda k: described(lead=k["lead_id"], decision="rejected", reason=k["reason"], rep=k["rep_id"]),
 )
-def reject(*, url: str, lead_id: int, rep_id: int, reason: str, now: datetime, comment: str | None = None) -> Decided:
+def reject(
+    *, session: Session, lead_id: int, rep_id: int, reason: str, now: datetime, comment: str | None = None
+) -> Decided:
     """Reject a pending MQL in rep's own queue for one of the rejection reasons; the reason's kind goes with it."""
     return _decide_one(
-        url, lead_id, rep_id, Decision.REJECTED, _checked_reason(Decision.REJECTED, reason), now, comment
+        session, lead_id, rep_id, Decision.REJECTED, _checked_reason(Decision.REJECTED, reason), now, comment
     )
 
 
 def _decide_one(
-    url: str, lead_id: int, rep_id: int, decision: Decision, reason: Reason | None, now: datetime, comment: str | None
+    session: Session,
+    lead_id: int,
+    rep_id: int,
+    decision: Decision,
+    reason: Reason | None,
+    now: datetime,
+    comment: str | None,
 ) -> Decided:
-    with _transaction(url) as session:
-        rep = _active_rep(session, rep_id)
-        (decided,) = _decide(
-            session, lead_ids=[lead_id], rep=rep, decision=decision, reason=reason, now=_utc(now), comment=comment
-        )
+    rep = _active_rep(session, rep_id)
+    (decided,) = _decide(
+        session, lead_ids=[lead_id], rep=rep, decision=decision, reason=reason, now=_utc(now), comment=comment
+    )
     return decided
 
 
@@ -470,7 +475,7 @@ def _decide_one(
 )
 def decide_many(
     *,
-    url: str,
+    session: Session,
     lead_ids: Sequence[int],
     rep_id: int,
     decision: str,
@@ -484,39 +489,37 @@ def decide_many(
     unique = list(dict.fromkeys(lead_ids))
     if not unique:
         raise Refused("Select at least one lead to decide.")
-    with _transaction(url) as session:
-        rep = _active_rep(session, rep_id)
-        decided = _decide(
-            session, lead_ids=unique, rep=rep, decision=chosen, reason=checked, now=_utc(now), comment=comment
-        )
+    rep = _active_rep(session, rep_id)
+    decided = _decide(
+        session, lead_ids=unique, rep=rep, decision=chosen, reason=checked, now=_utc(now), comment=comment
+    )
     return BulkDecided(decided)
 
 
 @guarded(Action.ESCALATE, target=lambda k: described(lead=k["lead_id"], senior=k["senior_rep_id"]))
-def escalate(*, url: str, lead_id: int, rep_id: int, senior_rep_id: int, now: datetime) -> Escalated:
+def escalate(*, session: Session, lead_id: int, rep_id: int, senior_rep_id: int, now: datetime) -> Escalated:
     """Hand a lead that rep accepted to a senior rep: it becomes an SQL in the senior's hands."""
     now = _utc(now)
-    with _transaction(url) as session:
-        rep = _active_rep(session, rep_id)
-        senior = _rep(session, senior_rep_id)
-        if senior is None or senior.tier != Tier.SENIOR or not senior.active:
-            who = senior.name if senior else f"Rep {senior_rep_id}"
-            raise Refused(f"{who} is not an active senior rep (AE); escalate to a senior rep; {NOTHING_CHANGED}.")
-        lead = _lead(session, lead_id)
-        if problem := _escalation_problem(session, lead_id, lead, rep):
-            raise problem.refusal()
-        guarded = (
-            sa.update(LEAD)
-            .where(LEAD.c.id == lead_id, LEAD.c.stage == Stage.SAL.value, LEAD.c.owner_rep_id == rep.id)
-            .values(stage=Stage.SQL.value, senior_rep_id=senior.id)
-        )
-        if _compare_and_set(session, guarded) != 1:
-            problem = _escalation_problem(session, lead_id, _lead(session, lead_id), rep)
-            raise (problem or _Problem(Refused, f"Lead {lead_id} changed while saving; try again")).refusal()
-        (event_id,) = _add_events(
-            session,
-            [StageEvent(lead_id=lead_id, stage=Stage.SQL.value, occurred_at=now, actor=senior.name, rep_id=senior.id)],
-        )
+    rep = _active_rep(session, rep_id)
+    senior = _rep(session, senior_rep_id)
+    if senior is None or senior.tier != Tier.SENIOR or not senior.active:
+        who = senior.name if senior else f"Rep {senior_rep_id}"
+        raise Refused(f"{who} is not an active senior rep (AE); escalate to a senior rep; {NOTHING_CHANGED}.")
+    lead = _lead(session, lead_id)
+    if problem := _escalation_problem(session, lead_id, lead, rep):
+        raise problem.refusal()
+    guarded = (
+        sa.update(LEAD)
+        .where(LEAD.c.id == lead_id, LEAD.c.stage == Stage.SAL.value, LEAD.c.owner_rep_id == rep.id)
+        .values(stage=Stage.SQL.value, senior_rep_id=senior.id)
+    )
+    if _compare_and_set(session, guarded) != 1:
+        problem = _escalation_problem(session, lead_id, _lead(session, lead_id), rep)
+        raise (problem or _Problem(Refused, f"Lead {lead_id} changed while saving; try again")).refusal()
+    (event_id,) = _add_events(
+        session,
+        [StageEvent(lead_id=lead_id, stage=Stage.SQL.value, occurred_at=now, actor=senior.name, rep_id=senior.id)],
+    )
     return Escalated(event_id, lead_id, lead.external_id, rep.id, senior.id, now)
 
 
@@ -534,78 +537,72 @@ def _reassign_problem(session: Session, lead_id: int, lead: Row | None, new_owne
 
 @guarded(Action.REASSIGN, target=lambda k: described(lead=k["lead_id"], to=k["new_owner_rep_id"]))
 def reassign(
-    *, url: str, lead_id: int, rep_id: int, new_owner_rep_id: int, now: datetime, comment: str | None = None
+    *, session: Session, lead_id: int, rep_id: int, new_owner_rep_id: int, now: datetime, comment: str | None = None
 ) -> Reassigned:
     """Move a misrouted pending MQL to another junior rep's queue, recorded as a wrong-territory rejection."""
     now = _utc(now)
     reason = REASONS[REASSIGN_REASON]
-    with _transaction(url) as session:
-        rep = _active_rep(session, rep_id)
-        new_owner = _rep(session, new_owner_rep_id)
-        if new_owner is None or new_owner.tier != Tier.JUNIOR or not new_owner.active:
-            who = new_owner.name if new_owner else f"Rep {new_owner_rep_id}"
-            raise Refused(
-                f"{who} is not an active junior rep; MQLs go to an active junior rep's queue; {NOTHING_CHANGED}."
-            )
-        lead = _lead(session, lead_id)
-        if problem := _reassign_problem(session, lead_id, lead, new_owner):
-            raise problem.refusal()
-        previous = lead.owner_rep_id
-        guarded = (
-            sa.update(LEAD)
-            .where(
-                LEAD.c.id == lead_id,
-                LEAD.c.stage == Stage.MQL.value,
-                LEAD.c.owner_rep_id.is_not_distinct_from(previous),
-            )
-            .values(owner_rep_id=new_owner.id)
+    rep = _active_rep(session, rep_id)
+    new_owner = _rep(session, new_owner_rep_id)
+    if new_owner is None or new_owner.tier != Tier.JUNIOR or not new_owner.active:
+        who = new_owner.name if new_owner else f"Rep {new_owner_rep_id}"
+        raise Refused(f"{who} is not an active junior rep; MQLs go to an active junior rep's queue; {NOTHING_CHANGED}.")
+    lead = _lead(session, lead_id)
+    if problem := _reassign_problem(session, lead_id, lead, new_owner):
+        raise problem.refusal()
+    previous = lead.owner_rep_id
+    guarded = (
+        sa.update(LEAD)
+        .where(
+            LEAD.c.id == lead_id,
+            LEAD.c.stage == Stage.MQL.value,
+            LEAD.c.owner_rep_id.is_not_distinct_from(previous),
         )
-        if _compare_and_set(session, guarded) != 1:
-            fresh = _lead(session, lead_id)
-            problem = _reassign_problem(session, lead_id, fresh, new_owner)
-            if problem is None and fresh is not None and (latest := _latest_decision(session, lead_id)) is not None:
-                problem = _Problem(AlreadyDecided, _decided_clause(session, fresh, latest))
-            raise (problem or _Problem(Refused, f"Lead {lead.external_id} changed while saving; try again")).refusal()
-        decision = SalesDecision(
-            lead_id=lead_id,
-            decision=Decision.REJECTED.value,
-            reason=reason.key,
-            reason_kind=reason.kind.value,
-            comment=comment,
-            rep_id=rep.id,
-            decided_at=now,
-        )
-        session.add(decision)
-        session.flush()
-        # The rejection event keeps the owner the lead was routed to (the routing that was wrong): the decision
-        # already names who reassigned it, and undo needs the previous owner back.
-        rejected_id, mql_id = _add_events(
-            session,
-            [
-                StageEvent(
-                    lead_id=lead_id, stage=Stage.REJECTED.value, occurred_at=now, actor=rep.name, rep_id=previous
-                ),
-                StageEvent(
-                    lead_id=lead_id,
-                    stage=Stage.MQL.value,
-                    occurred_at=now + REASSIGN_GAP,
-                    actor=REASSIGNED_ACTOR.format(name=new_owner.name),
-                    rep_id=new_owner.id,
-                ),
-            ],
-        )
-        done = Reassigned(
-            decision_id=decision.id,
-            rejected_event_id=rejected_id,
-            mql_event_id=mql_id,
-            lead_id=lead_id,
-            external_id=lead.external_id,
-            rep_id=rep.id,
-            previous_owner_rep_id=previous,
-            new_owner_rep_id=new_owner.id,
-            reassigned_at=now,
-        )
-    return done
+        .values(owner_rep_id=new_owner.id)
+    )
+    if _compare_and_set(session, guarded) != 1:
+        fresh = _lead(session, lead_id)
+        problem = _reassign_problem(session, lead_id, fresh, new_owner)
+        if problem is None and fresh is not None and (latest := _latest_decision(session, lead_id)) is not None:
+            problem = _Problem(AlreadyDecided, _decided_clause(session, fresh, latest))
+        raise (problem or _Problem(Refused, f"Lead {lead.external_id} changed while saving; try again")).refusal()
+    decision = SalesDecision(
+        lead_id=lead_id,
+        decision=Decision.REJECTED.value,
+        reason=reason.key,
+        reason_kind=reason.kind.value,
+        comment=comment,
+        rep_id=rep.id,
+        decided_at=now,
+    )
+    session.add(decision)
+    session.flush()
+    # The rejection event keeps the owner the lead was routed to (the routing that was wrong): the decision
+    # already names who reassigned it, and undo needs the previous owner back.
+    rejected_id, mql_id = _add_events(
+        session,
+        [
+            StageEvent(lead_id=lead_id, stage=Stage.REJECTED.value, occurred_at=now, actor=rep.name, rep_id=previous),
+            StageEvent(
+                lead_id=lead_id,
+                stage=Stage.MQL.value,
+                occurred_at=now + REASSIGN_GAP,
+                actor=REASSIGNED_ACTOR.format(name=new_owner.name),
+                rep_id=new_owner.id,
+            ),
+        ],
+    )
+    return Reassigned(
+        decision_id=decision.id,
+        rejected_event_id=rejected_id,
+        mql_event_id=mql_id,
+        lead_id=lead_id,
+        external_id=lead.external_id,
+        rep_id=rep.id,
+        previous_owner_rep_id=previous,
+        new_owner_rep_id=new_owner.id,
+        reassigned_at=now,
+    )
 
 
 def _latest_id(session: Session, lead_id: int) -> int | None:
@@ -627,50 +624,49 @@ def _cannot_undo(session: Session, decision: Row) -> Refused:
 
 
 @guarded(Action.DECIDE, target=lambda k: described(undo=k["decision_id"], rep=k["rep_id"]))
-def undo(*, url: str, decision_id: int, rep_id: int, now: datetime, window: timedelta = UNDO_WINDOW) -> Undone:
+def undo(*, session: Session, decision_id: int, rep_id: int, now: datetime, window: timedelta = UNDO_WINDOW) -> Undone:
     """Take back rep's own decision made less than window ago, if nothing happened to the lead since."""
     now = _utc(now)
-    with _transaction(url) as session:
-        rep = _active_rep(session, rep_id)
-        decision = session.execute(sa.select(DECISION).where(DECISION.c.id == decision_id)).one_or_none()
-        if decision is None:
-            raise Refused(f"There is no decision {decision_id} to undo (it may have been undone already).")
-        lead = _lead(session, decision.lead_id)
-        if decision.rep_id != rep.id:
-            raise Refused(
-                f"The decision on lead {lead.external_id} was made by {_name(session, decision.rep_id)}; "
-                f"only they can undo it; {NOTHING_CHANGED}."
-            )
-        if now - decision.decided_at >= window:
-            raise Refused(
-                f"The decision on lead {lead.external_id} was made at {_when(decision.decided_at)}, more than "
-                f"{_duration(window)} ago, so it can no longer be undone; {NOTHING_CHANGED}."
-            )
-        move = _move(session, decision)
-        if move is not None:
-            stage, owner_before, owner_now = Stage.MQL.value, move.from_rep_id, move.to_rep_id
-            event_ids = (move.rejected_event_id, move.mql_event_id)
-        else:
-            stage = (Stage.SAL if decision.decision == Decision.ACCEPTED else Stage.REJECTED).value
-            owner_before = owner_now = lead.owner_rep_id
-            written = _events_at(session, lead.id, stage, decision.decided_at)
-            if len(written) != 1:
-                raise Refused(
-                    f"The history of lead {lead.external_id} no longer matches this decision, so it cannot be "
-                    f"undone; {NOTHING_CHANGED}."
-                )
-            event_ids = (written[0].id,)
-        guarded = (
-            sa.update(LEAD)
-            .where(LEAD.c.id == lead.id, LEAD.c.stage == stage, LEAD.c.owner_rep_id.is_not_distinct_from(owner_now))
-            .values(stage=Stage.MQL.value, owner_rep_id=owner_before)
+    rep = _active_rep(session, rep_id)
+    decision = session.execute(sa.select(DECISION).where(DECISION.c.id == decision_id)).one_or_none()
+    if decision is None:
+        raise Refused(f"There is no decision {decision_id} to undo (it may have been undone already).")
+    lead = _lead(session, decision.lead_id)
+    if decision.rep_id != rep.id:
+        raise Refused(
+            f"The decision on lead {lead.external_id} was made by {_name(session, decision.rep_id)}; "
+            f"only they can undo it; {NOTHING_CHANGED}."
         )
-        # The latest-decision check runs with the lead's row updated (locked), so no decision can slip in before
-        # the delete.
-        if _compare_and_set(session, guarded) != 1 or _latest_id(session, lead.id) != decision.id:
-            raise _cannot_undo(session, decision)
-        session.execute(sa.delete(EVENT).where(EVENT.c.id.in_(event_ids)))
-        session.execute(sa.delete(DECISION).where(DECISION.c.id == decision.id))
+    if now - decision.decided_at >= window:
+        raise Refused(
+            f"The decision on lead {lead.external_id} was made at {_when(decision.decided_at)}, more than "
+            f"{_duration(window)} ago, so it can no longer be undone; {NOTHING_CHANGED}."
+        )
+    move = _move(session, decision)
+    if move is not None:
+        stage, owner_before, owner_now = Stage.MQL.value, move.from_rep_id, move.to_rep_id
+        event_ids = (move.rejected_event_id, move.mql_event_id)
+    else:
+        stage = (Stage.SAL if decision.decision == Decision.ACCEPTED else Stage.REJECTED).value
+        owner_before = owner_now = lead.owner_rep_id
+        written = _events_at(session, lead.id, stage, decision.decided_at)
+        if len(written) != 1:
+            raise Refused(
+                f"The history of lead {lead.external_id} no longer matches this decision, so it cannot be "
+                f"undone; {NOTHING_CHANGED}."
+            )
+        event_ids = (written[0].id,)
+    guarded = (
+        sa.update(LEAD)
+        .where(LEAD.c.id == lead.id, LEAD.c.stage == stage, LEAD.c.owner_rep_id.is_not_distinct_from(owner_now))
+        .values(stage=Stage.MQL.value, owner_rep_id=owner_before)
+    )
+    # The latest-decision check runs with the lead's row updated (locked), so no decision can slip in before
+    # the delete.
+    if _compare_and_set(session, guarded) != 1 or _latest_id(session, lead.id) != decision.id:
+        raise _cannot_undo(session, decision)
+    session.execute(sa.delete(EVENT).where(EVENT.c.id.in_(event_ids)))
+    session.execute(sa.delete(DECISION).where(DECISION.c.id == decision.id))
     return Undone(decision.id, tuple(event_ids), lead.id, lead.external_id, Stage.MQL.value, owner_before)
 
 
@@ -685,18 +681,7 @@ QUEUE_SCHEMA = {
 }
 
 
-def _read(url: str, query: sa.Select) -> list[Row]:
-    engine = db.make_engine(url)
-    try:
-        with engine.connect() as connection:
-            return connection.execute(query).all()
-    except sa.exc.OperationalError as exc:
-        raise db.DatabaseUnavailable(db.describe_connection_error(engine.url, exc)) from exc
-    finally:
-        engine.dispose()
-
-
-def pending_queue(*, url: str, rep_id: int, now: datetime, sla_hours: float) -> pl.DataFrame:
+def pending_queue(*, session: Session, rep_id: int, now: datetime, sla_hours: float) -> pl.DataFrame:
     """rep's pending MQLs with the SLA hours left (negative: breached): newest breach first, then the deadlines."""
     campaign, channel = Campaign.__table__, ChannelRow.__table__
     # The latest MQL event: a recycled or reassigned lead starts its SLA clock again.
@@ -718,7 +703,7 @@ def pending_queue(*, url: str, rep_id: int, now: datetime, sla_hours: float) -> 
         .outerjoin(channel, channel.c.id == campaign.c.channel_id)
         .where(LEAD.c.owner_rep_id == rep_id, LEAD.c.stage == Stage.MQL.value)
     )
-    rows = _read(url, query)
+    rows = session.execute(query).all()
     waited = (pl.lit(_utc(now), dtype=pl.Datetime("us")) - pl.col("mql_at")).dt.total_microseconds() / 3.6e9
     return (
         pl.DataFrame([tuple(row) for row in rows], schema=QUEUE_SCHEMA, orient="row")
@@ -750,28 +735,21 @@ class LeadDetail:
     history: pl.DataFrame  # its stage events, newest first: stage, occurred_at, actor
 
 
-def lead_detail(*, url: str, lead_id: int) -> LeadDetail:
+def lead_detail(*, session: Session, lead_id: int) -> LeadDetail:
     """A lead's scores by component, the model and threshold it passed, and its recent history."""
     model = ScoringModel.__table__
-    engine = db.make_engine(url)
-    try:
-        with engine.connect() as connection:
-            lead = connection.execute(sa.select(LEAD).where(LEAD.c.id == lead_id)).mappings().first()
-            if lead is None:
-                raise UnknownLead(f"Lead {lead_id} no longer exists.")
-            version = connection.execute(
-                sa.select(model.c.version, model.c.mql_threshold).where(model.c.id == lead["scoring_model_id"])
-            ).first()
-            events = connection.execute(
-                sa.select(EVENT.c.stage, EVENT.c.occurred_at, EVENT.c.actor)
-                .where(EVENT.c.lead_id == lead_id)
-                .order_by(EVENT.c.occurred_at.desc(), EVENT.c.id.desc())
-                .limit(20)
-            ).all()
-    except sa.exc.OperationalError as exc:
-        raise db.DatabaseUnavailable(db.describe_connection_error(engine.url, exc)) from exc
-    finally:
-        engine.dispose()
+    lead = session.execute(sa.select(LEAD).where(LEAD.c.id == lead_id)).mappings().first()
+    if lead is None:
+        raise UnknownLead(f"Lead {lead_id} no longer exists.")
+    version = session.execute(
+        sa.select(model.c.version, model.c.mql_threshold).where(model.c.id == lead["scoring_model_id"])
+    ).first()
+    events = session.execute(
+        sa.select(EVENT.c.stage, EVENT.c.occurred_at, EVENT.c.actor)
+        .where(EVENT.c.lead_id == lead_id)
+        .order_by(EVENT.c.occurred_at.desc(), EVENT.c.id.desc())
+        .limit(20)
+    ).all()
     row = dict(lead)
     scored = component_scores(pl.DataFrame([row], infer_schema_length=None).lazy()).collect().row(0, named=True)
     history = pl.DataFrame(
@@ -790,7 +768,7 @@ def lead_detail(*, url: str, lead_id: int) -> LeadDetail:
     )
 
 
-def reps(*, url: str) -> pl.DataFrame:
+def reps(*, session: Session) -> pl.DataFrame:
     """The active reps (id, name, tier, team) with how many MQLs each has waiting."""
     pending = (
         sa.select(LEAD.c.owner_rep_id, sa.func.count().label("pending"))
@@ -804,12 +782,12 @@ def reps(*, url: str) -> pl.DataFrame:
         .where(REP.c.active.is_(True))
         .order_by(REP.c.name)
     )
-    rows = _read(url, query)
+    rows = session.execute(query).all()
     schema = {"id": pl.Int64, "name": pl.String, "tier": pl.String, "team": pl.String, "pending": pl.Int64}
     return pl.DataFrame([tuple(r) for r in rows], schema=schema, orient="row")
 
 
-def accepted_not_escalated(*, url: str, rep_id: int) -> pl.DataFrame:
+def accepted_not_escalated(*, session: Session, rep_id: int) -> pl.DataFrame:
     """rep's accepted leads that no senior rep has taken over yet (lead_id, external_id, accepted_at)."""
     accepted_at = (
         sa.select(sa.func.max(EVENT.c.occurred_at))
@@ -822,6 +800,6 @@ def accepted_not_escalated(*, url: str, rep_id: int) -> pl.DataFrame:
         .order_by(accepted_at.desc())
         .limit(500)
     )
-    rows = _read(url, query)
+    rows = session.execute(query).all()
     schema = {"lead_id": pl.Int64, "external_id": pl.String, "accepted_at": pl.Datetime("us")}
     return pl.DataFrame([tuple(r) for r in rows], schema=schema, orient="row")

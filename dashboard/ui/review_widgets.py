@@ -8,10 +8,13 @@ from datetime import date, datetime, timedelta
 import polars as pl
 import streamlit as st
 
-from dashboard import report, review_charts, review_store
-from dashboard import review_data as rd
-from dashboard.db import DatabaseUnavailable
+from dashboard.charts import review_charts
+from dashboard.data import review_data as rd
 from dashboard.refusals import Refused
+from dashboard.report import report
+from dashboard.store.db import DatabaseUnavailable
+from dashboard.store.review import OWNER_CHARS, TITLE_CHARS
+from dashboard.ui import signin
 from queries.review import IsoWeek
 
 WEEK_KEY = "review_week"
@@ -135,11 +138,6 @@ def decision_log(review: rd.Review) -> None:
     )
 
 
-def _actor():
-    """The signed-in actor the entry script put in the session (None: local mode, every right)."""
-    return st.session_state.get("actor")
-
-
 def _refusable(action, success: str) -> None:
     """Run a write; a refusal or an unreachable database is shown as a sentence, a success as a toast and a rerun."""
     try:
@@ -168,14 +166,20 @@ def action_items(url: str, week: IsoWeek, today: date) -> pl.DataFrame:
     add, close = st.columns(2)
     with add.form("review_add_item", clear_on_submit=True, border=True):
         st.markdown(f"**New action item** (agreed in the review of {week})")
-        title = st.text_input("Action", key="review_item_title", max_chars=review_store.TITLE_CHARS)
+        title = st.text_input("Action", key="review_item_title", max_chars=TITLE_CHARS)
         owner_col, due_col = st.columns(2)
-        owner = owner_col.text_input("Owner", key="review_item_owner", max_chars=review_store.OWNER_CHARS)
+        owner = owner_col.text_input("Owner", key="review_item_owner", max_chars=OWNER_CHARS)
         due = due_col.date_input("Due", value=today + timedelta(days=7), key="review_item_due", format="YYYY-MM-DD")
         if st.form_submit_button("Add action item", icon=":material/add_task:"):
             _refusable(
-                lambda: review_store.add_action_item(
-                    url=url, title=title, owner=owner, due_date=due, week=week, now=datetime.now(), actor=_actor()
+                lambda: rd.add_action_item(
+                    url=url,
+                    title=title,
+                    owner=owner,
+                    due_date=due,
+                    week=week,
+                    now=datetime.now(),
+                    actor=signin.acting(),
                 ),
                 f"Added “{title.strip()}”.",
             )
@@ -186,7 +190,7 @@ def action_items(url: str, week: IsoWeek, today: date) -> pl.DataFrame:
             chosen = st.selectbox("Item", options=list(labels), format_func=labels.get, key="review_close_choice")
             if st.form_submit_button("Mark as done", icon=":material/task_alt:"):
                 _refusable(
-                    lambda: review_store.close_action_item(url=url, item_id=chosen, now=datetime.now(), actor=_actor()),
+                    lambda: rd.close_action_item(url=url, item_id=chosen, now=datetime.now(), actor=signin.acting()),
                     f"Closed “{labels[chosen]}”: it shows as done in the review of {IsoWeek.of(today)}.",
                 )
     return items
@@ -207,17 +211,17 @@ def meeting_notes(url: str, week: IsoWeek) -> dict | None:
     if st.session_state.get(NOTE_FOR_KEY) != str(week):  # another week picked: its saved text in the editor
         st.session_state[NOTE_FOR_KEY] = str(week)
         st.session_state[NOTE_KEY] = note["text"] if note else ""
-    actor = _actor()
+    actor = signin.acting()
     if actor is not None and actor.email != "local":  # signed in: the name is known
         st.session_state.setdefault("review_note_author", actor.name)
     with st.expander("Edit the notes", expanded=not (note and note["text"])):
         with st.form("review_notes", border=False):
             text = st.text_area(f"Notes for {week} (plain text)", key=NOTE_KEY, height=180)
-            author = st.text_input("Your name", key="review_note_author", max_chars=review_store.OWNER_CHARS)
+            author = st.text_input("Your name", key="review_note_author", max_chars=OWNER_CHARS)
             if st.form_submit_button("Save notes", icon=":material/save:"):
                 _refusable(
-                    lambda: review_store.save_meeting_note(
-                        url=url, week=week, text=text, author=author, now=datetime.now(), actor=_actor()
+                    lambda: rd.save_meeting_note(
+                        url=url, week=week, text=text, author=author, now=datetime.now(), actor=signin.acting()
                     ),
                     f"Saved the notes of {week}.",
                 )

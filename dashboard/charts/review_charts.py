@@ -6,26 +6,24 @@ from __future__ import annotations
 import plotly.graph_objects as go
 import polars as pl
 
-from dashboard.charts import ACCEPTED_COLOR, ACTUAL_COLOR, FONT, LOW_RATE_COLOR, RATE_COLOR, empty_figure
+from dashboard.charts.charts import ACCEPTED_COLOR, ACTUAL_COLOR, LOW_RATE_COLOR, RATE_COLOR, empty_figure, look
 
 WEEK_COLOR = RATE_COLOR
 LATE_COLOR = LOW_RATE_COLOR
 WAITING_COLOR = "#f0a35e"
 
 
+# The shared look, on white (the report prints these charts), with the legend above the plot, under the title:
+# below it, the legend would meet the x-axis title.
+REVIEW_LOOK = {
+    "legend": {"orientation": "h", "x": 0, "y": 1.02, "yanchor": "bottom", "traceorder": "normal"},
+    "plot_bgcolor": "white",
+    "paper_bgcolor": "white",
+}
+
+
 def _layout(title: str, height: int, **layout) -> dict:
-    return {
-        "title": {"text": title, "x": 0, "xanchor": "left", "font": {"size": 17}},
-        "font": {"family": FONT, "size": 13},
-        "height": height,
-        "margin": {"l": 10, "r": 10, "t": 90, "b": 10},
-        "hoverlabel": {"font": {"family": FONT}},
-        # Above the plot, under the title: below it, the legend would meet the x-axis title.
-        "legend": {"orientation": "h", "x": 0, "y": 1.02, "yanchor": "bottom", "traceorder": "normal"},
-        "plot_bgcolor": "white",
-        "paper_bgcolor": "white",
-        **layout,
-    }
+    return look(title, height, top=90, **{**REVIEW_LOOK, **layout})
 
 
 def trend_chart(trend: pl.DataFrame, *, week: str, title: str) -> go.Figure:

@@ -11,9 +11,8 @@ from datetime import date, datetime, time, timedelta
 import polars as pl
 import sqlalchemy as sa
 import streamlit as st
-from sqlmodel import Session, select
+from sqlmodel import select
 
-from dashboard import db
 from dashboard.config import Settings
 from dashboard.domain import ACTIVITY_COUNTS, CountingMode
 from dashboard.filters import FilterOptions, Filters
@@ -28,6 +27,7 @@ from dashboard.models import (
     ScoringModel,
     StageEvent,
 )
+from dashboard.store import db
 from queries import acceptance, backtest, funnel, propensity, rejection, sla, whatif
 from queries.leads import ATTRIBUTE, attribute_breakdown, filter_dimensions, lead_dimensions
 from queries.scoring import ScoringRule, component_scores
@@ -247,15 +247,9 @@ _seed_lock = threading.Lock()
 
 def database_is_empty(url: str) -> bool:
     """Create the schema if needed; True when the database has no data at all yet."""
-    engine = db.make_engine(url)
-    try:
-        db.create_schema(engine)
-        with Session(engine) as session:
-            return session.exec(select(sa.func.count()).select_from(ChannelRow)).one() == 0
-    except sa.exc.OperationalError as exc:
-        raise db.DatabaseUnavailable(db.describe_connection_error(engine.url, exc)) from exc
-    finally:
-        engine.dispose()
+    db.create_schema(url)
+    with db.transaction(url) as session:
+        return session.exec(select(sa.func.count()).select_from(ChannelRow)).one() == 0
 
 
 def seed_demo_once(settings: Settings, progress) -> bool:
@@ -418,6 +412,11 @@ def acceptance_frames(t: Tables, filters: Filters, *, order: str) -> Acceptance:
 def acceptance_view(url: str, filters: Filters, order: str) -> Acceptance:
     """The acceptance page's figures (cached per filters and sort order)."""
     return acceptance_frames(tables(url), filters, order=order)
+
+
+def leads_behind(view: Acceptance, selections: list[list[dict[str, str]]]) -> pl.DataFrame:
+    """The MQLs behind the bars and cells selected in each chart, newest first (acceptance.leads_behind)."""
+    return acceptance.leads_behind(view.outcomes.lazy(), *selections).collect()
 
 
 @dataclass(frozen=True)
@@ -750,8 +749,9 @@ def track_record(
     return track_record_frames(base, now=datetime.combine(today, time()), maturity_days=maturity_days, cutoff=moment)
 
 
-def invalidate() -> None:
-    """Forget everything read from the database; every write calls it, so every page shows the write at once."""
+def invalidate(*, keep: tuple = ()) -> None:
+    """Forget what was read from the database, but the caches in keep (those the write cannot have changed): every
+    write calls it, so every page shows the write at once."""
     for cached in (
         tables,
         whatif_base_view,
@@ -762,10 +762,13 @@ def invalidate() -> None:
         handoff_view,
         facts,
     ):
-        cached.clear()
+        if cached not in keep:
+            cached.clear()
     whatif_view.clear()
     whatif_headline.clear()
     track_record.clear()
+    if model_history not in keep:
+        model_history.clear()
 
 
 @st.cache_data(ttl=TTL_SECONDS, max_entries=8)

@@ -26,19 +26,20 @@ STAGE_COLORS = dict(
 IMMATURE_FILL = "rgba(255, 183, 77, 0.18)"
 
 
-def _look(title: str, height: int) -> dict:
-    """The layout every chart shares: title, font, size, margins."""
+def look(title: str, height: int, *, top: int = 60, **layout) -> dict:
+    """The layout every chart shares: title, font, size, margins (top: the room above the plot); layout adds to it."""
     return {
         "title": {"text": title, "x": 0, "xanchor": "left", "font": {"size": 17}},
         "font": {"family": FONT, "size": 13},
         "height": height,
-        "margin": {"l": 10, "r": 10, "t": 60, "b": 10},
+        "margin": {"l": 10, "r": 10, "t": top, "b": 10},
         "hoverlabel": {"font": {"family": FONT}},
+        **layout,
     }
 
 
 def _base(fig: go.Figure, *, title: str, height: int = 420) -> go.Figure:
-    fig.update_layout(**_look(title, height))
+    fig.update_layout(**look(title, height))
     return fig
 
 
@@ -514,7 +515,7 @@ WINS_COLOR = "#8e44ad"
 
 
 def _layout(title: str, height: int, **layout) -> dict:
-    return {**_look(title, height), "legend": {"orientation": "h", "y": -0.2, "x": 0}, **layout}
+    return look(title, height, **{"legend": {"orientation": "h", "y": -0.2, "x": 0}, **layout})
 
 
 def _subtitle(title: str, text: str) -> str:

@@ -27,9 +27,10 @@ import plotly.graph_objects as go
 import polars as pl
 from sqlalchemy.engine import make_url
 
-from dashboard import db, review_charts
-from dashboard import review_data as rd
+from dashboard.charts import review_charts
 from dashboard.config import load_settings
+from dashboard.data import review_data as rd
+from dashboard.store import db
 from queries.review import IsoWeek
 
 CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
@@ -346,13 +347,9 @@ def render(
 
 def load_review(url: str, week: IsoWeek, *, now: datetime, sla_hours: float, maturity_days: int) -> rd.Review:
     """The review of week read straight from the database at url (no Streamlit caches: for scripts)."""
-    from dashboard import data  # here, not at the top: its Streamlit caches log a warning each outside an app
+    from dashboard.data import data  # here, not at the top: its Streamlit caches log a warning each outside an app
 
-    engine = db.make_engine(url)
-    try:
-        db.create_schema(engine)  # a database made before the review existed gains its two tables
-    finally:
-        engine.dispose()
+    db.create_schema(url)  # a database made before the review existed gains its two tables
     t = data.read_tables(url)
     base: list = []
 

@@ -6,8 +6,8 @@ from datetime import date, datetime, time
 
 import polars as pl
 
-from dashboard import db
 from dashboard.models import AuditEntry
+from dashboard.store import db
 
 
 def audit_log(url: str, *, since: date, actions: tuple[str, ...] = (), who: str = "") -> pl.DataFrame:

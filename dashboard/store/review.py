@@ -1,5 +1,6 @@
-"""The weekly review's writes: action items (added, closed) and the week's meeting notes. One transaction each;
-each checks the actor's right to edit the review (keyword actor; None: local mode) and goes into the audit log."""
+"""The weekly review's repository: action items (added, closed) and the week's meeting notes, each in the session it
+is given; each checks the actor's right to edit the review (keyword actor; None: local mode) and goes into the audit
+log in that session."""
 
 from __future__ import annotations
 
@@ -8,17 +9,14 @@ from datetime import date, datetime
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
-from dashboard import db
-from dashboard.auth import Action, described, guarded
+from dashboard.auth import Action
 from dashboard.models import ActionItem, MeetingNote
 from dashboard.refusals import Refused
+from dashboard.store.audit import described, guarded
 from queries.review import IsoWeek
 
 TITLE_CHARS, OWNER_CHARS, NOTE_CHARS = 200, 80, 20_000
 OPEN, DONE = "open", "done"
-
-
-_transaction = db.transaction
 
 
 def _text(value: str, what: str, limit: int) -> str:
@@ -39,7 +37,7 @@ def _detached(session: Session, row):
 
 @guarded(Action.REVIEW, target=lambda k: described(action_item=k["title"], owner=k["owner"], week=str(k["week"])))
 def add_action_item(
-    *, url: str, title: str, owner: str, due_date: date | None, week: IsoWeek, now: datetime
+    *, session: Session, title: str, owner: str, due_date: date | None, week: IsoWeek, now: datetime
 ) -> ActionItem:
     """Record a new open action item agreed in the review of week; refused without a title, owner or a due date
     from today on."""
@@ -51,9 +49,8 @@ def add_action_item(
         created_at=now,
         created_week=str(week),
     )
-    with _transaction(url) as session:
-        session.add(item)
-        return _detached(session, item)
+    session.add(item)
+    return _detached(session, item)
 
 
 def _due(due_date: date | None, now: datetime) -> date:
@@ -65,35 +62,34 @@ def _due(due_date: date | None, now: datetime) -> date:
 
 
 @guarded(Action.REVIEW, target=lambda k: described(closed_action_item=k["item_id"]))
-def close_action_item(*, url: str, item_id: int, now: datetime) -> ActionItem:
+def close_action_item(*, session: Session, item_id: int, now: datetime) -> ActionItem:
     """Mark an open action item done now; refused when it does not exist or is already closed."""
-    with _transaction(url) as session:
-        # FOR UPDATE: two people closing the same item at once make one close, not two.
-        item = session.exec(select(ActionItem).where(ActionItem.id == item_id).with_for_update()).first()
-        if item is None:
-            raise Refused("That action item no longer exists: reload the page.")
-        if item.status == DONE:
-            raise Refused(f"“{item.title}” was already closed on {item.closed_at:%d %b %Y}.")
-        item.status, item.closed_at = DONE, now
-        session.add(item)
-        return _detached(session, item)
+    # FOR UPDATE: two people closing the same item at once make one close, not two.
+    item = session.exec(select(ActionItem).where(ActionItem.id == item_id).with_for_update()).first()
+    if item is None:
+        raise Refused("That action item no longer exists: reload the page.")
+    if item.status == DONE:
+        raise Refused(f"“{item.title}” was already closed on {item.closed_at:%d %b %Y}.")
+    item.status, item.closed_at = DONE, now
+    session.add(item)
+    return _detached(session, item)
 
 
 @guarded(Action.REVIEW, target=lambda k: described(meeting_note=str(k["week"])))
-def save_meeting_note(*, url: str, week: IsoWeek, text: str, author: str, now: datetime) -> MeetingNote:
+def save_meeting_note(*, session: Session, week: IsoWeek, text: str, author: str, now: datetime) -> MeetingNote:
     """Save the notes of week's review (replacing the earlier text); refused without an author or when too long."""
     author = _text(author, "your name", OWNER_CHARS)
     text = (text or "").strip()
     if len(text) > NOTE_CHARS:
         raise Refused(f"The notes are too long: at most {NOTE_CHARS:,} characters.")
+    note = session.exec(select(MeetingNote).where(MeetingNote.week == str(week)).with_for_update()).first()
+    if note is None:
+        note = MeetingNote(week=str(week), text=text, author=author, updated_at=now)
+    else:
+        note.text, note.author, note.updated_at = text, author, now
+    session.add(note)
     try:
-        with _transaction(url) as session:
-            note = session.exec(select(MeetingNote).where(MeetingNote.week == str(week)).with_for_update()).first()
-            if note is None:
-                note = MeetingNote(week=str(week), text=text, author=author, updated_at=now)
-            else:
-                note.text, note.author, note.updated_at = text, author, now
-            session.add(note)
-            return _detached(session, note)
+        session.flush()
     except sa.exc.IntegrityError as exc:  # the same week's first notes saved by someone else a moment ago
         raise Refused(f"Someone else saved the notes of {week} a moment ago: reload the page and try again.") from exc
+    return _detached(session, note)

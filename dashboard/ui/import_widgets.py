@@ -8,10 +8,12 @@ from pathlib import Path
 
 import streamlit as st
 
-from dashboard import components, data, ingest
-from dashboard.db import DatabaseUnavailable
+from dashboard import ingest
+from dashboard.data import data
 from dashboard.domain import CHANNELS, DISQUALIFICATION_REASONS, REJECTION_REASONS, STAGE_LABELS, Stage
 from dashboard.refusals import Refused
+from dashboard.store.db import DatabaseUnavailable
+from dashboard.ui import components
 
 NOT_IN_FILE = "— not in the file —"
 PRESET_LABELS = {"generic": "Generic", "hubspot": "HubSpot contacts export", "salesforce": "Salesforce leads report"}
@@ -54,11 +56,7 @@ def choose_mapping() -> ingest.Mapping:
     preset = left.selectbox(
         "Start from a preset",
         options=ingest.preset_names(),
-        format_func={
-            "generic": "Generic",
-            "hubspot": "HubSpot contacts export",
-            "salesforce": "Salesforce leads report",
-        }.get,
+        format_func=PRESET_LABELS.get,
         key="import_preset",
     )
     saved = right.file_uploader("…or a saved mapping (TOML)", type=["toml"], key="import_mapping_file")

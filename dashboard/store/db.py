@@ -1,7 +1,10 @@
-"""Database engine, schema creation and bulk frame I/O (ADBC); no queries."""
+"""The database: one engine per URL for the process, one transaction(), one sentence for a database that fails;
+schema creation and bulk frame I/O (ADBC). No queries."""
 
 from __future__ import annotations
 
+import functools
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -9,7 +12,8 @@ from pathlib import Path
 import polars as pl
 import sqlalchemy as sa
 from sqlalchemy import event
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine import Connection, Engine, make_url
+from sqlalchemy.pool import NullPool
 from sqlmodel import Session, SQLModel
 
 from dashboard import models  # noqa: F401  (registers the tables on SQLModel.metadata)
@@ -19,56 +23,9 @@ class DatabaseUnavailable(RuntimeError):
     """The database could not be reached or opened; the message says what to check."""
 
 
-def make_engine(url: str) -> Engine:
-    """A SQLAlchemy engine for url; SQLite files get WAL and foreign keys."""
-    parsed = make_url(url)
-    if parsed.get_backend_name() == "sqlite":
-        if parsed.database:
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = sa.create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
-
-        @event.listens_for(engine, "connect")
-        def _sqlite_pragmas(dbapi_connection, _record):
-            cursor = dbapi_connection.cursor()
-            cursor.execute("PRAGMA journal_mode=WAL")
-            cursor.execute("PRAGMA foreign_keys=ON")
-            cursor.close()
-
-        return engine
-    return sa.create_engine(url, pool_pre_ping=True)
-
-
-def create_schema(engine: Engine) -> None:
-    """Create every table and index that does not exist yet, and add columns that a newer version defines."""
-    try:
-        SQLModel.metadata.create_all(engine)
-        _add_missing_columns(engine)
-    except sa.exc.OperationalError as exc:
-        raise DatabaseUnavailable(describe_connection_error(engine.url, exc)) from exc
-
-
-def _add_missing_columns(engine: Engine) -> None:
-    # A database made by an earlier version lacks the columns added since; each new column is nullable or has
-    # a default, so adding it keeps every existing row valid.
-    inspector = sa.inspect(engine)
-    with engine.begin() as conn:
-        for table in SQLModel.metadata.sorted_tables:
-            present = {c["name"] for c in inspector.get_columns(table.name)}
-            for column in table.columns:
-                if column.name in present:
-                    continue
-                kind = column.type.compile(dialect=engine.dialect)
-                clause = f"ALTER TABLE {table.name} ADD COLUMN {column.name} {kind}"
-                if not column.nullable and column.server_default is not None:
-                    default = column.server_default.arg
-                    literal = default if isinstance(default, str) else default.compile(dialect=engine.dialect)
-                    clause += f" NOT NULL DEFAULT {literal}"
-                conn.execute(sa.text(clause))  # names and types come from the schema, never from input
-
-
-def describe_connection_error(url: sa.URL, exc: Exception) -> str:
+def describe_connection_error(url: str | sa.URL, exc: BaseException) -> str:
     """A sentence for a person: which database failed and what to check."""
-    where = url.render_as_string(hide_password=True)
+    where = make_url(url).render_as_string(hide_password=True)
     first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     return (
         f"Handoff cannot reach its database ({where}): {first_line}. "
@@ -77,21 +34,88 @@ def describe_connection_error(url: sa.URL, exc: Exception) -> str:
 
 
 @contextmanager
-def transaction(url: str) -> Iterator[Session]:
-    """A session whose work is committed at the end, or rolled back entirely with a clear error."""
-    engine = make_engine(url)
+def reporting(url: str | sa.URL, *errors: type[BaseException]) -> Iterator[None]:
+    """The one place a failing database becomes DatabaseUnavailable, whose message is the sentence a user sees.
+
+    errors: what means "cannot reach or open the database" at this point; SQLAlchemy's OperationalError unless
+    given (ADBC raises its drivers' own errors, so its callers name them).
+    """
+    caught = errors or (sa.exc.OperationalError,)
     try:
-        with Session(engine) as session, session.begin():
-            yield session
-    except sa.exc.OperationalError as exc:
-        raise DatabaseUnavailable(describe_connection_error(engine.url, exc)) from exc
-    finally:
-        engine.dispose()
+        yield
+    except caught as exc:
+        raise DatabaseUnavailable(describe_connection_error(url, exc)) from exc
 
 
-def session(engine: Engine) -> Session:
-    """A new ORM session on engine."""
-    return Session(engine)
+_engine_lock = threading.Lock()
+
+
+def engine(url: str) -> Engine:
+    """The engine for url, made once for the life of the process (every session and thread shares it)."""
+    with _engine_lock:
+        return _engine(url)
+
+
+@functools.cache
+def _engine(url: str) -> Engine:
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        return sa.create_engine(url, pool_pre_ping=True)
+    if parsed.database:
+        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+    # No pool: a SQLite connection costs little to open, and none stays open beside the ADBC driver's, which
+    # writes the same file.
+    made = sa.create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, poolclass=NullPool)
+
+    @event.listens_for(made, "connect")
+    def _sqlite_pragmas(dbapi_connection, _record):
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+    return made
+
+
+@contextmanager
+def transaction(url: str) -> Iterator[Session]:
+    """A session whose work is committed at the end, or rolled back entirely (a database that fails is reported as
+    DatabaseUnavailable)."""
+    with reporting(url), Session(engine(url)) as session, session.begin():
+        yield session
+
+
+@contextmanager
+def connection(url: str) -> Iterator[Connection]:
+    """A connection for reading (a database that fails is reported as DatabaseUnavailable)."""
+    with reporting(url), engine(url).connect() as connected:
+        yield connected
+
+
+def create_schema(url: str) -> None:
+    """Create every table and index that does not exist yet, and add columns that a newer version defines."""
+    with reporting(url):
+        SQLModel.metadata.create_all(engine(url))
+        _add_missing_columns(engine(url))
+
+
+def _add_missing_columns(bound: Engine) -> None:
+    # A database made by an earlier version lacks the columns added since; each new column is nullable or has
+    # a default, so adding it keeps every existing row valid.
+    inspector = sa.inspect(bound)
+    with bound.begin() as conn:
+        for table in SQLModel.metadata.sorted_tables:
+            present = {c["name"] for c in inspector.get_columns(table.name)}
+            for column in table.columns:
+                if column.name in present:
+                    continue
+                kind = column.type.compile(dialect=bound.dialect)
+                clause = f"ALTER TABLE {table.name} ADD COLUMN {column.name} {kind}"
+                if not column.nullable and column.server_default is not None:
+                    default = column.server_default.arg
+                    literal = default if isinstance(default, str) else default.compile(dialect=bound.dialect)
+                    clause += f" NOT NULL DEFAULT {literal}"
+                conn.execute(sa.text(clause))  # names and types come from the schema, never from input
 
 
 def adbc_uri(url: str) -> str:
@@ -105,7 +129,7 @@ def adbc_uri(url: str) -> str:
 def adbc_connect(url: str):
     """A DB-API connection over ADBC (not autocommitting: the caller commits or rolls back)."""
     parsed = make_url(url)
-    try:
+    with reporting(url, Exception):  # ADBC raises driver-specific errors; here all mean "cannot connect"
         if parsed.get_backend_name() == "sqlite":
             import adbc_driver_sqlite.dbapi as driver
 
@@ -113,8 +137,6 @@ def adbc_connect(url: str):
         import adbc_driver_postgresql.dbapi as driver
 
         return driver.connect(adbc_uri(url))
-    except Exception as exc:  # ADBC raises driver-specific errors; all mean "cannot connect"
-        raise DatabaseUnavailable(describe_connection_error(parsed, exc)) from exc
 
 
 def _columns(table: type[SQLModel]) -> list[sa.Column]:
@@ -183,8 +205,6 @@ def read_table(table: type[SQLModel], *, url: str) -> pl.DataFrame:
     """All rows of table as a polars frame with the schema's types, read in bulk over ADBC."""
     names = ", ".join(c.name for c in _columns(table))
     query = f"SELECT {names} FROM {table.__tablename__}"  # table and column names come from the schema
-    try:
+    with reporting(url, Exception):  # ADBC raises driver-specific errors; here all mean "cannot read"
         frame = pl.read_database_uri(query, adbc_uri(url), engine="adbc")
-    except Exception as exc:  # ADBC raises driver-specific errors; all mean "cannot read"
-        raise DatabaseUnavailable(describe_connection_error(make_url(url), exc)) from exc
     return _conformed(frame, table)

@@ -7,9 +7,13 @@ from datetime import date, datetime
 import polars as pl
 import streamlit as st
 
-from dashboard import components, data, store
-from dashboard.db import DatabaseUnavailable
+from dashboard.data import data, scoring_data
 from dashboard.domain import ScoreComponent
+from dashboard.refusals import Refused
+from dashboard.store.db import DatabaseUnavailable
+from dashboard.store.scoring import rule_of
+from dashboard.ui import components, signin
+from dashboard.ui.columns import columns
 from queries.scoring import ScoringRule
 from queries.whatif import LiveRule
 
@@ -262,10 +266,9 @@ def reconciliation_note(total: dict, base: data.WhatIfBase, start: date) -> None
 
 
 FIGURE_COLUMNS = {
-    "campaign": st.column_config.TextColumn("Campaign"),
-    "channel_label": st.column_config.TextColumn("Channel"),
+    **columns("campaign", "channel_label"),
     "baseline_mqls": st.column_config.NumberColumn("Live rule MQLs", format="localized"),
-    "projected_mqls": st.column_config.NumberColumn("Projected MQLs", format="localized"),
+    **columns("projected_mqls"),
     "mql_change": st.column_config.NumberColumn("Change", format="%+d"),
     "baseline_rate": st.column_config.NumberColumn("Live rule acceptance", format="percent"),
     "projected_rate": st.column_config.NumberColumn("Projected acceptance", format="percent"),
@@ -274,9 +277,9 @@ FIGURE_COLUMNS = {
     "baseline_wins": st.column_config.NumberColumn("Live rule wins", format="%.1f"),
     "projected_wins": st.column_config.NumberColumn("Projected wins", format="%.1f"),
     "lost_accepted": st.column_config.NumberColumn("Accepted lost", format="localized"),
-    "lost_wins": st.column_config.NumberColumn("Wins lost", format="localized"),
+    **columns("lost_wins"),
     "added": st.column_config.NumberColumn("Added", format="localized"),
-    "estimated_share": st.column_config.NumberColumn("Estimated share", format="percent"),
+    **columns("estimated_share"),
 }
 
 
@@ -288,9 +291,7 @@ def figures_table(frame: pl.DataFrame, *, label: str, file_stem: str) -> None:
 
 
 LIST_COLUMNS = {
-    "external_id": st.column_config.TextColumn("Lead"),
-    "campaign": st.column_config.TextColumn("Campaign"),
-    "channel_label": st.column_config.TextColumn("Channel"),
+    **columns("external_id", "campaign", "channel_label"),
     "created_at": st.column_config.DatetimeColumn("Created", format="YYYY-MM-DD"),
     "score": st.column_config.NumberColumn("Score (proposal)", format="%.1f"),
     "won": st.column_config.CheckboxColumn("Won"),
@@ -310,14 +311,10 @@ def leads_list(frame: pl.DataFrame, *, total: int, columns: list[str], file_stem
     components.table_downloads(every, file_stem=file_stem, what="all")
 
 
-def _actor():
-    return st.session_state.get("actor")
-
-
 def scenario_panel(url: str, rule: ScoringRule, view_of) -> None:
     """Save the proposal as a named scenario, compare saved ones side by side, apply one as the active model."""
     try:
-        saved = store.scenarios(url=url)
+        saved = scoring_data.scenarios(url)
     except DatabaseUnavailable as exc:
         st.error(str(exc), icon=":material/cloud_off:")
         return
@@ -329,10 +326,10 @@ def scenario_panel(url: str, rule: ScoringRule, view_of) -> None:
         note = st.text_input("Note", key="whatif_scenario_note", max_chars=500)
         if st.form_submit_button("Save scenario", icon=":material/save:"):
             try:
-                store.save_scenario(
-                    url=url, name=name, author=author, note=note, rule=rule, now=datetime.now(), actor=_actor()
+                scoring_data.save_scenario(
+                    url=url, name=name, author=author, note=note, rule=rule, now=datetime.now(), actor=signin.acting()
                 )
-            except (store.Refused, DatabaseUnavailable) as exc:
+            except (Refused, DatabaseUnavailable) as exc:
                 st.error(str(exc))
             else:
                 st.toast(f"Saved “{name.strip()}”.", icon=":material/check:")
@@ -344,7 +341,7 @@ def scenario_panel(url: str, rule: ScoringRule, view_of) -> None:
     picked = st.multiselect("Compare", options=names, default=names[:3], key="whatif_compare")
     rows = []
     for scenario in (s for s in saved if s.name in picked):
-        scenario_rule = store.rule_of(scenario)
+        scenario_rule = rule_of(scenario)
         total = view_of(scenario_rule).total.row(0, named=True)
         rows.append(_comparison_row(scenario.name, scenario.author, scenario_rule, total))
     rows.append(_comparison_row("Current proposal", "", rule, view_of(rule).total.row(0, named=True)))
@@ -359,18 +356,17 @@ def scenario_panel(url: str, rule: ScoringRule, view_of) -> None:
         if st.form_submit_button("Apply as the active model", type="primary", icon=":material/published_with_changes:"):
             chosen = next(s for s in saved if s.name == choice)
             try:
-                version = store.apply_rule(
+                version = scoring_data.apply_rule(
                     url=url,
-                    rule=store.rule_of(chosen),
+                    rule=rule_of(chosen),
                     author=applier,
                     reason=reason,
                     now=datetime.now(),
-                    actor=_actor(),
+                    actor=signin.acting(),
                 )
-            except (store.Refused, DatabaseUnavailable) as exc:
+            except (Refused, DatabaseUnavailable) as exc:
                 st.error(str(exc))
             else:
-                data.invalidate()
                 st.session_state["whatif_applied"] = f"“{choice}” is now scoring model v{version.version}."
                 st.rerun()
 
@@ -381,11 +377,10 @@ COMPARISON_COLUMNS = {
     "threshold": st.column_config.NumberColumn("Threshold", format="%.0f"),
     "weights": st.column_config.TextColumn("Weights D/F/B/E"),
     "gates": st.column_config.TextColumn("Gates"),
-    "projected_mqls": st.column_config.NumberColumn("Projected MQLs", format="localized"),
+    **columns("projected_mqls"),
     "projected_rate": st.column_config.NumberColumn("Acceptance", format="percent"),
     "projected_wins": st.column_config.NumberColumn("Wins", format="%.0f"),
-    "lost_wins": st.column_config.NumberColumn("Wins lost", format="localized"),
-    "estimated_share": st.column_config.NumberColumn("Estimated share", format="percent"),
+    **columns("lost_wins", "estimated_share"),
 }
 
 
