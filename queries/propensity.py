@@ -16,6 +16,7 @@ simply have not had time to reach SQL or a win do not pull the probabilities dow
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 import numpy as np
 import polars as pl
@@ -165,3 +166,27 @@ def fit_propensities(decided: pl.DataFrame, *, seed: int = 0, crm: bool = False)
         sql=fit(accepted, outcome="sql", seed=seed, features=features),
         win=fit(reached_sql, outcome="won", seed=seed, features=features),
     )
+
+
+def reached_by_age(leads: pl.DataFrame, *, at: str, now: datetime, horizon_days: int) -> dict[int, float]:
+    """For each age in whole days (0..horizon_days), the share of the leads that got to a step (column at: when)
+    within the horizon that had got there by that age since creation: how far an eventual outcome has come by now.
+
+    Measured on leads old enough to have had the whole horizon; without any, every age gets 1 (nothing to scale by).
+    """
+    done = leads.filter(
+        (pl.col("created_at") <= now - timedelta(days=horizon_days))
+        & pl.col(at).is_not_null()
+        & ((pl.col(at) - pl.col("created_at")) <= timedelta(days=horizon_days))
+    )
+    if done.is_empty():
+        return dict.fromkeys(range(horizon_days + 1), 1.0)
+    delays = (done[at] - done["created_at"]).dt.total_seconds().to_numpy() / 86_400
+    return {age: float((delays <= age).mean()) for age in range(horizon_days + 1)}
+
+
+def as_of_now(p: pl.Expr, shares: dict[int, float], *, now: datetime) -> pl.Expr:
+    """p (an eventual chance) scaled to the chance of having got there by now, from the lead's age in whole days."""
+    horizon = max(shares)
+    age = ((pl.lit(now) - pl.col("created_at")).dt.total_days()).clip(0, horizon)
+    return p * age.replace_strict(shares, return_dtype=pl.Float64)

@@ -91,3 +91,29 @@ def test_missing_steps_fall_back_to_zero_and_the_assumed_error():
 )
 def test_calibration_error(predicted, observed, expected):
     assert propensity.calibration_error(predicted, observed) == pytest.approx(expected)
+
+
+def test_reached_by_age_and_as_of_now():
+    from datetime import datetime, timedelta
+
+    from queries.propensity import as_of_now, reached_by_age
+
+    now = datetime(2026, 6, 1)
+    created = [now - timedelta(days=d) for d in (40, 40, 40, 40, 3)]
+    # mature leads reached SQL 1, 2, 10 days after creation, one never; the young one is not measured
+    sql_at = [
+        created[0] + timedelta(days=1),
+        created[1] + timedelta(days=2),
+        created[2] + timedelta(days=10),
+        None,
+        None,
+    ]
+    leads = pl.DataFrame({"created_at": created, "sql_at": sql_at})
+    shares = reached_by_age(leads, at="sql_at", now=now, horizon_days=30)
+    assert (shares[0], shares[1], shares[2], shares[9], shares[10], shares[30]) == pytest.approx(
+        (0, 1 / 3, 2 / 3, 2 / 3, 1, 1)
+    )
+    scaled = leads.with_columns(p=pl.lit(0.6)).select(as_of_now(pl.col("p"), shares, now=now).alias("p"))["p"]
+    # the old leads keep their chance; the lead 3 days old has had the time two in three of them needed
+    assert scaled.to_list() == pytest.approx([0.6, 0.6, 0.6, 0.6, 0.4])
+    assert reached_by_age(leads.head(0), at="sql_at", now=now, horizon_days=5) == dict.fromkeys(range(6), 1.0)

@@ -157,3 +157,17 @@ def test_the_backtest_sees_nothing_after_its_cutoff(seeded):
     honest, upside_down = backtest.forecast(base.frame, **kwargs), backtest.forecast(flipped, **kwargs)
     assert honest.projected_rate == upside_down.projected_rate
     assert honest.actual_rate + upside_down.actual_rate == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("weeks", [4, 8, 12])
+def test_estimates_are_counted_as_of_now_like_what_they_are_set_beside(seeded, weeks):
+    """A young lead has had less time to reach SQL or a win: its estimate is the chance of having got there by now,
+    as the observed leads beside it are counted by now. Checked on the recent MQLs, whose outcomes by now are known:
+    the as-of-now estimate is near them, the eventual chance far above."""
+    _, base = seeded
+    recent = base.frame.filter(pl.col("mql") & (pl.col("created_at") > PLAN.now - timedelta(weeks=weeks)))
+    eventual = recent.with_columns(**base.propensities.expressions())
+    for outcome, p, tolerance in (("sql", "p_sql", 0.10), ("won", "p_win", 0.25)):
+        observed, now, later = recent[outcome].sum(), recent[p].sum(), eventual[p].sum()
+        assert abs(now - observed) < abs(later - observed), outcome
+        assert abs(now - observed) <= tolerance * observed, (outcome, now, observed)

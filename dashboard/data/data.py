@@ -589,8 +589,17 @@ def whatif_base_frames(t: Tables, *, now: datetime, maturity_days: int, crm: boo
         )
     )
     fitted = propensity.fit_propensities(decided, crm=crm)
-    frame = base.with_columns(**fitted.expressions()).drop(
-        "company_size_band", "revenue_band", "owner_rep_id", strict=False
+    # One horizon for every lead, as of now: a lead added by a proposal gets the chance it would have had by now of
+    # reaching SQL or a win, as the leads it is counted beside are counted by what they did by now.
+    sql_by_age = propensity.reached_by_age(base, at="sql_at", now=now, horizon_days=maturity_days)
+    won_by_age = propensity.reached_by_age(base, at="customer_at", now=now, horizon_days=maturity_days)
+    frame = (
+        base.with_columns(**fitted.expressions())
+        .with_columns(
+            propensity.as_of_now(pl.col("p_sql"), sql_by_age, now=now).alias("p_sql"),
+            propensity.as_of_now(pl.col("p_win"), won_by_age, now=now).alias("p_win"),
+        )
+        .drop("company_size_band", "revenue_band", "owner_rep_id", strict=False)
     )
     capacity = dict(t.reps.filter(pl.col("active")).group_by("tier").agg(pl.col("weekly_capacity").sum()).iter_rows())
     return WhatIfBase(
