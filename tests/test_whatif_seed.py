@@ -14,8 +14,10 @@ import polars as pl
 import pytest
 
 from dashboard.data.data import read_tables, whatif_base_frames, whatif_frames
+from dashboard.data.review_data import decisions_table, review_frames
 from dashboard.filters import Filters
 from queries import backtest, whatif
+from queries.review import IsoWeek
 from seed import populate
 from seed import reference as ref
 from seed.generator import MISROUTED_ACCEPTANCE, Plan, misrouted_leads, true_propensities
@@ -171,3 +173,17 @@ def test_estimates_are_counted_as_of_now_like_what_they_are_set_beside(seeded, w
         observed, now, later = recent[outcome].sum(), recent[p].sum(), eventual[p].sum()
         assert abs(now - observed) < abs(later - observed), outcome
         assert abs(now - observed) <= tolerance * observed, (outcome, now, observed)
+
+
+def test_the_weekly_review_decision_log_shows_the_forecast_made_at_the_change(seeded):
+    tables, base = seeded
+
+    def forecast(cutoff, until, rule):
+        return backtest.forecast(base.frame, cutoff=cutoff, until=until, rule=rule, now=PLAN.now, maturity_days=56)
+
+    week = IsoWeek.of(PLAN.now.date()).shifted(-1)
+    review = review_frames(tables, week, sla_hours=24, now=PLAN.now, forecast=forecast)
+    change = review.decisions.filter(pl.col("version") == base.models[-1].version).row(0, named=True)
+    assert change["forecast_rate_low"] <= change["forecast_actual_rate"] <= change["forecast_rate_high"]
+    text = decisions_table(review.decisions)
+    assert text.item(0, "Forecast when it went live, against what happened").endswith(": held")

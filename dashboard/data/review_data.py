@@ -16,13 +16,14 @@ from dashboard.filters import Filters
 from dashboard.models import ActionItem, MeetingNote
 from dashboard.store import db
 from dashboard.store import review as review_store
-from queries import review
+from queries import backtest, review
 from queries.acceptance import SMALL_SAMPLE
 from queries.review import HEADLINE, IsoWeek
 from queries.scoring import ScoringRule
 
 if TYPE_CHECKING:  # data.data sets up Streamlit caches on import: a script uses this module without them
     from dashboard.data.data import Tables, WhatIf
+    from queries.backtest import Forecast
 
 TREND_WEEKS = 12
 TOP_MOVERS = 5
@@ -30,6 +31,8 @@ TOP_MOVERS = 5
 LOWER_IS_BETTER = {"median_hours"}
 # The what-if's projection for one period and rule: data.whatif_view on the page, data.whatif_frames in a script.
 Projector = Callable[[Filters, ScoringRule], "WhatIf"]
+# The what-if's track record: the forecast made at a change (cut-off, until, rule), from what was known then.
+Forecaster = Callable[[datetime, datetime, ScoringRule], "Forecast"]
 RULE_FIELDS = tuple(ScoringRule.__dataclass_fields__)
 
 
@@ -73,9 +76,16 @@ def unsupported(facts) -> dict[str, str]:
 
 
 def review_frames(
-    t: Tables, week: IsoWeek, *, sla_hours: float, now: datetime, project: Projector | None = None
+    t: Tables,
+    week: IsoWeek,
+    *,
+    sla_hours: float,
+    now: datetime,
+    project: Projector | None = None,
+    forecast: Forecaster | None = None,
 ) -> Review:
-    """The review of week from the tables; project (the what-if) adds the estimate to each scoring-model change."""
+    """The review of week from the tables; project (the what-if) adds the estimate to each scoring-model change, and
+    forecast its track record (the forecast made when it went live, against what happened)."""
     mqls, events = _dated(t)
     trend_weeks = [week.shifted(-k) for k in range(TREND_WEEKS - 1, -1, -1)]
     frames = pl.collect_all(
@@ -115,7 +125,7 @@ def review_frames(
         rejections,
         breaches,
         load,
-        decisions=with_projections(changes, project),
+        decisions=with_forecasts(with_projections(changes, project), forecast, now=now),
         notes=tuple(dict.fromkeys(gaps.values())),
     )
 
@@ -149,6 +159,35 @@ def with_projections(changes: pl.DataFrame, project: Projector | None) -> pl.Dat
     return pl.concat([changes, pl.DataFrame(rows, schema=columns)], how="horizontal")
 
 
+FORECAST_COLUMNS = {
+    "forecast_rate": pl.Float64,
+    "forecast_rate_low": pl.Float64,
+    "forecast_rate_high": pl.Float64,
+    "forecast_actual_rate": pl.Float64,
+    "forecast_decided": pl.Int64,
+}
+
+
+def with_forecasts(changes: pl.DataFrame, forecast: Forecaster | None, *, now: datetime) -> pl.DataFrame:
+    """changes with the forecast made when each went live (fitted on what was known then) for the leads it handed
+    to sales after, and what those leads did: acceptance forecast with its 95% interval, and actual."""
+    rows = []
+    for change in changes.iter_rows(named=True):
+        values = dict.fromkeys(FORECAST_COLUMNS)
+        if forecast is not None:
+            rule = ScoringRule(**{name: change[name] for name in RULE_FIELDS})
+            result = forecast(change["active_from"], change.get("active_to") or now, rule)
+            values.update(
+                forecast_rate=result.projected_rate,
+                forecast_rate_low=result.rate_low,
+                forecast_rate_high=result.rate_high,
+                forecast_actual_rate=result.actual_rate,
+                forecast_decided=result.decided,
+            )
+        rows.append(values)
+    return pl.concat([changes, pl.DataFrame(rows, schema=FORECAST_COLUMNS)], how="horizontal")
+
+
 def review_view(url: str, week: IsoWeek, *, sla_hours: float, today: date, maturity_days: int) -> Review:
     """The review of week from the app's cached tables, with the what-if's cached estimates."""
     from dashboard.data import data
@@ -160,6 +199,14 @@ def review_view(url: str, week: IsoWeek, *, sla_hours: float, today: date, matur
         sla_hours=sla_hours,
         now=now,
         project=lambda filters, rule: data.whatif_view(url, filters, rule, today, maturity_days),
+        forecast=lambda cutoff, until, rule: backtest.forecast(
+            data.whatif_base_view(url, today, maturity_days).frame,
+            cutoff=cutoff,
+            until=until,
+            rule=rule,
+            now=now,
+            maturity_days=maturity_days,
+        ),
     )
 
 
@@ -389,6 +436,7 @@ DECISION_COLUMNS = (
     Column("mqls", "MQLs per week, before → after"),
     Column("acceptance", "Acceptance, before → after"),
     Column("projected", "What-if projected for it (estimated)"),
+    Column("track_record", "Forecast when it went live, against what happened"),
 )
 ACTION_COLUMNS = (
     Column("title", "Action"),
@@ -429,6 +477,19 @@ def _projection(row: dict) -> str:
     return f"{change_text(projected - live, 'count')} MQLs per week{relative}; {acceptance}"
 
 
+def _track_record(row: dict) -> str:
+    """The forecast made when the change went live against what happened: whether its interval held."""
+    rate, low, high, actual = (row.get(k) for k in ("forecast_rate", "forecast_rate_low", "forecast_rate_high",
+                                                    "forecast_actual_rate"))  # fmt: skip
+    if rate is None or actual is None:
+        return "–"
+    held = "held" if low <= actual <= high else "missed"
+    return (
+        f"acceptance forecast {figure_text(rate, 'rate')} ({figure_text(low, 'rate')}–{figure_text(high, 'rate')}), "
+        f"{figure_text(actual, 'rate')} happened on {row['forecast_decided']:,} decided MQLs: {held}"
+    )
+
+
 def decisions_table(frame: pl.DataFrame) -> pl.DataFrame:
     """The scoring-model changes as text: what changed, when, and what happened against the estimate."""
     rows = frame.iter_rows(named=True)
@@ -441,6 +502,7 @@ def decisions_table(frame: pl.DataFrame) -> pl.DataFrame:
             + (f" (first {row['weeks_after']:.1f} weeks)" if row["weeks_after"] < review.AVERAGE_WEEKS else ""),
             "acceptance": _before_after(row["rate_before"], row["rate_after"], "rate"),
             "projected": _projection(row),
+            "track_record": _track_record(row),
         }
         for row in rows
     ]

@@ -31,6 +31,7 @@ from dashboard.charts import review_charts
 from dashboard.config import load_settings
 from dashboard.data import review_data as rd
 from dashboard.store import db
+from queries import backtest
 from queries.review import IsoWeek
 
 CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
@@ -353,12 +354,20 @@ def load_review(url: str, week: IsoWeek, *, now: datetime, sla_hours: float, mat
     t = data.read_tables(url)
     base: list = []
 
-    def project(filters, rule):
+    def scored():
         if not base:  # scoring every lead is the slow part: only when there is a change to estimate
             base.append(data.whatif_base_frames(t, now=now, maturity_days=maturity_days))
-        return data.whatif_frames(base[0], filters, rule)
+        return base[0]
 
-    return rd.review_frames(t, week, sla_hours=sla_hours, now=now, project=project)
+    def project(filters, rule):
+        return data.whatif_frames(scored(), filters, rule)
+
+    def forecast(cutoff, until, rule):
+        return backtest.forecast(
+            scored().frame, cutoff=cutoff, until=until, rule=rule, now=now, maturity_days=maturity_days
+        )
+
+    return rd.review_frames(t, week, sla_hours=sla_hours, now=now, project=project, forecast=forecast)
 
 
 def _arguments(argv: list[str] | None) -> argparse.Namespace:

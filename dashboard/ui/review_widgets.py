@@ -129,7 +129,9 @@ def breaches_and_load(review: rd.Review) -> None:
 def decision_log(review: rd.Review) -> None:
     st.caption(
         "MQLs per week and acceptance in the (up to) four weeks after each scoring-model change against the four "
-        "weeks before. The what-if column is **estimated**: the new rule replayed on the weeks before it took effect."
+        "weeks before. The what-if column is **estimated**: the new rule replayed on the weeks before it took effect. "
+        "The forecast column is the page's track record: what it would have forecast for the leads the new rule "
+        "handed to sales, from what was known when it went live, against what they did."
     )
     _table(
         rd.decisions_table(review.decisions) if review.decisions.height else pl.DataFrame(),
