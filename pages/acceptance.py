@@ -1,5 +1,7 @@
 """SAL acceptance by channel and campaign: rates with counts and intervals, trend, drill-down."""
 
+from datetime import date
+
 import streamlit as st
 
 from dashboard.charts import charts
@@ -66,7 +68,12 @@ matrix = st.plotly_chart(
     selection_mode="points",
 )
 st.plotly_chart(
-    charts.weekly_acceptance_chart(view.weekly, view.weekly_previous, title="Weekly acceptance by channel"),
+    charts.weekly_acceptance_chart(
+        view.weekly,
+        view.weekly_previous,
+        title="Weekly acceptance by channel",
+        period=charts.complete_period(filters.start, filters.end, date.today()),
+    ),
     key="acceptance_weekly",
 )
 if breakdown := components.attribute_picker(view.by_attribute, key="acceptance_attribute"):

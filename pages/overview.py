@@ -51,7 +51,10 @@ st.plotly_chart(
 trend_title = "Leads per week by creation week (cohorts)" if cohort else "Stage entries per week"
 st.plotly_chart(
     charts.weekly_trend_chart(
-        overview.weekly, title=trend_title, immature_from=overview.immature_since.date() if cohort else None
+        overview.weekly,
+        title=trend_title,
+        immature_from=overview.immature_since.date() if cohort else None,
+        period=charts.complete_period(filters.start, filters.end, date.today()),
     ),
     key="overview_trend",
 )

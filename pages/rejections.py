@@ -1,5 +1,7 @@
 """Rejection feedback: why sales rejects MQLs, who can fix each kind, and the reps' own words."""
 
+from datetime import date
+
 import streamlit as st
 
 from dashboard.charts import charts
@@ -51,7 +53,14 @@ for column, kind in zip(st.columns(len(ReasonKind)), ReasonKind, strict=True):
         column.page_link("pages/whatif.py", label="Try other scoring criteria in the what-if", icon=":material/tune:")
 
 st.plotly_chart(charts.pareto_chart(view.pareto, title="Pareto of rejection reasons"), key="rejections_pareto")
-st.plotly_chart(charts.weekly_kind_chart(view.weekly, title="Rejections per week by kind"), key="rejections_weekly")
+st.plotly_chart(
+    charts.weekly_kind_chart(
+        view.weekly,
+        title="Rejections per week by kind",
+        period=charts.complete_period(filters.start, filters.end, date.today()),
+    ),
+    key="rejections_weekly",
+)
 left, right = st.columns(2)
 left.plotly_chart(
     charts.kind_rate_bars(view.by_channel, label="channel_label", title="By channel"), key="rejections_channel"

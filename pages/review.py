@@ -27,7 +27,12 @@ if review.is_empty:
 
 widgets.headline(review)
 st.plotly_chart(
-    review_charts.trend_chart(review.trend, week=str(week), title=f"MQLs and acceptance, {rd.TREND_WEEKS} weeks"),
+    review_charts.trend_chart(
+        review.trend,
+        week=str(week),
+        title=f"MQLs and acceptance, {rd.TREND_WEEKS} weeks",
+        partial=rd.unfinished_weeks(review.trend, date.today()),
+    ),
     key="review_trend",
 )
 

@@ -62,7 +62,12 @@ if overall:
     )
     worst = view.by_rep.head(2)["decided_by_name"].to_list()
     st.plotly_chart(
-        charts.weekly_compliance_chart(view.weekly_by_rep, title="Weekly SLA compliance by rep", highlight=worst),
+        charts.weekly_compliance_chart(
+            view.weekly_by_rep,
+            title="Weekly SLA compliance by rep",
+            highlight=worst,
+            period=charts.complete_period(filters.start, filters.end, date.today()),
+        ),
         key="sla_weekly",
     )
     components.timing_chart(view.by_tier, label="decider_tier", title="By tier of the deciding rep", key="sla_by_tier")

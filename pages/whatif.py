@@ -70,7 +70,10 @@ def proposal() -> None:
     widgets.reconciliation_note(total, base, filters.start)
     with st.spinner("Drawing the charts…", show_time=False):
         view = data.whatif_view(url, filters, rule, today, maturity, crm)
-    weekly = charts.whatif_weekly_chart(view.weekly, title="MQLs per week: live rule, proposal and what happened")
+    period = charts.complete_period(filters.start, filters.end, today)
+    weekly = charts.whatif_weekly_chart(
+        view.weekly, title="MQLs per week: live rule, proposal and what happened", period=period
+    )
     st.plotly_chart(weekly, key="whatif_weekly")
 
     st.subheader("What it costs and what it adds")
@@ -106,10 +109,12 @@ def proposal() -> None:
     st.subheader("Load on each sales tier")
     juniors, seniors = st.columns(2)
     juniors.plotly_chart(
-        charts.tier_load_chart(view.load, tier="junior", title="Junior reps: MQLs to decide"), key="whatif_load_junior"
+        charts.tier_load_chart(view.load, tier="junior", title="Junior reps: MQLs to decide", period=period),
+        key="whatif_load_junior",
     )
     seniors.plotly_chart(
-        charts.tier_load_chart(view.load, tier="senior", title="Senior reps: SQLs to work"), key="whatif_load_senior"
+        charts.tier_load_chart(view.load, tier="senior", title="Senior reps: SQLs to work", period=period),
+        key="whatif_load_senior",
     )
     by_channel, by_campaign = st.tabs(["By channel", "By campaign"])
     with by_channel:

@@ -162,3 +162,37 @@ def test_score_distribution_stacks_accepted_and_rejected():
 def test_whatif_charts_say_why_they_are_empty(build):
     fig = build(pl.DataFrame())
     assert fig.layout.annotations and not fig.data
+
+
+def test_partial_weeks_are_drawn_apart_and_said():
+    from datetime import date
+
+    weeks = [date(2026, 11, 2), date(2026, 11, 9), date(2026, 11, 16), date(2026, 11, 23), date(2026, 11, 30)]
+    # the period starts on a Wednesday and ends on a Wednesday: the first and the last weeks are partial
+    period = charts.complete_period(date(2026, 11, 4), date(2026, 12, 2), today=date(2026, 12, 3))
+    assert charts.partial_weeks(weeks, period) == [True, False, False, False, True]
+    frame = pl.DataFrame(
+        {"week": weeks, "reason_kind": ["clerical"] * 5, "count": [3, 9, 8, 10, 2], "change": [None] * 5}
+    )
+    fig = charts.weekly_kind_chart(frame, title="Rejections", period=period)
+    solid, dashed = (t for t in fig.data if t.name.startswith("Clerical"))
+    assert list(solid.y) == [None, 9, 8, 10, None]  # the complete weeks, solid
+    assert list(dashed.y) == [3, 9, None, 10, 2] and dashed.line.dash == "dash"  # each partial week joined dashed
+    assert list(dashed.marker.size) == [9, 0, 0, 0, 9] and dashed.marker.symbol == "circle-open"
+    assert any("partial weeks" in a.text for a in fig.layout.annotations)
+    # a period of whole weeks draws one solid line and says nothing
+    whole = charts.weekly_kind_chart(frame, title="R", period=(date(2026, 11, 2), date(2026, 12, 6)))
+    assert [t.name for t in whole.data if t.name.startswith("Clerical")] == ["Clerical"]
+    assert not any("partial" in a.text for a in whole.layout.annotations)
+
+
+def test_the_review_trend_marks_a_week_not_over():
+    from dashboard.charts import review_charts
+
+    trend = pl.DataFrame(
+        {"week": ["2026-W47", "2026-W48", "2026-W49"], "mqls": [40, 42, 12], "rate": [0.5, 0.6, 0.4],
+         "accepted": [20, 25, 4], "decided": [40, 42, 10]}
+    )  # fmt: skip
+    fig = review_charts.trend_chart(trend, week="2026-W49", title="Trend", partial=("2026-W49",))
+    assert list(fig.data[0].marker.pattern.shape) == ["", "", "/"]
+    assert "not over yet" in fig.layout.title.text and list(fig.data[1].y) == [0.5, 0.6, None]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 import plotly.graph_objects as go
 import plotly.io as pio
@@ -75,6 +75,55 @@ def _pct(value: float | None) -> str:
     return "–" if value is None else f"{value:.1%}"
 
 
+# The days whose weeks count in full: (first, last). A week starting before first or ending after last is partial:
+# drawn hollow and dashed, and said so, so that nobody reads a short week as a drop.
+Period = tuple[date, date]
+PARTIAL_NOTE = "Hollow points, dashed: partial weeks (not every day of the week is in the period yet)"
+
+
+def partial_weeks(weeks: list, period: Period | None) -> list[bool]:
+    """For each week (its Monday), whether the period holds only part of it."""
+    if period is None:
+        return [False] * len(weeks)
+    first, last = period
+    return [w is not None and (w < first or w + timedelta(days=6) > last) for w in weeks]
+
+
+def complete_period(start: date, end: date, today: date) -> Period:
+    """The period's days that are over: from its first day to the earlier of its end and yesterday."""
+    return start, min(end, today - timedelta(days=1))
+
+
+def line_traces(x: list, y: list, partial: list[bool], *, name: str, line: dict, **trace) -> list[dict]:
+    """A weekly line whose partial weeks are drawn apart: the complete weeks solid, each partial week a hollow point
+    joined to its neighbour by a dashed segment (its own trace, out of the legend)."""
+    solid = [None if p else v for v, p in zip(y, partial, strict=True)]
+    near = [p or (i > 0 and partial[i - 1]) or (i + 1 < len(partial) and partial[i + 1]) for i, p in enumerate(partial)]
+    traces = [{"type": "scatter", "x": x, "y": solid, "name": name, "line": line, **trace}]
+    if any(partial):
+        dashed = [v if n else None for v, n in zip(y, near, strict=True)]
+        extra = {k: v for k, v in trace.items() if k not in ("mode", "showlegend", "marker")}
+        traces.append(
+            {
+                "type": "scatter",
+                "x": x,
+                "y": dashed,
+                "name": f"{name} (partial week)",
+                "mode": "lines+markers",
+                "line": {**line, "dash": "dash"},
+                "marker": {
+                    "symbol": "circle-open",
+                    "size": [9 if p else 0 for p in partial],
+                    "color": line.get("color"),
+                    "line": {"width": 2},
+                },
+                "showlegend": False,
+                **extra,
+            }
+        )
+    return traces
+
+
 def funnel_chart(frame: pl.DataFrame, *, title: str = "Funnel") -> go.Figure:
     """The demand waterfall with each stage's count, % of previous stage and % of first stage."""
     if frame.is_empty() or frame["count"].sum() == 0:
@@ -112,8 +161,10 @@ def funnel_chart(frame: pl.DataFrame, *, title: str = "Funnel") -> go.Figure:
     return fig
 
 
-def weekly_trend_chart(frame: pl.DataFrame, *, title: str, immature_from: date | None = None) -> go.Figure:
-    """Leads per week at each stage, one panel per stage so small stages stay readable."""
+def weekly_trend_chart(
+    frame: pl.DataFrame, *, title: str, immature_from: date | None = None, period: Period | None = None
+) -> go.Figure:
+    """Leads per week at each stage, one panel per stage so small stages stay readable; partial weeks drawn apart."""
     if frame.is_empty() or frame["count"].sum() == 0:
         return empty_figure(title)
     stages = [s for s in MAIN_PATH]
@@ -127,25 +178,26 @@ def weekly_trend_chart(frame: pl.DataFrame, *, title: str, immature_from: date |
     )
     for i, stage in enumerate(stages):
         part = frame.filter(pl.col("stage") == stage.value).sort("week")
-        fig.add_trace(
-            go.Scatter(
-                x=part["week"].to_list(),
-                y=part["count"].to_list(),
-                mode="lines+markers",
-                name=STAGE_LABELS[stage],
-                line={"color": STAGE_COLORS[stage.value], "width": 2},
-                marker={"size": 5},
-                hovertemplate="Week of %{x|%d %b %Y}: %{y:,} leads<extra>" + STAGE_LABELS[stage] + "</extra>",
-                showlegend=False,
-            ),
-            row=i // 3 + 1,
-            col=i % 3 + 1,
-        )
+        weeks = part["week"].to_list()
+        for trace in line_traces(
+            weeks,
+            part["count"].to_list(),
+            partial_weeks(weeks, period),
+            name=STAGE_LABELS[stage],
+            line={"color": STAGE_COLORS[stage.value], "width": 2},
+            mode="lines+markers",
+            marker={"size": 5},
+            hovertemplate="Week of %{x|%d %b %Y}: %{y:,} leads<extra>" + STAGE_LABELS[stage] + "</extra>",
+            showlegend=False,
+        ):
+            fig.add_trace(go.Scatter(**{k: v for k, v in trace.items() if k != "type"}), row=i // 3 + 1, col=i % 3 + 1)
     if immature_from is not None:
         last = frame["week"].max()
         if last is not None and immature_from <= last:
             fig.add_vrect(x0=immature_from, x1=last, fillcolor=IMMATURE_FILL, line_width=0, row="all", col="all")
             _note(fig, "Shaded: recent cohorts, still settling", x=1, y=1.13, anchor="right", color="#a15c00")
+    if any(partial_weeks(frame["week"].unique().to_list(), period)):
+        _note(fig, PARTIAL_NOTE, x=0, y=1.13, anchor="left")
     fig.update_yaxes(rangemode="tozero", title_text=None)
     fig.update_xaxes(tickformat="%d %b", nticks=6)
     return _base(fig, title=title, height=480)
@@ -272,8 +324,11 @@ def acceptance_heatmap(frame: pl.DataFrame, *, title: str) -> go.Figure:
     return _base(fig, title=title, height=max(360, 120 + 22 * len(campaigns)))
 
 
-def weekly_acceptance_chart(current: pl.DataFrame, previous: pl.DataFrame, *, title: str) -> go.Figure:
-    """Weekly acceptance rate per channel; the previous period, shifted onto these weeks, dotted."""
+def weekly_acceptance_chart(
+    current: pl.DataFrame, previous: pl.DataFrame, *, title: str, period: Period | None = None
+) -> go.Figure:
+    """Weekly acceptance rate per channel; the previous period, shifted onto these weeks, dotted; partial weeks
+    drawn apart."""
     if current.filter(pl.col("decided") > 0).is_empty():
         return empty_figure(title, "No MQLs were decided in this period.")
     fig = go.Figure()
@@ -296,23 +351,27 @@ def weekly_acceptance_chart(current: pl.DataFrame, previous: pl.DataFrame, *, ti
             part = frame.filter((pl.col("channel_label") == channel) & (pl.col("decided") > 0)).sort("week")
             if part.is_empty():
                 continue
-            fig.add_trace(
-                go.Scatter(
-                    x=part["week"].to_list(),
-                    y=part["rate"].to_list(),
-                    mode="lines+markers" if dash == "solid" else "lines",
-                    name=channel + suffix,
-                    legendgroup=channel,
-                    showlegend=show,
-                    line={"color": color, "dash": dash, "width": 2 if dash == "solid" else 1},
-                    customdata=part.select("accepted", "decided").rows(),
-                    hovertemplate=channel + suffix + "<br>Week of %{x|%d %b}: %{y:.0%} "
-                    "(%{customdata[0]:,} of %{customdata[1]:,})<extra></extra>",
-                )
-            )
+            weeks = part["week"].to_list()
+            for trace in line_traces(
+                weeks,
+                part["rate"].to_list(),
+                partial_weeks(weeks, period) if dash == "solid" else [False] * len(weeks),
+                name=channel + suffix,
+                line={"color": color, "dash": dash, "width": 2 if dash == "solid" else 1},
+                mode="lines+markers" if dash == "solid" else "lines",
+                legendgroup=channel,
+                showlegend=show,
+                customdata=part.select("accepted", "decided").rows(),
+                hovertemplate=channel + suffix + "<br>Week of %{x|%d %b}: %{y:.0%} "
+                "(%{customdata[0]:,} of %{customdata[1]:,})<extra></extra>",
+            ):
+                fig.add_trace(go.Scatter(**{k: v for k, v in trace.items() if k != "type"}))
     fig.update_yaxes(title_text="Acceptance rate", tickformat=".0%", range=[0, 1])
     fig.update_xaxes(title_text="MQL week", tickformat="%d %b")
-    _note(fig, "Dotted: the previous period, shifted onto these weeks", x=0, y=1.06, anchor="left")
+    dotted = "Dotted: the previous period, shifted onto these weeks"
+    if any(partial_weeks(current["week"].unique().to_list(), period)):
+        dotted += ". Hollow points, dashed: partial weeks"
+    _note(fig, dotted, x=0, y=1.06, anchor="left")
     return _base(fig, title=title, height=440)
 
 
@@ -389,7 +448,7 @@ def kind_rate_bars(frame: pl.DataFrame, *, label: str, title: str) -> go.Figure:
     return _base(fig, title=title, height=max(300, 90 + 24 * len(groups)))
 
 
-def weekly_kind_chart(frame: pl.DataFrame, *, title: str) -> go.Figure:
+def weekly_kind_chart(frame: pl.DataFrame, *, title: str, period: Period | None = None) -> go.Figure:
     """Rejections per week by reason kind; the week-over-week change in the hover and on the latest week."""
     if frame.is_empty() or frame["count"].sum() == 0:
         return empty_figure(title, "No MQLs were rejected in this period.")
@@ -397,17 +456,20 @@ def weekly_kind_chart(frame: pl.DataFrame, *, title: str) -> go.Figure:
     for kind, color in KIND_COLORS.items():
         part = frame.filter(pl.col("reason_kind") == kind).sort("week")
         change = [("–" if c is None else f"{c:+,}") for c in part["change"]]
-        fig.add_trace(
-            go.Scatter(
-                x=part["week"].to_list(),
-                y=part["count"].to_list(),
-                mode="lines+markers",
-                name=kind.capitalize(),
-                line={"color": color, "width": 2},
-                customdata=change,
-                hovertemplate=kind + " · week of %{x|%d %b}: %{y:,} (%{customdata} on the week before)<extra></extra>",
-            )
-        )
+        weeks = part["week"].to_list()
+        for trace in line_traces(
+            weeks,
+            part["count"].to_list(),
+            partial_weeks(weeks, period),
+            name=kind.capitalize(),
+            line={"color": color, "width": 2},
+            mode="lines+markers",
+            customdata=change,
+            hovertemplate=kind + " · week of %{x|%d %b}: %{y:,} (%{customdata} on the week before)<extra></extra>",
+        ):
+            fig.add_trace(go.Scatter(**{k: v for k, v in trace.items() if k != "type"}))
+    if any(partial_weeks(frame["week"].unique().to_list(), period)):
+        _note(fig, PARTIAL_NOTE, x=0, y=1.1, anchor="left")
     fig.update_yaxes(title_text="Rejections per week", rangemode="tozero")
     fig.update_xaxes(title_text="Decision week", tickformat="%d %b")
     fig.update_layout(legend={"orientation": "h", "y": 1.02, "x": 1, "xanchor": "right", "yanchor": "bottom"})
@@ -478,7 +540,9 @@ def hbar(
     return fig
 
 
-def weekly_compliance_chart(frame: pl.DataFrame, *, title: str, highlight: list[str]) -> go.Figure:
+def weekly_compliance_chart(
+    frame: pl.DataFrame, *, title: str, highlight: list[str], period: Period | None = None
+) -> go.Figure:
     """SLA compliance per MQL week for each rep; the worst reps drawn in colour, the rest in grey."""
     if frame.is_empty():
         return empty_figure(title, "No MQLs were decided in this period.")
@@ -486,19 +550,21 @@ def weekly_compliance_chart(frame: pl.DataFrame, *, title: str, highlight: list[
     for name in frame["decided_by_name"].drop_nulls().unique().sort().to_list():
         part = frame.filter(pl.col("decided_by_name") == name).sort("week")
         strong = name in highlight
-        fig.add_trace(
-            go.Scatter(
-                x=part["week"].to_list(),
-                y=part["sla_compliance"].to_list(),
-                mode="lines+markers" if strong else "lines",
-                name=name,
-                showlegend=strong,
-                line={"color": LOW_RATE_COLOR if strong else "#c9ced6", "width": 2.5 if strong else 1},
-                customdata=part["decisions"].to_list(),
-                hovertemplate=name
-                + " · week of %{x|%d %b}: %{y:.0%} within SLA (%{customdata} decisions)<extra></extra>",
-            )
-        )
+        weeks = part["week"].to_list()
+        for trace in line_traces(
+            weeks,
+            part["sla_compliance"].to_list(),
+            partial_weeks(weeks, period),
+            name=name,
+            line={"color": LOW_RATE_COLOR if strong else "#c9ced6", "width": 2.5 if strong else 1},
+            mode="lines+markers" if strong else "lines",
+            showlegend=strong,
+            customdata=part["decisions"].to_list(),
+            hovertemplate=name + " · week of %{x|%d %b}: %{y:.0%} within SLA (%{customdata} decisions)<extra></extra>",
+        ):
+            fig.add_trace(go.Scatter(**{k: v for k, v in trace.items() if k != "type"}))
+    if any(partial_weeks(frame["week"].unique().to_list(), period)):
+        _note(fig, PARTIAL_NOTE, x=0, y=1.1, anchor="left")
     fig.update_yaxes(title_text="Decided within the SLA", tickformat=".0%", range=[0, 1.02])
     fig.update_xaxes(title_text="MQL week", tickformat="%d %b")
     return _base(fig, title=title, height=360)
@@ -522,7 +588,7 @@ def _subtitle(title: str, text: str) -> str:
     return f"{title} <span style='font-size:13px;color:#555'>({text})</span>"
 
 
-def whatif_weekly_chart(frame: pl.DataFrame, *, title: str) -> go.Figure:
+def whatif_weekly_chart(frame: pl.DataFrame, *, title: str, period: Period | None = None) -> go.Figure:
     """MQLs per week the leads were created: the live rule replayed beside the proposal (split into observed and
     estimated: leads sales never saw), and what actually happened as a line of its own."""
     if frame.is_empty():
@@ -555,6 +621,11 @@ def whatif_weekly_chart(frame: pl.DataFrame, *, title: str) -> go.Figure:
         }
         for name, y, base, marker, group, what in bars
     ]
+    partial = partial_weeks(weeks, period)
+    if any(partial):  # a partial week's bars faded and said so: fewer leads there is not a drop
+        for bar in data:
+            bar["marker"] = {**bar["marker"], "opacity": [0.45 if p else 1.0 for p in partial]}
+        title = _subtitle(title, "faded: partial weeks")
     data.append(
         {
             "type": "scatter",
@@ -577,7 +648,7 @@ def whatif_weekly_chart(frame: pl.DataFrame, *, title: str) -> go.Figure:
     return go.Figure(data=data, layout=layout)
 
 
-def tier_load_chart(frame: pl.DataFrame, *, tier: str, title: str) -> go.Figure:
+def tier_load_chart(frame: pl.DataFrame, *, tier: str, title: str, period: Period | None = None) -> go.Figure:
     """One sales tier's weekly work under the live rule and under the proposal, against its weekly capacity."""
     if frame.is_empty():
         return empty_figure(title)
@@ -592,20 +663,24 @@ def tier_load_chart(frame: pl.DataFrame, *, tier: str, title: str) -> go.Figure:
             "lines",
         ),
     )
+    partial = partial_weeks(weeks, period)
     data = [
-        {
-            "type": "scatter",
-            "x": weeks,
-            "y": y,
-            "name": name,
-            "mode": mode,
-            "line": line,
-            "hovertemplate": f"Week of %{{x|%d %b}}: %{{y:,.0f}} ({name.lower()})<extra></extra>",
-        }
+        trace
         for name, y, line, mode in lines
         # a tier without active reps has no capacity to draw: a line at 0 would read as "none of the work fits"
         if name != "Weekly capacity" or any(y)
+        for trace in line_traces(
+            weeks,
+            y,
+            partial if name != "Weekly capacity" else [False] * len(weeks),
+            name=name,
+            line=line,
+            mode=mode,
+            hovertemplate=f"Week of %{{x|%d %b}}: %{{y:,.0f}} ({name.lower()})<extra></extra>",
+        )
     ]
+    if any(partial):
+        title = _subtitle(title, "hollow, dashed: partial weeks")
     if not any(frame[f"{tier}_capacity"]):
         title = _subtitle(title, "no active reps of this tier in the data: no capacity to compare")
     layout = _layout(

@@ -6,7 +6,15 @@ from __future__ import annotations
 import plotly.graph_objects as go
 import polars as pl
 
-from dashboard.charts.charts import ACCEPTED_COLOR, ACTUAL_COLOR, LOW_RATE_COLOR, RATE_COLOR, empty_figure, look
+from dashboard.charts.charts import (
+    ACCEPTED_COLOR,
+    ACTUAL_COLOR,
+    LOW_RATE_COLOR,
+    RATE_COLOR,
+    empty_figure,
+    line_traces,
+    look,
+)
 
 WEEK_COLOR = RATE_COLOR
 LATE_COLOR = LOW_RATE_COLOR
@@ -26,18 +34,23 @@ def _layout(title: str, height: int, **layout) -> dict:
     return look(title, height, top=90, **{**REVIEW_LOOK, **layout})
 
 
-def trend_chart(trend: pl.DataFrame, *, week: str, title: str) -> go.Figure:
-    """MQLs per week as bars (the reviewed week highlighted) and the acceptance rate as a line on its own axis."""
+def trend_chart(trend: pl.DataFrame, *, week: str, title: str, partial: tuple[str, ...] = ()) -> go.Figure:
+    """MQLs per week as bars (the reviewed week highlighted) and the acceptance rate as a line on its own axis; a week
+    not over yet (partial) is hatched, its rate hollow and dashed, and the title says so."""
     if trend.is_empty() or trend["mqls"].sum() == 0:
         return empty_figure(title, "No MQLs in these weeks.")
     weeks = trend["week"].to_list()
+    unfinished = [w in partial for w in weeks]
     data = [
         {
             "type": "bar",
             "x": weeks,
             "y": trend["mqls"].to_list(),
             "name": "MQLs",
-            "marker": {"color": [WEEK_COLOR if w == week else ACTUAL_COLOR for w in weeks]},
+            "marker": {
+                "color": [WEEK_COLOR if w == week else ACTUAL_COLOR for w in weeks],
+                "pattern": {"shape": ["/" if u else "" for u in unfinished], "fgcolor": "white"},
+            },
             "text": [f"{n:,}" for n in trend["mqls"]],
             # at the foot of each bar, clear of the acceptance line
             "textposition": "inside",
@@ -45,18 +58,20 @@ def trend_chart(trend: pl.DataFrame, *, week: str, title: str) -> go.Figure:
             "insidetextfont": {"color": "white"},
             "hovertemplate": "%{x}: %{y:,} MQLs<extra></extra>",
         },
-        {
-            "type": "scatter",
-            "x": weeks,
-            "y": trend["rate"].to_list(),
-            "name": "Acceptance rate (right axis)",
-            "mode": "lines+markers",
-            "yaxis": "y2",
-            "line": {"color": ACCEPTED_COLOR, "width": 2.5},
-            "customdata": trend.select("accepted", "decided").rows(),
-            "hovertemplate": "%{x}: %{y:.1%} accepted (%{customdata[0]:,} of %{customdata[1]:,})<extra></extra>",
-        },
+        *line_traces(
+            weeks,
+            trend["rate"].to_list(),
+            unfinished,
+            name="Acceptance rate (right axis)",
+            line={"color": ACCEPTED_COLOR, "width": 2.5},
+            mode="lines+markers",
+            yaxis="y2",
+            customdata=trend.select("accepted", "decided").rows(),
+            hovertemplate="%{x}: %{y:.1%} accepted (%{customdata[0]:,} of %{customdata[1]:,})<extra></extra>",
+        ),
     ]
+    if any(unfinished):
+        title = f"{title} <span style='font-size:13px;color:#555'>(hatched, hollow: a week not over yet)</span>"
     layout = _layout(
         title,
         380,

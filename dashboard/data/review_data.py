@@ -130,6 +130,11 @@ def review_frames(
     )
 
 
+def unfinished_weeks(trend: pl.DataFrame, today: date) -> tuple[str, ...]:
+    """The trend's weeks that are not over on today (the current week, when it is reviewed): drawn as partial."""
+    return tuple(w for w in trend["week"].to_list() if IsoWeek.parse(w).sunday >= today)
+
+
 def with_projections(changes: pl.DataFrame, project: Projector | None) -> pl.DataFrame:
     """changes with what the what-if projected for each new rule over the weeks before it took effect (estimated:
     per week, projected MQLs and acceptance, and the what-if's own actual figures for the same leads)."""

@@ -19,7 +19,7 @@ import sys
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from html import escape
 from pathlib import Path
 
@@ -113,6 +113,7 @@ def review_figures(review: rd.Review) -> dict[str, go.Figure]:
             review.trend,
             week=str(review.week),
             title=f"MQLs and acceptance, the {rd.TREND_WEEKS} weeks to {review.week}",
+            partial=rd.unfinished_weeks(review.trend, date.today()),
         ),
         "breaches": review_charts.breaches_chart(
             review.breaches, sla_hours=review.sla_hours, title="SLA breaches by rep"
