@@ -191,13 +191,17 @@ def weekly_trend_chart(
             showlegend=False,
         ):
             fig.add_trace(go.Scatter(**{k: v for k, v in trace.items() if k != "type"}), row=i // 3 + 1, col=i % 3 + 1)
+    notes = []
     if immature_from is not None:
         last = frame["week"].max()
         if last is not None and immature_from <= last:
             fig.add_vrect(x0=immature_from, x1=last, fillcolor=IMMATURE_FILL, line_width=0, row="all", col="all")
-            _note(fig, "Shaded: recent cohorts, still settling", x=1, y=1.13, anchor="right", color="#a15c00")
+            notes.append("Shaded: recent cohorts, still settling")
     if any(partial_weeks(frame["week"].unique().to_list(), period)):
-        _note(fig, PARTIAL_NOTE, x=0, y=1.13, anchor="left")
+        notes.append("hollow points, dashed: partial weeks")
+    if notes:
+        _note(fig, " · ".join(notes).capitalize() if not notes[0][0].isupper() else " · ".join(notes), x=1, y=1.13,
+              anchor="right", color="#a15c00")  # fmt: skip
     fig.update_yaxes(rangemode="tozero", title_text=None)
     fig.update_xaxes(tickformat="%d %b", nticks=6)
     return _base(fig, title=title, height=480)
