@@ -196,3 +196,17 @@ def test_the_review_trend_marks_a_week_not_over():
     fig = review_charts.trend_chart(trend, week="2026-W49", title="Trend", partial=("2026-W49",))
     assert list(fig.data[0].marker.pattern.shape) == ["", "", "/"]
     assert "not over yet" in fig.layout.title.text and list(fig.data[1].y) == [0.5, 0.6, None]
+
+
+def test_over_capacity_stands_out_in_colour_and_words():
+    from dashboard.charts import review_charts
+
+    load = pl.DataFrame(
+        {"tier_label": ["Junior (SDR/BDR)", "Senior (AE)"], "utilisation": [0.67, 2.4], "leads": [476, 360],
+         "utilisation_before": [0.62, 2.57], "leads_before": [446, 385], "capacity": [715, 150]}
+    )  # fmt: skip
+    fig = review_charts.load_chart(load, title="Load")
+    this_week = next(t for t in fig.data if t.name == "This week")
+    assert this_week.marker.color[1] == review_charts.LATE_COLOR != this_week.marker.color[0]
+    assert "Over capacity this week: Senior (AE)" in fig.layout.title.text and "Junior" not in fig.layout.title.text
+    assert fig.layout.xaxis.range[1] >= 2.57 * 1.8  # the longest label fits beside the longest bar

@@ -513,6 +513,7 @@ def hbar(
     tickformat: str | None = None,
     reference: tuple[float, str] | None = None,
     highlight_below: float | None = None,
+    highlight_above: float | None = None,
 ) -> go.Figure:
     """Horizontal bars of one value per label, in the frame's order (first on top), with a text per bar."""
     if frame.is_empty():
@@ -520,7 +521,13 @@ def hbar(
     rows = frame.reverse()
     values = rows[value].to_list()
     colors = [
-        LOW_RATE_COLOR if highlight_below is not None and v is not None and v < highlight_below else RATE_COLOR
+        LOW_RATE_COLOR
+        if v is not None
+        and (
+            (highlight_below is not None and v < highlight_below)
+            or (highlight_above is not None and v > highlight_above)
+        )
+        else RATE_COLOR
         for v in values
     ]
     fig = go.Figure(

@@ -154,9 +154,15 @@ def load_chart(load: pl.DataFrame, *, title: str) -> go.Figure:
             "y": tiers,
             "x": load[column].to_list(),
             "name": name,
-            "marker": {"color": color},
+            # over capacity stands out in colour this week, and in words in both
+            "marker": {
+                "color": [
+                    LATE_COLOR if column == "utilisation" and u is not None and u > 1 else color
+                    for u in load[column].to_list()
+                ]
+            },
             "text": [
-                "–" if u is None else f"{u:.0%} ({n:,} of {c:,})"
+                "–" if u is None else f"{u:.0%} ({n:,}/{c:,})"
                 for u, n, c in load.select(column, leads, "capacity").iter_rows()
             ],
             "textposition": "outside",
@@ -179,9 +185,14 @@ def load_chart(load: pl.DataFrame, *, title: str) -> go.Figure:
         "y1": 1,
         "line": {"color": LATE_COLOR, "dash": "dash", "width": 1.5},
     }
+    over = [t for t, u in zip(tiers, load["utilisation"].to_list(), strict=True) if u is not None and u > 1]
+    if over:  # in words as well as in red: the chart may be printed in black and white
+        title += (
+            f"<br><span style='font-size:13px;color:{LATE_COLOR}'>Over capacity this week: {', '.join(over)}</span>"
+        )
     layout = _layout(
         title,
-        300,
+        300 + (20 if over else 0),
         barmode="group",
         shapes=[capacity],
         annotations=[
@@ -200,10 +211,12 @@ def load_chart(load: pl.DataFrame, *, title: str) -> go.Figure:
         xaxis={
             "title": {"text": "Share of weekly capacity worked"},
             "tickformat": ".0%",
-            "range": [0, top * 1.35],
+            "range": [0, top * 1.9],  # room for the longest text beside the longest bar
             "gridcolor": "#e6e9ef",
             "automargin": True,
         },
         yaxis={"automargin": True, "autorange": "reversed", "ticksuffix": "  "},
     )
+    if over:  # the title's second line needs the room above the legend
+        layout["margin"] = {**layout["margin"], "t": layout["margin"]["t"] + 24}
     return go.Figure(data=data, layout=layout)

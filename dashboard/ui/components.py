@@ -306,16 +306,22 @@ ESCALATION_COLUMNS = {
 def load_chart(frame: pl.DataFrame):
     """Each rep's leads worked per week against their weekly capacity."""
     labels = frame.with_columns(pl.format("{} ({})", "name", "tier").alias("rep"))
-    text = [f"{w:.0f} of {c} per week" for w, c in labels.select("per_week", "weekly_capacity").iter_rows()]
+    text = [
+        f"{w:.0f} of {c} per week" + (f" · over capacity ({u:.0%})" if u is not None and u > 1 else "")
+        for w, c, u in labels.select("per_week", "weekly_capacity", "utilisation").iter_rows()
+    ]
+    over = int((labels["utilisation"] > 1).sum())
     return charts.hbar(
         labels,
         label="rep",
         value="utilisation",
-        title="Load against weekly capacity",
+        title="Load against weekly capacity"
+        + (f" <span style='font-size:13px;color:#c0504d'>({over} over capacity, in red)</span>" if over else ""),
         x_title="Share of capacity",
         text=text,
         tickformat=".0%",
         reference=(1.0, "capacity"),
+        highlight_above=1.0,
     )
 
 
