@@ -51,8 +51,8 @@ if overall:
     cols[0].metric(
         "SLA compliance", f"{overall['sla_compliance']:.1%}", border=True, help=f"Decided within {sla_hours:g} h"
     )
-    cols[1].metric("Median time to decision", f"{overall['median_hours']:.1f} h", border=True)
-    cols[2].metric("p90 time to decision", f"{overall['p90_hours']:.1f} h", border=True)
+    cols[1].metric("Median time to decision", components.duration(overall["median_hours"]), border=True)
+    cols[2].metric("p90 time to decision", components.duration(overall["p90_hours"]), border=True)
 if cols:
     cols[3].metric("Pending past the SLA", f"{view.breached.height:,}", border=True)
 

@@ -210,3 +210,11 @@ def test_over_capacity_stands_out_in_colour_and_words():
     assert this_week.marker.color[1] == review_charts.LATE_COLOR != this_week.marker.color[0]
     assert "Over capacity this week: Senior (AE)" in fig.layout.title.text and "Junior" not in fig.layout.title.text
     assert fig.layout.xaxis.range[1] >= 2.57 * 1.8  # the longest label fits beside the longest bar
+
+
+def test_spans_above_48_hours_read_in_days():
+    from dashboard.ui.components import duration, waited
+
+    assert [duration(h) for h in (None, 3.04, 48.0, 54.8, 1852.1)] == ["–", "3.0 h", "48.0 h", "2.3 days", "77.2 days"]
+    shown = waited(pl.DataFrame({"hours_waiting": [3.04, 1852.1]}))["hours_waiting"].to_list()
+    assert shown == ["3.0 h", "77.2 days"]

@@ -199,13 +199,33 @@ def picked_text(picked: list[list[dict[str, str]]]) -> str:
     return "; ".join(" or ".join(" · ".join(str(v) for v in p.values()) for p in points) for points in picked if points)
 
 
+def duration(hours: float | None) -> str:
+    """A span as a person reads it: hours up to 48, days beyond ("3.2 days")."""
+    if hours is None:
+        return "–"
+    return f"{hours:.1f} h" if hours <= 48 else f"{hours / 24:.1f} days"
+
+
+def waited(frame: pl.DataFrame) -> pl.DataFrame:
+    """frame with how long each lead has waited as text (hours up to 48, days beyond) in place of the hours."""
+    if "hours_waiting" not in frame.columns:
+        return frame
+    hours = pl.col("hours_waiting")
+    text = (
+        pl.when(hours <= 48)
+        .then(pl.format("{} h", hours.round(1)))
+        .otherwise(pl.format("{} days", (hours / 24).round(1)))
+    )
+    return frame.with_columns(text.alias("hours_waiting"))
+
+
 LEAD_COLUMNS = {
     **columns("external_id", "campaign", "channel_label", "owner"),
     "mql_at": st.column_config.DatetimeColumn("MQL at", format="YYYY-MM-DD HH:mm"),
     "outcome": st.column_config.TextColumn("Outcome"),
     "reason": st.column_config.TextColumn("Rejection reason"),
     "decided_at": st.column_config.DatetimeColumn("Decided at", format="YYYY-MM-DD HH:mm"),
-    "hours_waiting": st.column_config.NumberColumn("Hours waiting", format="%.1f"),
+    "hours_waiting": st.column_config.TextColumn("Waiting"),
 }
 
 
@@ -248,7 +268,7 @@ def leads_table(frame: pl.DataFrame, *, caption: str, file_stem: str, reverse: b
     shown = frame.tail(SHOWN_ROWS).reverse() if reverse else frame.head(SHOWN_ROWS)
     more = f"; the first {SHOWN_ROWS:,} shown, all in the download" if frame.height > SHOWN_ROWS else ""
     st.caption(caption + more)
-    st.dataframe(shown, hide_index=True, width="stretch", column_config=LEAD_COLUMNS)
+    st.dataframe(waited(shown), hide_index=True, width="stretch", column_config=LEAD_COLUMNS)
     table_downloads(lambda: frame.reverse() if reverse else frame, file_stem=file_stem, what="these leads")
 
 
@@ -276,7 +296,7 @@ def page_context() -> tuple[Settings, Filters]:
 def timing_chart(frame: pl.DataFrame, *, label: str, title: str, key: str) -> None:
     """SLA compliance bars per group with the median and p90 hours beside each."""
     text = [
-        f"{c:.0%} · median {m:.1f} h · p90 {p:.1f} h · {n:,} decisions"
+        f"{c:.0%} · median {duration(m)} · p90 {duration(p)} · {n:,} decisions"
         for c, m, p, n in frame.select("sla_compliance", "median_hours", "p90_hours", "decisions").iter_rows()
     ]
     fig = charts.hbar(
