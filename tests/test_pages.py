@@ -297,3 +297,16 @@ def test_whatif_track_record_replays_the_model_change_and_a_chosen_cutoff(monkey
     record = next(d.value for d in at.dataframe if "Forecast made" in d.value.columns)
     assert len(record) == 2 and record["Forecast made"].iloc[1].startswith("From ")
     assert set(record["Acceptance"]) <= {"✓ held", "✗ missed", "–"}
+
+
+def test_the_leads_behind_the_figures_show_labels_not_codes_or_none(monkeypatch, sqlite_url):
+    from dashboard.domain import REJECTION_REASONS
+
+    at = _app(monkeypatch, sqlite_url)
+    at.run()
+    at.switch_page("pages/acceptance.py").run()
+    leads = next(d.value for d in at.dataframe if "outcome" in d.value.columns)
+    assert set(leads["outcome"]) <= {"Accepted", "Rejected", "Pending"} and len(set(leads["outcome"])) == 3
+    codes = {r.key for r in REJECTION_REASONS}
+    cells = {str(v) for column in leads.columns for v in leads[column]}
+    assert not cells & codes and "None" not in cells and "nan" not in cells

@@ -14,7 +14,14 @@ from dashboard.charts import charts
 from dashboard.config import Settings
 from dashboard.data import data
 from dashboard.data.data import Facts
-from dashboard.domain import COUNTING_MODE_LABELS, MAIN_PATH, STAGE_LABELS, TIER_LABELS, CountingMode
+from dashboard.domain import (
+    COUNTING_MODE_LABELS,
+    MAIN_PATH,
+    REJECTION_REASONS,
+    STAGE_LABELS,
+    TIER_LABELS,
+    CountingMode,
+)
 from dashboard.filters import FilterOptions, Filters, parse_params, to_params
 from dashboard.ui.columns import columns
 from queries.leads import ATTRIBUTE, NOT_SET
@@ -219,12 +226,38 @@ def waited(frame: pl.DataFrame) -> pl.DataFrame:
     return frame.with_columns(text.alias("hours_waiting"))
 
 
+OUTCOME_LABELS = {"accepted": "Accepted", "rejected": "Rejected", "pending": "Pending"}
+REASON_LABELS = {r.key: r.label for r in REJECTION_REASONS}
+
+
+def readable(frame: pl.DataFrame) -> pl.DataFrame:
+    """frame as a person reads it: outcomes and rejection reasons by their labels, not their codes, and "–" for a
+    value that does not apply (a pending lead's decision time), never "None"."""
+    labelled = frame.with_columns(
+        pl.col(c).cast(pl.String).replace(labels)
+        for c, labels in (("outcome", OUTCOME_LABELS), ("reason", REASON_LABELS))
+        if c in frame.columns
+    )
+    return labelled.with_columns(
+        *(
+            pl.col(c).dt.strftime("%Y-%m-%d %H:%M").fill_null("–")
+            for c, t in labelled.schema.items()
+            if t.is_temporal()
+        ),
+        *(
+            pl.col(c).cast(pl.String).fill_null("–")
+            for c, t in labelled.schema.items()
+            if t in (pl.String, pl.Categorical)
+        ),
+    )
+
+
 LEAD_COLUMNS = {
     **columns("external_id", "campaign", "channel_label", "owner"),
-    "mql_at": st.column_config.DatetimeColumn("MQL at", format="YYYY-MM-DD HH:mm"),
+    "mql_at": st.column_config.TextColumn("MQL at"),
     "outcome": st.column_config.TextColumn("Outcome"),
     "reason": st.column_config.TextColumn("Rejection reason"),
-    "decided_at": st.column_config.DatetimeColumn("Decided at", format="YYYY-MM-DD HH:mm"),
+    "decided_at": st.column_config.TextColumn("Decided at"),
     "hours_waiting": st.column_config.TextColumn("Waiting"),
 }
 
@@ -268,7 +301,7 @@ def leads_table(frame: pl.DataFrame, *, caption: str, file_stem: str, reverse: b
     shown = frame.tail(SHOWN_ROWS).reverse() if reverse else frame.head(SHOWN_ROWS)
     more = f"; the first {SHOWN_ROWS:,} shown, all in the download" if frame.height > SHOWN_ROWS else ""
     st.caption(caption + more)
-    st.dataframe(waited(shown), hide_index=True, width="stretch", column_config=LEAD_COLUMNS)
+    st.dataframe(readable(waited(shown)), hide_index=True, width="stretch", column_config=LEAD_COLUMNS)
     table_downloads(lambda: frame.reverse() if reverse else frame, file_stem=file_stem, what="these leads")
 
 
