@@ -204,9 +204,10 @@ def weekly_trend(mqls: pl.LazyFrame, *, weeks: list[IsoWeek]) -> pl.LazyFrame:
 def movers(mqls: pl.LazyFrame, *, week: IsoWeek, by: str) -> pl.LazyFrame:
     """Per group (by: campaign or channel_label): MQLs and acceptance this week against the week before.
 
-    A change is within noise when it is no larger than chance alone would make at that sample size: for
-    acceptance, last week's rate lies inside this week's 95% Wilson interval; for volume, the change is within
-    1.96 standard deviations of the difference of two Poisson counts (sqrt of their sum).
+    A change is within noise when chance alone could make it at those sample sizes: for acceptance, Newcomb's 95%
+    interval for the difference of two proportions (hybrid score, from both weeks' Wilson intervals) holds 0; for
+    volume, the change is within 1.96 standard deviations of the difference of two Poisson counts (sqrt of their
+    sum). evidence is how many standard errors the clearer of the two changes stands from 0 (its z).
     """
     this = acceptance_rates(mql_outcomes(mqls, start=week.monday, end=week.sunday), by=[by])
     before = acceptance_rates(mql_outcomes(mqls, start=week.shifted(-1).monday, end=week.shifted(-1).sunday), by=[by])
@@ -215,19 +216,48 @@ def movers(mqls: pl.LazyFrame, *, week: IsoWeek, by: str) -> pl.LazyFrame:
         (pl.col("decided") + pl.col("pending")).alias("mqls_before"),
         pl.col("decided").alias("decided_before"),
         pl.col("rate").alias("rate_before"),
+        pl.col("rate_low").alias("rate_low_before"),
+        pl.col("rate_high").alias("rate_high_before"),
     )
     mqls_now = pl.col("mqls")
+    change = pl.col("rate") - pl.col("rate_before")
+    # Newcomb (1998), method 10: each week's Wilson interval carried into the difference
+    low = (
+        change
+        - (
+            (pl.col("rate") - pl.col("rate_low")) ** 2 + (pl.col("rate_high_before") - pl.col("rate_before")) ** 2
+        ).sqrt()
+    )
+    high = (
+        change
+        + (
+            (pl.col("rate_high") - pl.col("rate")) ** 2 + (pl.col("rate_before") - pl.col("rate_low_before")) ** 2
+        ).sqrt()
+    )
+    # the change's z: its size over the standard error on the side towards 0
+    toward_zero = pl.when(change >= 0).then(change - low).otherwise(high - change)
+    rate_z = pl.when(toward_zero > 0).then(Z_95 * change.abs() / toward_zero).otherwise(0.0)
+    volume_z = (
+        pl.when(mqls_now + pl.col("mqls_before") > 0)
+        .then((mqls_now - pl.col("mqls_before")).abs() / (mqls_now + pl.col("mqls_before")).sqrt())
+        .otherwise(0.0)
+    )
     return (
         this.with_columns((pl.col("decided") + pl.col("pending")).alias("mqls"))
         .join(before, on=by, how="full", coalesce=True)
         .with_columns(pl.col("mqls", "mqls_before", "decided", "accepted", "decided_before").fill_null(0))
         .with_columns(
             (mqls_now - pl.col("mqls_before")).alias("mql_change"),
-            (pl.col("rate") - pl.col("rate_before")).alias("rate_change"),
-            pl.col("rate_before").is_between(pl.col("rate_low"), pl.col("rate_high")).alias("rate_within_noise"),
+            change.alias("rate_change"),
+            low.alias("rate_change_low"),
+            high.alias("rate_change_high"),
+            ((low <= 0) & (high >= 0)).alias("rate_within_noise"),
             ((mqls_now - pl.col("mqls_before")).abs() <= Z_95 * (mqls_now + pl.col("mqls_before")).sqrt()).alias(
                 "volume_within_noise"
             ),
+            rate_z.alias("rate_evidence"),
+            volume_z.alias("volume_evidence"),
+            pl.max_horizontal(rate_z.fill_null(0.0), volume_z).alias("evidence"),
         )
         .select(
             by,
@@ -243,24 +273,29 @@ def movers(mqls: pl.LazyFrame, *, week: IsoWeek, by: str) -> pl.LazyFrame:
             "decided_before",
             "rate_before",
             "rate_change",
+            "rate_change_low",
+            "rate_change_high",
             "rate_within_noise",
+            "rate_evidence",
+            "volume_evidence",
+            "evidence",
         )
     )
+
+
+def _beyond_noise() -> pl.Expr:
+    return (pl.col("rate_within_noise") == False).fill_null(False) | ~pl.col("volume_within_noise")  # noqa: E712
 
 
 def top_movers(moved: pl.LazyFrame, *, by: str, n: int = 5) -> pl.LazyFrame:
-    """The groups among the n largest acceptance changes or the n largest volume changes, largest first."""
-    ranked = moved.sort(by).with_columns(
-        pl.col("rate_change").abs().rank("ordinal", descending=True).alias("rate_rank"),
-        pl.col("mql_change").abs().rank("ordinal", descending=True).alias("volume_rank"),
-    )
-    return (
-        ranked.filter((pl.col("rate_rank") <= n).fill_null(False) | (pl.col("volume_rank") <= n))
-        .sort(
-            pl.col("rate_change").abs(), pl.col("mql_change").abs(), by, descending=[True, True, False], nulls_last=True
-        )
-        .drop("rate_rank", "volume_rank")
-    )
+    """The n groups whose change stands out from noise (in acceptance or in volume), the clearest first."""
+    return moved.filter(_beyond_noise()).sort(["evidence", by], descending=[True, False]).head(n)
+
+
+def within_noise(moved: pl.LazyFrame, *, by: str) -> pl.LazyFrame:
+    """The groups that changed, but by no more than chance alone could (folded away under the top movers)."""
+    changed = (pl.col("mql_change") != 0) | (pl.col("rate_change").fill_null(0.0) != 0)
+    return moved.filter(~_beyond_noise() & changed).sort(["evidence", by], descending=[True, False])
 
 
 def rejection_trend(mqls: pl.LazyFrame, *, week: IsoWeek) -> pl.LazyFrame:

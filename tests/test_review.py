@@ -3,6 +3,7 @@ PostgreSQL, the report's command line, and the page under AppTest."""
 
 from __future__ import annotations
 
+import math
 from datetime import date, datetime, timedelta
 
 import plotly.graph_objects as go
@@ -360,7 +361,7 @@ def test_movers_against_the_week_before_with_noise():
             "rate": [0.8, 0.0, None, None],
             "rate_before": [0.7, 1.0, None, 0.0],
             "rate_change": [0.1, -1.0, None, None],
-            # 0.7 lies inside 8/10's interval; 1.0 lies outside 0/3's
+            # Newcomb's interval for the difference holds 0 for A (8/10 against 7/10), not for B (0/3 against 4/4)
             "rate_within_noise": [True, False, None, None],
         }
     )
@@ -371,11 +372,44 @@ def test_movers_against_the_week_before_with_noise():
     assert (b["rate_low"], b["rate_high"]) == pytest.approx((0.0, 0.5615), abs=1e-3)
 
 
+def _wilson(x: int, n: int, z: float = 1.959963984540054) -> tuple[float, float]:
+    p = x / n
+    centre, spread = (
+        (p + z * z / (2 * n)) / (1 + z * z / n),
+        z / (1 + z * z / n) * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)),
+    )
+    return centre - spread, centre + spread
+
+
+def _newcomb(x1: int, n1: int, x2: int, n2: int) -> tuple[float, float]:
+    """Newcomb (1998) method 10, from the paper's formula: the difference p1 - p2 and its 95% interval."""
+    (l1, u1), (l2, u2) = _wilson(x1, n1), _wilson(x2, n2)
+    d = x1 / n1 - x2 / n2
+    return d - math.sqrt((x1 / n1 - l1) ** 2 + (u2 - x2 / n2) ** 2), d + math.sqrt(
+        (u1 - x1 / n1) ** 2 + (x2 / n2 - l2) ** 2
+    )
+
+
+def test_acceptance_changes_carry_newcombs_interval_and_movers_rank_by_evidence():
+    result = review.movers(MOVERS, week=W("2026-W10"), by="campaign").collect().sort("campaign")
+    a, b = result.row(0, named=True), result.row(1, named=True)
+    assert (a["rate_change_low"], a["rate_change_high"]) == pytest.approx(_newcomb(8, 10, 7, 10), abs=1e-9)
+    assert (b["rate_change_low"], b["rate_change_high"]) == pytest.approx(_newcomb(0, 3, 4, 4), abs=1e-9)
+    assert _newcomb(8, 10, 7, 10)[0] < 0 < _newcomb(8, 10, 7, 10)[1] and _newcomb(0, 3, 4, 4)[1] < 0
+    # B's acceptance fell by more than noise (z = 1.96 x 1 / its distance to the interval's end), D's volume
+    # (5 fewer, z = 5 / sqrt 5); A and C changed within noise and are folded away
+    low, high = _newcomb(0, 3, 4, 4)
+    assert b["evidence"] == pytest.approx(1.959963984540054 * 1.0 / (high + 1.0))
+    assert result.filter(pl.col("campaign") == "D")["evidence"][0] == pytest.approx(5 / math.sqrt(5))
+    moved = review.movers(MOVERS, week=W("2026-W10"), by="campaign")
+    assert review.within_noise(moved, by="campaign").collect()["campaign"].to_list() == ["C", "A"]
+
+
 @pytest.mark.parametrize(
     ("n", "campaigns"),
     [
-        (1, ["B", "D"]),  # the largest acceptance change (B) and the largest volume change (D)
-        (2, ["B", "A", "D", "C"]),  # acceptance changes first, largest first, then the volume-only movers
+        (1, ["B"]),  # the clearest change: B's acceptance (z 2.6) before D's volume (z 2.2)
+        (5, ["B", "D"]),  # only the changes beyond noise, however many are asked for
     ],
 )
 def test_top_movers(n, campaigns):

@@ -4,7 +4,7 @@ database, and the tables as people read them (the page and the mailed report sho
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import TYPE_CHECKING
 
@@ -51,6 +51,8 @@ class Review:
     load: pl.DataFrame  # per tier: leads worked against capacity
     decisions: pl.DataFrame  # scoring-model changes, before and after, with the what-if's estimate
     notes: tuple[str, ...] = ()  # what the data cannot tell, said in the page and the report
+    campaign_noise: pl.DataFrame = field(default_factory=pl.DataFrame)  # review.within_noise by campaign
+    channel_noise: pl.DataFrame = field(default_factory=pl.DataFrame)  # review.within_noise by channel_label
 
     @property
     def is_empty(self) -> bool:
@@ -92,22 +94,34 @@ def review_frames(
         [
             review.headline(mqls, events, week=week, sla_hours=sla_hours),
             review.weekly_trend(mqls, weeks=trend_weeks),
-            review.top_movers(review.movers(mqls, week=week, by="campaign"), by="campaign", n=TOP_MOVERS),
-            review.top_movers(review.movers(mqls, week=week, by="channel_label"), by="channel_label", n=TOP_MOVERS),
+            review.movers(mqls, week=week, by="campaign"),
+            review.movers(mqls, week=week, by="channel_label"),
             review.rising_rejections(mqls, week=week),
             review.sla_breaches_by_rep(mqls, week=week, sla_hours=sla_hours, now=min(now, week.end)),
             review.tier_load(t.reps.lazy(), t.work.lazy(), week=week),
             review.model_changes(t.scoring_models.lazy(), mqls, as_of=min(now, week.end)),
         ]
     )
-    headline, trend, campaign_movers, channel_movers, rejections, breaches, load, changes = frames
+    headline, trend, campaign_moved, channel_moved, rejections, breaches, load, changes = frames
     gaps = unsupported(t.facts)
     if "acceptance_rate" in gaps:  # rates drawn from accepted leads only would read 100%
-        rates = ("rate", "rate_low", "rate_high", "rate_before", "rate_change", "rate_within_noise")
-        trend, campaign_movers, channel_movers = (
+        rates = ("rate", "rate_low", "rate_high", "rate_before", "rate_change", "rate_change_low", "rate_change_high",
+                 "rate_within_noise", "rate_evidence")  # fmt: skip
+        trend, campaign_moved, channel_moved = (
             f.with_columns(pl.lit(None, dtype=f.schema[c]).alias(c) for c in rates if c in f.columns)
-            for f in (trend, campaign_movers, channel_movers)
+            for f in (trend, campaign_moved, channel_moved)
         )
+        campaign_moved, channel_moved = (
+            f.with_columns(pl.col("volume_evidence").alias("evidence")) for f in (campaign_moved, channel_moved)
+        )
+    campaign_movers, channel_movers, campaign_noise, channel_noise = pl.collect_all(
+        [
+            review.top_movers(campaign_moved.lazy(), by="campaign", n=TOP_MOVERS),
+            review.top_movers(channel_moved.lazy(), by="channel_label", n=TOP_MOVERS),
+            review.within_noise(campaign_moved.lazy(), by="campaign"),
+            review.within_noise(channel_moved.lazy(), by="channel_label"),
+        ]
+    )
     if "sla_compliance" in gaps:  # without decision times nothing is late or on time
         breaches = breaches.clear()
     # A figure the data cannot support is left empty (shown as "–"), never drawn from placeholders.
@@ -127,6 +141,8 @@ def review_frames(
         load,
         decisions=with_forecasts(with_projections(changes, project), forecast, now=now),
         notes=tuple(dict.fromkeys(gaps.values())),
+        campaign_noise=campaign_noise,
+        channel_noise=channel_noise,
     )
 
 
@@ -385,6 +401,9 @@ def _noise_note(row: dict) -> str:
         notes.append(f"acceptance change within noise ({row['decided']:,} decided)")
     elif row["rate_change"] is not None and row["decided"] < SMALL_SAMPLE:
         notes.append(f"small sample: {row['decided']:,} decided")
+    if row["rate_within_noise"] is False and row.get("rate_change_low") is not None:
+        low, high = row["rate_change_low"] * 100, row["rate_change_high"] * 100
+        notes.append(f"acceptance change 95%: {low:+.1f} to {high:+.1f} pp")
     if row["volume_within_noise"] and row["mql_change"]:
         notes.append("volume change within noise")
     if row["rate"] is None:

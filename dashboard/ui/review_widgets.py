@@ -83,24 +83,26 @@ def _table(frame: pl.DataFrame, *, empty: str, key: str) -> None:
 
 
 def movers(review: rd.Review) -> None:
-    """The campaigns and channels that moved most, with the noise notes."""
+    """The campaigns and channels whose change stands out from noise, clearest first; the rest folded away."""
     st.caption(
-        "The largest changes in acceptance and in volume against the week before. A change is *within noise* when "
-        "chance alone could make it at that sample size: last week's rate lies inside this week's 95% interval."
+        "The campaigns and channels whose acceptance or MQL volume changed against the week before by more than chance "
+        "alone could at their sample sizes, the clearest first. Acceptance: Newcomb's 95% interval for the difference "
+        "of two rates excludes 0; volume: the change exceeds 1.96 standard deviations of two Poisson counts."
     )
     campaigns, channels = st.tabs(["Campaigns", "Channels"])
-    with campaigns:
-        _table(
-            rd.movers_table(review.campaign_movers, by="campaign", header="Campaign"),
-            empty="No MQLs in either week.",
-            key="review_movers_campaign",
-        )
-    with channels:
-        _table(
-            rd.movers_table(review.channel_movers, by="channel_label", header="Channel"),
-            empty="No MQLs in either week.",
-            key="review_movers_channel",
-        )
+    for tab, moved, noise, by, header, key in (
+        (campaigns, review.campaign_movers, review.campaign_noise, "campaign", "Campaign", "review_movers_campaign"),
+        (channels, review.channel_movers, review.channel_noise, "channel_label", "Channel", "review_movers_channel"),
+    ):
+        with tab:
+            _table(
+                rd.movers_table(moved, by=by, header=header),
+                empty="No change stands out from noise this week.",
+                key=key,
+            )
+            if noise.height:
+                with st.expander(f"{noise.height:,} changes within noise"):
+                    _table(rd.movers_table(noise, by=by, header=header), empty="", key=f"{key}_noise")
 
 
 def rejections(review: rd.Review) -> None:
