@@ -89,7 +89,7 @@ def test_acceptance_heatmap_separates_small_samples():
 
 def whatif_view():
     from queries import whatif
-    from tests.test_whatif import ERRORS, HISTORY, rule
+    from tests.queries.test_whatif import ERRORS, HISTORY, rule
 
     projected = whatif.project(HISTORY, rule(25))
     sums = whatif.contribution_sums(projected, by=["week"])
