@@ -20,7 +20,7 @@ import numpy as np
 import polars as pl
 
 from dashboard.apptest import app_test
-from dashboard.data import (
+from dashboard.data.data import (
     _projected,
     acceptance_frames,
     handoff_frames,
