@@ -3,7 +3,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PYTEST_ARGS ?=
 
-.PHONY: run test lint bench venv
+.PHONY: run test test-fast lint bench venv
 
 $(BIN)/python:
 	@$(PYTHON) -m venv $(VENV) || { echo "Could not create a virtual environment. On Debian: apt-get install python3-venv"; exit 1; }
@@ -24,6 +24,10 @@ run: $(VENV)/.runtime
 
 test: $(VENV)/.dev
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+
+# The loop while working: everything but the browser and PostgreSQL tests (markers in pyproject.toml).
+test-fast: $(VENV)/.dev
+	$(BIN)/python -m pytest -q -m "not browser and not postgres" $(PYTEST_ARGS)
 
 lint: $(VENV)/.dev
 	$(BIN)/ruff check .

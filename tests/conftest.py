@@ -1,4 +1,5 @@
-"""Shared fixtures: a throwaway PostgreSQL server, Chromium, and the CI rule that nothing skips."""
+"""Shared fixtures: the session's one seeded demo database, a throwaway PostgreSQL server, Chromium, and the CI rule
+that nothing skips."""
 
 from __future__ import annotations
 
@@ -6,15 +7,19 @@ import glob
 import os
 import shutil
 import socket
+import sqlite3
 import subprocess
 import tempfile
 import time
 import uuid
+from datetime import datetime
 from pathlib import Path
 
 import pytest
 
 from dashboard.report.report import CHROMIUM_FLAGS
+from seed import populate
+from seed.generator import Plan
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 
@@ -74,17 +79,10 @@ def postgres_server():
 @pytest.fixture
 def postgres_url(postgres_server):
     """A fresh, empty database on the throwaway server, dropped afterwards."""
-    import psycopg
-
     host, port = postgres_server
     name = f"handoff_{uuid.uuid4().hex[:10]}"
-    admin = f"postgresql://postgres@{host}:{port}/postgres"
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    yield f"postgresql+psycopg://postgres@{host}:{port}/{name}"
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (name,))
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+    yield _create(host, port, name)
+    _drop(host, port, name)
 
 
 @pytest.fixture(scope="session")
@@ -131,6 +129,116 @@ def chromium_context(chromium_path, tmp_path):
         )
         yield context
         context.close()
+
+
+# ----- the demo database: seeded once per session ---------------------------------------------------------------------
+
+# The session's one seeded demo database. Its patterns (seed/__init__.py) need this many leads to stand out; its
+# dates are fixed, so every figure a test reads is the same on every day (the pages open on the data's own weeks).
+DEMO_PLAN = Plan(leads=15_000, weeks=26, seed=21, now=datetime(2026, 6, 17, 15, 0))
+DEMO_TEMPLATE = "handoff_demo"
+
+
+def _fingerprint(url: str) -> dict[str, tuple[int, int]]:
+    """Every table's row count and row hash: what a test that only reads must leave as it found it."""
+    from dashboard import models
+    from dashboard.store import db
+
+    tables = [m for m in vars(models).values() if isinstance(m, type) and hasattr(m, "__table__")]
+    frames = {t.__tablename__: db.read_table(t, url=url) for t in tables}
+    return {name: (f.height, int(f.hash_rows(seed=1).sum()) if f.height else 0) for name, f in frames.items()}
+
+
+@pytest.fixture(scope="session")
+def demo_file(tmp_path_factory) -> Path:
+    """The demo database (SQLite), seeded once for the session. Tests that only read share it (demo_url) and must
+    leave it as they found it; a test that writes works on a copy of its own (demo_copy)."""
+    path = tmp_path_factory.mktemp("demo") / "handoff.db"
+    populate(f"sqlite:///{path}", DEMO_PLAN)
+    before = _fingerprint(f"sqlite:///{path}")
+    yield path
+    assert _fingerprint(f"sqlite:///{path}") == before, "a test wrote into the shared demo database: use demo_copy"
+
+
+@pytest.fixture(scope="session")
+def demo_url(demo_file) -> str:
+    """The shared demo database, for tests that only read."""
+    return f"sqlite:///{demo_file}"
+
+
+@pytest.fixture(scope="session")
+def demo_tables(demo_url):
+    """The demo database's analytics tables, read once (data.read_tables)."""
+    from dashboard.data.data import read_tables
+
+    return read_tables(demo_url)
+
+
+def copy_of_demo(demo_file: Path, folder: Path) -> str:
+    """A copy of the demo database in folder, for a test (or a module of tests) that writes: far cheaper than
+    seeding one."""
+    target = folder / "handoff.db"
+    with sqlite3.connect(demo_file) as source, sqlite3.connect(target) as copy:
+        source.backup(copy)
+    return f"sqlite:///{target}"
+
+
+@pytest.fixture
+def demo_copy(demo_file, tmp_path) -> str:
+    """A demo database of this test's own, to write in."""
+    return copy_of_demo(demo_file, tmp_path)
+
+
+def _admin(host: str, port: int) -> str:
+    return f"postgresql://postgres@{host}:{port}/postgres"
+
+
+def _create(host: str, port: int, name: str, *, template: str | None = None) -> str:
+    import psycopg
+
+    with psycopg.connect(_admin(host, port), autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else ""))
+    return f"postgresql+psycopg://postgres@{host}:{port}/{name}"
+
+
+def _drop(host: str, port: int, name: str) -> None:
+    import psycopg
+
+    with psycopg.connect(_admin(host, port), autocommit=True) as conn:
+        conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (name,))
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+
+
+@pytest.fixture(scope="session")
+def demo_postgres_template(postgres_server) -> str:
+    """The demo data seeded once on PostgreSQL, as a template that no test connects to: each clone of it is a
+    file copy inside the server."""
+    from dashboard.store import db
+
+    host, port = postgres_server
+    url = _create(host, port, DEMO_TEMPLATE)
+    populate(url, DEMO_PLAN)
+    db.engine(url).dispose()  # a template may have no open connection
+    return DEMO_TEMPLATE
+
+
+@pytest.fixture(scope="session")
+def demo_postgres(postgres_server, demo_postgres_template) -> str:
+    """The demo database on PostgreSQL, for tests that only read."""
+    host, port = postgres_server
+    url = _create(host, port, "handoff_demo_shared", template=demo_postgres_template)
+    before = _fingerprint(url)
+    yield url
+    assert _fingerprint(url) == before, "a test wrote into the shared demo database: use demo_postgres_copy"
+
+
+@pytest.fixture
+def demo_postgres_copy(postgres_server, demo_postgres_template) -> str:
+    """A demo database on PostgreSQL of this test's own, to write in; dropped afterwards."""
+    host, port = postgres_server
+    name = f"handoff_{uuid.uuid4().hex[:10]}"
+    yield _create(host, port, name, template=demo_postgres_template)
+    _drop(host, port, name)
 
 
 def in_transaction(url: str, call, **kwargs):

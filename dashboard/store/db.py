@@ -12,7 +12,7 @@ from pathlib import Path
 import polars as pl
 import sqlalchemy as sa
 from sqlalchemy import event
-from sqlalchemy.engine import Connection, Engine, make_url
+from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.pool import NullPool
 from sqlmodel import Session, SQLModel
 
@@ -83,13 +83,6 @@ def transaction(url: str) -> Iterator[Session]:
     DatabaseUnavailable)."""
     with reporting(url), Session(engine(url)) as session, session.begin():
         yield session
-
-
-@contextmanager
-def connection(url: str) -> Iterator[Connection]:
-    """A connection for reading (a database that fails is reported as DatabaseUnavailable)."""
-    with reporting(url), engine(url).connect() as connected:
-        yield connected
 
 
 def create_schema(url: str) -> None:

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import polars as pl
 
-EXPORTS = Path(__file__).parent / "fixtures" / "exports"
+EXPORTS = Path(__file__).resolve().parent.parent / "fixtures" / "exports"
 STAGES = ("inquiry", "mql", "sal", "sql", "opportunity", "customer")
 INQUIRY, MQL, SAL, SQL, OPPORTUNITY, CUSTOMER = range(6)
 

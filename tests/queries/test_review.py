@@ -1,27 +1,16 @@
-"""The weekly review: ISO week arithmetic, its queries on hand-built frames, action items and notes on SQLite and
-PostgreSQL, the report's command line, and the page under AppTest."""
+"""The weekly review's queries: ISO week arithmetic and the week's figures on hand-built frames."""
 
 from __future__ import annotations
 
 import math
 from datetime import date, datetime, timedelta
 
-import plotly.graph_objects as go
 import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
-from streamlit.runtime.pages_manager import PagesManager
-from streamlit.testing.v1 import AppTest
 
-from dashboard.apptest import app_test
-from dashboard.data import review_data
-from dashboard.refusals import Refused
-from dashboard.report import report
-from dashboard.store import db
-from dashboard.store import review as review_store
 from queries import review
 from queries.review import ISO_WEEK_FORMAT, IsoWeek
-from tests.conftest import in_transaction
 
 D = datetime
 W = IsoWeek.parse
@@ -292,39 +281,6 @@ def test_headline_figures(mqls, events, week, expected):
             assert (value is None) if want is None else value == pytest.approx(want), (row["figure"], got)
 
 
-@pytest.mark.parametrize(
-    ("value", "unit", "text", "change"),
-    [
-        (1234.0, "count", "1,234", "+1,234"),
-        (96.5, "count", "96.5", "+96.5"),
-        (-3.0, "count", "-3", "-3"),
-        (0.4583, "rate", "45.8%", "+45.8 pp"),
-        (-0.058, "rate", "-5.8%", "-5.8 pp"),
-        (4.405, "hours", "4.4 h", "+4.4 h"),
-        (None, "rate", "–", None),
-    ],
-)
-def test_figures_read_with_their_unit(value, unit, text, change):
-    assert review_data.figure_text(value, unit) == text
-    assert review_data.change_text(value, unit) == change
-
-
-@pytest.mark.parametrize(
-    ("change", "lower_is_better", "css"),
-    [
-        ("+4", False, "num up"),
-        ("-5.8 pp", False, "num down"),
-        ("-0.3 h", True, "num up"),  # a faster decision is good news
-        ("+1.2 h", True, "num down"),
-        ("+0", False, "num"),
-        ("-0.0 pp", False, "num"),
-        (None, False, "num"),
-    ],
-)
-def test_the_reports_changes_are_coloured_by_good_or_bad_news(change, lower_is_better, css):
-    assert report._change_cell(change, lower_is_better).startswith(f'<td class="{css}">')
-
-
 # ------------------------------------------------------------------------------------------------ movers
 
 
@@ -415,23 +371,6 @@ def test_acceptance_changes_carry_newcombs_interval_and_movers_rank_by_evidence(
 def test_top_movers(n, campaigns):
     moved = review.movers(MOVERS, week=W("2026-W10"), by="campaign")
     assert review.top_movers(moved, by="campaign", n=n).collect()["campaign"].to_list() == campaigns
-
-
-@pytest.mark.parametrize(
-    ("row", "note"),
-    [
-        ({"rate_within_noise": True, "decided": 10, "rate_change": 0.1, "rate": 0.8, "volume_within_noise": True,
-          "mql_change": 0}, "acceptance change within noise (10 decided)"),
-        ({"rate_within_noise": False, "decided": 3, "rate_change": -1.0, "rate": 0.0, "volume_within_noise": True,
-          "mql_change": -1}, "small sample: 3 decided; volume change within noise"),
-        ({"rate_within_noise": False, "decided": 40, "rate_change": -0.3, "rate": 0.3, "volume_within_noise": False,
-          "mql_change": 30}, ""),
-        ({"rate_within_noise": None, "decided": 0, "rate_change": None, "rate": None, "volume_within_noise": True,
-          "mql_change": 2}, "volume change within noise; nothing decided this week"),
-    ],
-)  # fmt: skip
-def test_the_noise_note(row, note):
-    assert review_data._noise_note(row) == note
 
 
 # ------------------------------------------------------------------------------------------------ rejections
@@ -609,40 +548,6 @@ def test_model_changes_before_and_after(as_of, expected):
         assert row[2:] == pytest.approx(want[2:])
 
 
-def test_each_change_gets_the_what_ifs_estimate_for_the_weeks_before_it():
-    from types import SimpleNamespace
-
-    rule = {"w_demographic": 0.15, "w_firmographic": 0.15, "w_behavioural": 0.55, "w_engagement": 0.15}
-    rule |= {"mql_threshold": 40.0, "gate_known_company": False, "gate_budget": True, "gate_authority": False}
-    rule |= {"gate_timeline_months": None, "author": "Marketing Ops", "note": "More weight on behaviour"}
-    changes = review.model_changes(
-        MODELS.with_columns(**{k: pl.lit(v) for k, v in rule.items()}), MODEL_MQLS, as_of=D(2026, 3, 9)
-    ).collect()
-    asked = []
-
-    def project(filters, proposal):
-        asked.append((filters.start, filters.end, proposal))
-        total = {"projected_mqls": 40, "actual_mqls": 28, "projected_rate": 0.5, "actual_rate": 0.6}
-        return SimpleNamespace(total=pl.DataFrame(total | {"estimated_share": 0.1}))
-
-    result = review_data.with_projections(changes, project).sort("version")
-    # v2: the four weeks before 2 Feb; v3: the two weeks since v2 began
-    assert [(start, end) for start, end, _ in asked] == [
-        (date(2026, 2, 2), date(2026, 2, 15)),
-        (date(2026, 1, 5), date(2026, 2, 1)),
-    ]
-    assert all(p.mql_threshold == 40.0 and p.gate_budget and not p.gate_authority for *_, p in asked)
-    assert result["projected_mqls_per_week"].to_list() == pytest.approx([40 / 4, 40 / 2])
-    assert result["projected_actual_mqls_per_week"].to_list() == pytest.approx([28 / 4, 28 / 2])
-    text = review_data.decisions_table(result).row(0, named=True)
-    assert text["What-if projected for it (estimated)"] == "+3 MQLs per week, +43%; acceptance 50.0% (-10.0 pp)"
-    assert text["MQLs per week, before → after"] == "0.5 → 1.5 (+1) (first 2.0 weeks)"
-    assert text["By, and why"] == "Marketing Ops: More weight on behaviour"
-    assert text["Took effect"] == "2026-W06"
-    unprojected = review_data.with_projections(changes, None)
-    assert unprojected["projected_mqls_per_week"].to_list() == [None, None]
-
-
 # ------------------------------------------------------------------------------------------------ action items
 
 ITEMS = pl.LazyFrame(
@@ -683,231 +588,3 @@ ITEMS = pl.LazyFrame(
 def test_action_items_carried_from_week_to_week(week, today, expected):
     result = review.action_items_in_week(ITEMS, week=W(week), today=today).collect()
     assert result.select("id", "status_in_week", "overdue", "carried_over").rows() == expected
-
-
-# ------------------------------------------------------------------------------------------------ the store
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def url(request, tmp_path) -> str:
-    """An empty database with the schema."""
-    address = (
-        f"sqlite:///{tmp_path / 'review.db'}" if request.param == "sqlite" else request.getfixturevalue("postgres_url")
-    )
-    db.create_schema(address)
-    return address
-
-
-def _week_items(url: str, week: str, today: date) -> list[tuple]:
-    frame = review_data.week_action_items(url, W(week), today)
-    return frame.select("title", "status_in_week", "overdue").rows()
-
-
-def test_action_items_are_created_carried_over_marked_overdue_and_closed(url):
-    feb25 = D(2026, 2, 25, 9, 30)
-    item = in_transaction(
-        url,
-        review_store.add_action_item,
-        title="  Fix EMEA routing  ",
-        owner="Ann",
-        due_date=date(2026, 3, 2),
-        week=W("2026-W09"),
-        now=feb25,
-    )
-    in_transaction(
-        url,
-        review_store.add_action_item,
-        title="Brief the SDRs",
-        owner="Bob",
-        due_date=date(2026, 3, 20),
-        week=W("2026-W10"),
-        now=D(2026, 3, 9),
-    )
-    stored = review_data.action_items(url).sort("id")
-    assert stored.select("title", "owner", "due_date", "status", "created_week", "closed_at").rows()[0] == (
-        "Fix EMEA routing",
-        "Ann",
-        date(2026, 3, 2),
-        "open",
-        "2026-W09",
-        None,
-    )
-    assert stored["created_at"][0] == feb25
-    # shown from its week on; overdue once its due date has passed by the end of a week
-    assert _week_items(url, "2026-W08", date(2026, 3, 12)) == []
-    assert _week_items(url, "2026-W09", date(2026, 3, 12)) == [("Fix EMEA routing", "open", False)]
-    assert _week_items(url, "2026-W10", date(2026, 3, 12)) == [
-        ("Fix EMEA routing", "open", True),
-        ("Brief the SDRs", "open", False),
-    ]
-    closed = in_transaction(url, review_store.close_action_item, item_id=item.id, now=D(2026, 3, 18, 10))  # in 2026-W12
-    assert (closed.status, closed.closed_at) == ("done", D(2026, 3, 18, 10))
-    assert _week_items(url, "2026-W11", date(2026, 3, 20))[0] == ("Fix EMEA routing", "open", True)
-    assert ("Fix EMEA routing", "done", False) in _week_items(url, "2026-W12", date(2026, 3, 20))
-    assert [t for t, *_ in _week_items(url, "2026-W13", date(2026, 3, 30))] == ["Brief the SDRs"]
-    with pytest.raises(Refused, match="already closed on 18 Mar 2026"):
-        in_transaction(url, review_store.close_action_item, item_id=item.id, now=D(2026, 3, 19))
-    with pytest.raises(Refused, match="no longer exists"):
-        in_transaction(url, review_store.close_action_item, item_id=9999, now=D(2026, 3, 19))
-
-
-@pytest.mark.parametrize(
-    ("title", "owner", "due", "message"),
-    [
-        ("", "Ann", date(2026, 3, 20), "what is to be done"),
-        ("   ", "Ann", date(2026, 3, 20), "what is to be done"),
-        ("Fix it", "", date(2026, 3, 20), "who owns it"),
-        ("Fix it", "Ann", None, "pick a due date"),
-        ("Fix it", "Ann", date(2026, 3, 8), "has passed"),
-        ("x" * 201, "Ann", date(2026, 3, 20), "at most 200 characters"),
-    ],
-)
-def test_an_action_item_without_what_who_or_when_is_refused_and_nothing_is_written(url, title, owner, due, message):
-    with pytest.raises(Refused, match=message):
-        in_transaction(
-            url,
-            review_store.add_action_item,
-            title=title,
-            owner=owner,
-            due_date=due,
-            week=W("2026-W10"),
-            now=D(2026, 3, 9),
-        )
-    assert review_data.action_items(url).is_empty()
-
-
-def test_meeting_notes_are_saved_per_week_and_kept_as_typed(url):
-    text = "Agreed: pause CTV - Streaming Launch.\n<script>alert(1)</script> **not bold**"
-    in_transaction(
-        url, review_store.save_meeting_note, week=W("2026-W10"), text=text, author="Maria", now=D(2026, 3, 9, 10)
-    )
-    in_transaction(
-        url, review_store.save_meeting_note, week=W("2026-W11"), text="Next week", author="Sam", now=D(2026, 3, 16)
-    )
-    note = review_data.meeting_note(url, W("2026-W10"))
-    assert (note["text"], note["author"], note["updated_at"]) == (text, "Maria", D(2026, 3, 9, 10))
-    in_transaction(
-        url, review_store.save_meeting_note, week=W("2026-W10"), text="Revised", author="Sam", now=D(2026, 3, 9, 11)
-    )
-    note = review_data.meeting_note(url, W("2026-W10"))
-    assert (note["text"], note["author"]) == ("Revised", "Sam")
-    assert review_data.meeting_note(url, W("2026-W11"))["text"] == "Next week"
-    assert review_data.meeting_note(url, W("2026-W12")) is None
-    assert db.read_table(review_data.MeetingNote, url=url).height == 2  # one row per week
-    with pytest.raises(Refused, match="your name"):
-        in_transaction(
-            url, review_store.save_meeting_note, week=W("2026-W10"), text="Lost", author=" ", now=D(2026, 3, 9, 12)
-        )
-    assert review_data.meeting_note(url, W("2026-W10"))["text"] == "Revised"
-
-
-# ------------------------------------------------------------------------------------------------ the report
-
-
-@pytest.fixture(scope="module")
-def seeded_url(tmp_path_factory) -> str:
-    from seed import populate
-    from seed.generator import today_plan
-
-    url = f"sqlite:///{tmp_path_factory.mktemp('review') / 'handoff.db'}"
-    populate(url, today_plan(3000, 26, seed=5))
-    return url
-
-
-@pytest.mark.parametrize(
-    ("args", "message"),
-    [
-        (["--week", "2026-W60"], "2026 has no week 60"),
-        (["--week", "last week"], "not an ISO week"),
-        (["--week", "2026-W10", "--db", "postgresql+psycopg://nobody@127.0.0.1:1/none"], "cannot reach its database"),
-        (["--week", "2026-W10", "--db", "sqlite:////nonexistent/handoff.db"], "no database file"),
-    ],
-)
-def test_the_command_line_says_why_it_wrote_nothing(tmp_path, capsys, args, message):
-    out = tmp_path / "review.html"
-    assert report.main([*args, "--out", str(out)]) == 1
-    assert message in capsys.readouterr().err
-    assert not out.exists()
-
-
-def test_the_command_line_refuses_an_unknown_file_kind(tmp_path, capsys, seeded_url):
-    assert report.main(["--week", "2026-W10", "--db", seeded_url, "--out", str(tmp_path / "review.docx")]) == 1
-    assert "must end in .html or .pdf" in capsys.readouterr().err
-
-
-def test_without_chart_images_the_report_shows_tables_and_says_why(tmp_path, monkeypatch, seeded_url):
-    monkeypatch.setattr(report, "chromium_path", lambda: None)
-    week = IsoWeek.last_complete(date.today())
-    out = tmp_path / "review.html"
-    assert report.main(["--week", str(week), "--db", seeded_url, "--out", str(out)]) == 0
-    html = out.read_text(encoding="utf-8")
-    assert "The charts are shown as tables: no Chrome or Chromium is installed" in html
-    assert "<img" not in html
-    assert f"<td>{week}</td>" in html  # the weekly trend as a table instead
-
-
-def test_a_failing_renderer_is_described_not_raised(monkeypatch):
-    import kaleido
-
-    class Broken:
-        def __init__(self, *args, **kwargs):
-            raise RuntimeError("Chromium crashed\nwith details")
-
-    monkeypatch.setattr(kaleido, "Kaleido", Broken)
-    monkeypatch.setattr(report, "chromium_path", lambda: "/usr/bin/chromium")
-    images = report.chart_images({"x": go.Figure(go.Bar(x=["a"], y=[1]))})
-    assert images.pngs == {} and images.problem == "the chart renderer failed (Chromium crashed)"
-
-
-# ------------------------------------------------------------------------------------------------ the page
-
-
-def _app(monkeypatch, url: str) -> AppTest:
-    monkeypatch.setattr(PagesManager, "__init__", PagesManager.__init__)  # restored after the test
-    monkeypatch.setenv("DATABASE_URL", url)
-    monkeypatch.setenv("HANDOFF_SEED_DEMO", "0")
-    at = app_test()
-    at.run()
-    at.switch_page("pages/review.py").run()
-    return at
-
-
-def _metrics(at: AppTest) -> dict[str, str]:
-    return {m.label: m.value for m in at.metric}
-
-
-def test_the_review_page_renders_and_another_week_changes_the_figures(monkeypatch, seeded_url):
-    at = _app(monkeypatch, seeded_url)
-    assert not at.exception
-    last = IsoWeek.last_complete(date.today())
-    assert at.selectbox(key="review_week").value == str(last)
-    before = _metrics(at)
-    assert list(before) == [f.label for f in review.HEADLINE]
-    assert int(before["MQLs"].replace(",", "")) > 0
-    assert before["Acceptance rate"].endswith("%") and before["Median time to decision"].endswith(" h")
-    assert len(at.get("plotly_chart")) == 3
-    at.selectbox(key="review_week").set_value(str(last.shifted(-3))).run()
-    assert not at.exception
-    assert _metrics(at) != before
-
-
-def test_adding_an_action_item_and_notes_on_the_page_shows_them(monkeypatch, tmp_path):
-    from seed import populate
-    from seed.generator import today_plan
-
-    url = f"sqlite:///{tmp_path / 'write.db'}"
-    populate(url, today_plan(1500, 12, seed=3))
-    at = _app(monkeypatch, url)
-    assert not any("Ask marketing ops" in str(t.value) for t in at.table)
-    at.text_input(key="review_item_title").set_value("Ask marketing ops to pause CTV - Streaming Launch")
-    at.text_input(key="review_item_owner").set_value("Maria")
-    next(b for b in at.button if b.label == "Add action item").click().run()
-    assert not at.exception
-    items = at.table[-1].value
-    assert "Ask marketing ops to pause CTV - Streaming Launch" in items.iloc[:, 0].tolist()
-    assert review_data.action_items(url)["created_week"].to_list() == [str(IsoWeek.last_complete(date.today()))]
-    at.text_area(key="review_note_text").set_value("Decided: pause it.\n**not markdown**")
-    at.text_input(key="review_note_author").set_value("Sam")
-    next(b for b in at.button if b.label == "Save notes").click().run()
-    assert not at.exception
-    assert "Decided: pause it.\n**not markdown**" in [t.value for t in at.text]

@@ -7,31 +7,28 @@ can be checked against the truth rather than against a hard-coded answer.
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 import numpy as np
 import polars as pl
 import pytest
 
-from dashboard.data.data import read_tables, whatif_base_frames, whatif_frames
+from dashboard.data.data import whatif_base_frames, whatif_frames
 from dashboard.data.review_data import decisions_table, review_frames
 from dashboard.filters import Filters
 from queries import backtest, whatif
 from queries.review import IsoWeek
-from seed import populate
 from seed import reference as ref
-from seed.generator import MISROUTED_ACCEPTANCE, Plan, misrouted_leads, true_propensities
+from seed.generator import MISROUTED_ACCEPTANCE, misrouted_leads, true_propensities
+from tests.conftest import DEMO_PLAN
 
-PLAN = Plan(leads=12_000, weeks=26, seed=5, now=datetime(2026, 6, 17, 15, 0))
+PLAN = DEMO_PLAN
 WHOLE = Filters(start=PLAN.start.date(), end=PLAN.now.date())
 
 
 @pytest.fixture(scope="module")
-def seeded(tmp_path_factory):
-    url = f"sqlite:///{tmp_path_factory.mktemp('whatif') / 'w.db'}"
-    populate(url, PLAN)
-    tables = read_tables(url)
-    return tables, whatif_base_frames(tables, now=PLAN.now, maturity_days=56)
+def seeded(demo_tables):
+    return demo_tables, whatif_base_frames(demo_tables, now=PLAN.now, maturity_days=56)
 
 
 FIGURES = ("projected_mqls", "projected_accepted", "projected_decided", "projected_sqls", "projected_wins")

@@ -10,12 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from seed import populate
-from seed.generator import today_plan
-from tests.conftest import CHROMIUM_ARGS, free_port, wait_for_port  # noqa: F401 (others import it from here)
+from tests.conftest import CHROMIUM_ARGS, copy_of_demo, free_port, wait_for_port  # noqa: F401 (others import it)
 
 pytestmark = pytest.mark.browser
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parent.parent.parent
 MAIN = '[data-testid="stMain"]'
 
 
@@ -23,12 +21,11 @@ EVIL_COMMENT = "<script>window.__pwned = 1</script> not <b>bold</b>"
 
 
 @pytest.fixture(scope="module")
-def app_url(tmp_path_factory):
-    """The app on a free port over a seeded SQLite file that holds one hostile comment."""
+def app_url(tmp_path_factory, demo_file):
+    """The app on a free port over a copy of the demo database that holds one hostile comment."""
     folder = tmp_path_factory.mktemp("served")
     port = free_port()
-    url = f"sqlite:///{folder / 'handoff.db'}"
-    populate(url, today_plan(3000, 26, seed=9))
+    url = copy_of_demo(demo_file, folder)
     add_hostile_comment(url)
     env = {**os.environ, "DATABASE_URL": url, "HANDOFF_SEED_DEMO": "1", "HANDOFF_DEMO_LEADS": "3000"}
     server = subprocess.Popen(
@@ -218,6 +215,33 @@ def test_selecting_a_bar_lists_the_leads_behind_it(app_url, page, artifacts):
     page.screenshot(path=str(artifacts / "acceptance_drilldown.png"), full_page=True)
 
 
+# The texts of the page's captions, in JavaScript.
+CAPTIONS = f"""[...document.querySelectorAll('{MAIN} [data-testid="stCaptionContainer"]')]
+    .map(e => e.innerText.trim())"""
+
+
+def test_a_selection_in_two_charts_narrows_the_leads_by_both(app_url, page, artifacts):
+    open_page(page, app_url[0], "Sales acceptance", "By channel")
+    charts = page.locator(f'{MAIN} [data-testid="stPlotlyChart"]')
+
+    def leads_caption(pattern: str) -> str:
+        page.wait_for_function(
+            "(pattern) => " + CAPTIONS + ".some(t => new RegExp(pattern).test(t))", arg=pattern, timeout=30_000
+        )
+        return next(t for t in page.evaluate("() => " + CAPTIONS) if " leads: " in t)
+
+    channel_bars = charts.nth(0).locator("g.point path")
+    channel_bars.nth(channel_bars.count() - 1).click(force=True)  # the worst channel
+    by_channel = leads_caption(r"^[\d,]+ leads: (?!all MQLs)[^;]+$")
+    campaign_bars = charts.nth(1).locator("g.point path")
+    campaign_bars.nth(campaign_bars.count() - 1).click(force=True)  # and the worst campaign
+    by_both = leads_caption(r"^[\d,]+ leads: [^;]+; ")
+    channel = by_channel.split(" leads: ")[1]
+    assert by_both.split(" leads: ")[1].startswith(f"{channel}; ")  # the first chart's selection still counts
+    assert int(by_both.split(" ")[0].replace(",", "")) <= int(by_channel.split(" ")[0].replace(",", ""))
+    page.screenshot(path=str(artifacts / "acceptance_two_selections.png"), full_page=True)
+
+
 def test_whatif_slider_moves_the_projection(app_url, page, artifacts):
     open_page(page, app_url[0], "Threshold what-if", "What it costs and what it adds")
     before = kpis(page)
@@ -259,7 +283,9 @@ def test_a_rep_rejects_a_lead_from_the_queue(app_url, page, artifacts):
     page.mouse.click(box["x"] + 18, box["y"] + 35 + 17)  # the first row's selection box
     main.get_by_text("Reject this lead").wait_for(timeout=30_000)
     page.screenshot(path=str(artifacts / "queue.png"), full_page=True)
-    page.locator(f'{MAIN} [data-testid="stSelectbox"]').filter(has_text="Reason (required)").click()
+    reason = page.locator(f'{MAIN} [data-testid="stSelectbox"]').filter(has_text="Reason (required)")
+    reason.scroll_into_view_if_needed()  # a list opened while the page still scrolls to it closes again
+    reason.click()
     page.get_by_role("option", name="Duplicate record (procedural)").click()
     main.get_by_label("Comment (optional)").nth(1).fill("Same person as <b>DEMO-1</b>")
     main.get_by_role("button", name="Reject").click()

@@ -26,9 +26,9 @@ from dashboard import ingest
 from dashboard.ingest.write import PAUSE_AT, PAUSE_STAGES
 from dashboard.models import AuditEntry
 from dashboard.store import db
-from tests.import_databases import databases, fingerprint
+from tests.ingest.import_databases import databases, fingerprint
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parent.parent.parent
 LEADS = 5_000
 MAPPING = """
 [columns]

@@ -27,9 +27,9 @@ import xlsxwriter
 
 from dashboard import ingest
 from dashboard.store import db
-from tests.import_databases import databases, execute, fingerprint
+from tests.ingest.import_databases import databases, execute, fingerprint
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parent.parent.parent
 
 HEADER = ("id", "created_at", "channel", "campaign", "stage", "company", "web_visits", "score", "timeline",
           "feedback", "notes")  # fmt: skip

@@ -13,10 +13,8 @@ import polars as pl
 import pytest
 
 from dashboard.store import queue, users
-from seed import populate
-from seed.generator import today_plan
-from tests.conftest import free_port, in_transaction, wait_for_port
-from tests.test_browser import MAIN, ROOT, kpis
+from tests.browser.test_browser import MAIN, ROOT, kpis
+from tests.conftest import copy_of_demo, free_port, in_transaction, wait_for_port
 
 pytestmark = pytest.mark.browser
 NOW = datetime.now().replace(microsecond=0)
@@ -27,10 +25,9 @@ def _serve(args: list[str], env: dict, cwd) -> subprocess.Popen:
 
 
 @pytest.fixture(scope="module")
-def signed_app(tmp_path_factory):
+def signed_app(tmp_path_factory, demo_file):
     folder = tmp_path_factory.mktemp("signin")
-    url = f"sqlite:///{folder / 'handoff.db'}"
-    populate(url, today_plan(2_000, 8, seed=4, now=NOW))
+    url = copy_of_demo(demo_file, folder)
     reps = in_transaction(url, queue.reps)
     rep = reps.filter((pl.col("tier") == "junior") & (pl.col("pending") > 0)).row(0, named=True)
     in_transaction(

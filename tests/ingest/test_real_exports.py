@@ -1,6 +1,6 @@
 """Realistic CRM exports (HubSpot with Became-a dates, Salesforce with its Lead History, a leads + won-deals funnel
 export) imported through the command line, and what the app computes compared with an independent polars computation
-on the raw files (tests/exports_truth.py)."""
+on the raw files (tests/ingest/exports_truth.py)."""
 
 from __future__ import annotations
 
@@ -30,9 +30,9 @@ from dashboard.filters import Filters
 from queries import review
 from queries.review import IsoWeek
 from queries.scoring import ScoringRule
-from tests.exports_truth import truth
+from tests.ingest.exports_truth import truth
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parent.parent.parent
 EXPORTS = ROOT / "tests" / "fixtures" / "exports"
 NOW = datetime(2026, 12, 2, 12, 0)
 # name: leads file, events file, mapping

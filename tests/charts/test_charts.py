@@ -89,7 +89,7 @@ def test_acceptance_heatmap_separates_small_samples():
 
 def whatif_view():
     from queries import whatif
-    from tests.test_whatif import ERRORS, HISTORY, LIVE, rule
+    from tests.queries.test_whatif import ERRORS, HISTORY, LIVE, rule
 
     projected = whatif.project(HISTORY, rule(25), baseline=LIVE)
     sums = whatif.contribution_sums(projected, by=["week"])

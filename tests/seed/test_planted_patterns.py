@@ -7,21 +7,18 @@ from datetime import datetime, timedelta
 import polars as pl
 import pytest
 
-from dashboard.data.data import acceptance_frames, handoff_frames, read_tables, rejection_frames
+from dashboard.data.data import acceptance_frames, handoff_frames, rejection_frames
 from dashboard.filters import Filters
 from queries.scoring import component_scores
-from seed import populate
 from seed import reference as ref
-from seed.generator import Plan
+from tests.conftest import DEMO_PLAN
 
-PLAN = Plan(leads=15_000, weeks=26, seed=21, now=datetime(2026, 6, 17, 15, 0))
+PLAN = DEMO_PLAN
 
 
-@pytest.fixture(scope="module")
-def tables(tmp_path_factory):
-    url = f"sqlite:///{tmp_path_factory.mktemp('planted') / 'p.db'}"
-    populate(url, PLAN)
-    return read_tables(url)
+@pytest.fixture
+def tables(demo_tables):
+    return demo_tables
 
 
 def weeks(lo: datetime, hi: datetime) -> Filters:

@@ -1,5 +1,6 @@
 """The rights table over every write function and role: allowed writes succeed and are recorded with who made
-them; the rest are refused with a sentence and write nothing. And local mode's refusal to listen beyond 127.0.0.1."""
+them; the rest are refused with a sentence and write nothing. The rights check, the write and its audit line share
+one transaction."""
 
 from __future__ import annotations
 
@@ -10,14 +11,11 @@ import pytest
 import sqlalchemy as sa
 
 from dashboard import ingest
-from dashboard.apptest import app_test
 from dashboard.auth import Actor, Role
 from dashboard.models import AppUser, AuditEntry, Lead, SalesDecision, Scenario, ScoringModel, StageEvent
 from dashboard.refusals import Refused
 from dashboard.store import db, queue, scoring, users
 from queries.scoring import ScoringRule
-from seed import populate
-from seed.generator import today_plan
 from tests.conftest import in_transaction
 
 NOW = datetime.now().replace(microsecond=0)
@@ -25,10 +23,9 @@ WATCHED = (Lead, StageEvent, SalesDecision, Scenario, ScoringModel, AppUser, Aud
 
 
 @pytest.fixture
-def world(tmp_path):
-    """A small demo database and, for one junior rep with pending MQLs, the actors of every role."""
-    url = f"sqlite:///{tmp_path / 'auth.db'}"
-    populate(url, today_plan(3_000, 8, seed=3, now=NOW))  # enough recent MQLs for three pending
+def world(demo_copy):
+    """A demo database of the test's own and, for one junior rep with pending MQLs, the actors of every role."""
+    url = demo_copy
     reps = in_transaction(url, queue.reps)
     juniors = reps.filter((pl.col("tier") == "junior") & (pl.col("pending") >= 3)).sort("pending", descending=True)
     owner = juniors.row(0, named=True)
@@ -262,26 +259,3 @@ def test_a_user_needs_what_their_role_needs(world, role, rep, team, message):
     with pytest.raises(Refused, match=message):
         in_transaction(world["url"], users.save_user, email="x@example.com", name="X", role=role, rep_id=rep, team=team,
                        active=True, now=NOW)  # fmt: skip
-
-
-def test_local_mode_refuses_to_listen_beyond_this_machine(monkeypatch, tmp_path):
-    from streamlit import config
-
-    url = f"sqlite:///{tmp_path / 'local.db'}"
-    populate(url, today_plan(300, 4, seed=1, now=NOW))
-    monkeypatch.setenv("DATABASE_URL", url)
-    monkeypatch.setenv("HANDOFF_SEED_DEMO", "0")
-    original = config.get_option("server.address")
-    try:
-        config.set_option("server.address", "0.0.0.0")
-        at = app_test()
-        at.run()
-        assert not at.exception
-        assert any("refuses to start" in e.value and "0.0.0.0" in e.value for e in at.error)
-        assert not at.metric and not at.get("plotly_chart")  # no data shown
-        config.set_option("server.address", "127.0.0.1")
-        at = app_test()
-        at.run()
-        assert not at.error and at.metric
-    finally:
-        config.set_option("server.address", original)

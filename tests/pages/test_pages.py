@@ -1,4 +1,4 @@
-"""Pages under AppTest, on a seeded SQLite file and on a real PostgreSQL server."""
+"""Pages under AppTest, on the demo database in SQLite and on a real PostgreSQL server."""
 
 from __future__ import annotations
 
@@ -9,8 +9,6 @@ from streamlit.runtime.pages_manager import PagesManager
 from streamlit.testing.v1 import AppTest
 
 from dashboard.apptest import app_test
-from seed import populate
-from seed.generator import today_plan
 from tests.conftest import in_transaction
 
 
@@ -27,20 +25,10 @@ def _kpis(at: AppTest) -> dict[str, str]:
     return {m.label: m.value for m in at.metric}
 
 
-@pytest.fixture(scope="module")
-def sqlite_url(tmp_path_factory) -> str:
-    url = f"sqlite:///{tmp_path_factory.mktemp('pages') / 'handoff.db'}"
-    populate(url, today_plan(4_000, 26, seed=5, now=datetime.now().replace(microsecond=0)))
-    return url
-
-
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def seeded_url(request, sqlite_url) -> str:
-    if request.param == "sqlite":
-        return sqlite_url
-    url = request.getfixturevalue("postgres_url")
-    populate(url, today_plan(4_000, 26, seed=5, now=datetime.now().replace(microsecond=0)))
-    return url
+def seeded_url(request) -> str:
+    """The shared demo database (the tests that take it only read), in SQLite or PostgreSQL."""
+    return request.getfixturevalue("demo_url" if request.param == "sqlite" else "demo_postgres")
 
 
 def test_overview_renders_and_a_channel_filter_changes_the_kpis(monkeypatch, seeded_url):
@@ -57,8 +45,8 @@ def test_overview_renders_and_a_channel_filter_changes_the_kpis(monkeypatch, see
     assert at.query_params["channel"] == ["ctv"] or at.query_params["channel"] == "ctv"
 
 
-def test_counting_mode_changes_the_figures(monkeypatch, sqlite_url):
-    at = _app(monkeypatch, sqlite_url)
+def test_counting_mode_changes_the_figures(monkeypatch, demo_url):
+    at = _app(monkeypatch, demo_url)
     at.run()
     cohort = _kpis(at)
     at.radio(key="filter_mode").set_value("in_period").run()
@@ -67,8 +55,8 @@ def test_counting_mode_changes_the_figures(monkeypatch, sqlite_url):
     assert "Stage entries per week" in [c.proto.spec for c in at.get("plotly_chart")][1]
 
 
-def test_filters_that_match_nothing_show_an_empty_state(monkeypatch, sqlite_url):
-    at = _app(monkeypatch, sqlite_url)
+def test_filters_that_match_nothing_show_an_empty_state(monkeypatch, demo_url):
+    at = _app(monkeypatch, demo_url)
     at.query_params["start"] = "2001-01-01"
     at.query_params["end"] = "2001-01-31"
     at.run()
@@ -77,8 +65,8 @@ def test_filters_that_match_nothing_show_an_empty_state(monkeypatch, sqlite_url)
     assert not at.get("plotly_chart")
 
 
-def test_an_invalid_link_parameter_is_ignored_with_a_notice(monkeypatch, sqlite_url):
-    at = _app(monkeypatch, sqlite_url)
+def test_an_invalid_link_parameter_is_ignored_with_a_notice(monkeypatch, demo_url):
+    at = _app(monkeypatch, demo_url)
     at.query_params["channel"] = "ctv,not-a-channel"
     at.query_params["start"] = "yesterday"
     at.run()
@@ -178,11 +166,9 @@ def test_whatif_page_moving_the_threshold_or_a_weight_changes_the_projection(mon
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def fresh_url(request, tmp_path) -> str:
-    """A database of its own, for tests that write."""
-    url = f"sqlite:///{tmp_path / 'w.db'}" if request.param == "sqlite" else request.getfixturevalue("postgres_url")
-    populate(url, today_plan(2_000, 12, seed=9, now=datetime.now().replace(microsecond=0)))
-    return url
+def fresh_url(request) -> str:
+    """A demo database of its own, for tests that write."""
+    return request.getfixturevalue("demo_copy" if request.param == "sqlite" else "demo_postgres_copy")
 
 
 def _click(at: AppTest, label: str) -> None:

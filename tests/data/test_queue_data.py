@@ -7,15 +7,12 @@ from datetime import datetime
 import polars as pl
 
 from dashboard.data import data, queue_data
-from seed import populate
-from seed.generator import today_plan
 
 NOW = datetime.now().replace(microsecond=0)
 
 
-def test_a_decision_clears_the_figures_it_changed_and_keeps_the_rest(tmp_path, monkeypatch):
-    url = f"sqlite:///{tmp_path / 'decide.db'}"
-    populate(url, today_plan(1_500, 8, seed=2, now=NOW))
+def test_a_decision_clears_the_figures_it_changed_and_keeps_the_rest(demo_copy, monkeypatch):
+    url = demo_copy
     options, history, facts = data.filter_options(url), data.model_history(url), data.facts(url)
     reads = []
     read_tables = data.read_tables

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 import polars as pl
 import pytest
 
@@ -13,16 +11,16 @@ from dashboard.models import SalesDecision
 from dashboard.store.db import read_table
 from seed import populate
 from seed.generator import Plan
+from tests.conftest import DEMO_PLAN
 
-NOW = datetime(2026, 6, 17, 15, 30)
-PLAN = Plan(leads=2_000, weeks=12, seed=3, now=NOW)
+PLAN = DEMO_PLAN
+NOW = PLAN.now
 
 
-@pytest.fixture(scope="module")
-def sqlite_seeded(tmp_path_factory) -> str:
-    url = f"sqlite:///{tmp_path_factory.mktemp('seed') / 'a.db'}"
-    populate(url, PLAN)
-    return url
+@pytest.fixture
+def sqlite_seeded(demo_url) -> str:
+    """The session's demo database: the seed's plan written into SQLite."""
+    return demo_url
 
 
 def test_same_seed_gives_the_same_data(sqlite_seeded, tmp_path):
@@ -77,9 +75,9 @@ def test_history_is_consistent(sqlite_seeded):
 
 
 @pytest.mark.postgres
-def test_postgres_holds_the_same_data_as_sqlite(sqlite_seeded, postgres_url):
-    populate(postgres_url, PLAN)
-    a, b = read_tables(sqlite_seeded), read_tables(postgres_url)
+def test_postgres_holds_the_same_data_as_sqlite(sqlite_seeded, demo_postgres):
+    # demo_postgres is the same plan written into PostgreSQL by populate
+    a, b = read_tables(sqlite_seeded), read_tables(demo_postgres)
     for name, key in (("leads", ["id"]), ("campaigns", ["id"]), ("channels", ["id"]), ("reps", ["id"])):
         left, right = getattr(a, name).sort(key), getattr(b, name).sort(key)
         for column in left.columns:

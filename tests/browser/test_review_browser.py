@@ -7,29 +7,26 @@ import os
 import re
 import subprocess
 import sys
-from datetime import date, datetime, time, timedelta
+from datetime import datetime, time, timedelta
 from pathlib import Path
 
 import pytest
 
 from dashboard.store import review as review_store
 from queries.review import HEADLINE, IsoWeek
-from seed import populate
-from seed.generator import today_plan
-from tests.conftest import free_port, in_transaction, wait_for_port
-from tests.test_browser import MAIN, kpis
+from tests.browser.test_browser import MAIN, kpis
+from tests.conftest import DEMO_PLAN, copy_of_demo, free_port, in_transaction, wait_for_port
 
 pytestmark = pytest.mark.browser
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parent.parent.parent
 HOSTILE_NOTE = "<script>window.__pwned = 1</script> Pause **CTV - Streaming Launch**\nOwner: <b>Maria</b>"
 
 
 @pytest.fixture(scope="module")
-def review_db(tmp_path_factory) -> tuple[str, IsoWeek]:
-    """A seeded SQLite file whose last complete week has an overdue action item and notes full of markup."""
-    url = f"sqlite:///{tmp_path_factory.mktemp('review_served') / 'handoff.db'}"
-    populate(url, today_plan(3000, 26, seed=5))
-    week = IsoWeek.last_complete(date.today())
+def review_db(tmp_path_factory, demo_file) -> tuple[str, IsoWeek]:
+    """A copy of the demo database whose last complete week has an overdue action item and notes full of markup."""
+    url = copy_of_demo(demo_file, tmp_path_factory.mktemp("review_served"))
+    week = IsoWeek.last_complete(DEMO_PLAN.now.date())  # the week the page opens on: the last complete one with data
     monday = datetime.combine(week.monday, time(9))
     in_transaction(
         url,

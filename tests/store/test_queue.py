@@ -122,9 +122,9 @@ def world(request, tmp_path) -> World:
 
 def _rows(url: str, table: type, **where) -> list[dict]:
     t = table.__table__
-    with db.connection(url) as connection:
+    with db.transaction(url) as session:
         query = sa.select(t).where(*(t.c[k] == v for k, v in where.items())).order_by(t.c.id)
-        return [dict(row._mapping) for row in connection.execute(query)]
+        return [dict(row._mapping) for row in session.execute(query)]
 
 
 def _snapshot(url: str) -> dict[str, list[dict]]:

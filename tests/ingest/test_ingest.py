@@ -18,8 +18,8 @@ from dashboard.filters import Filters
 from dashboard.models import TABLES
 from dashboard.store import db
 
-ROOT = Path(__file__).resolve().parent.parent
-FIXTURES = Path(__file__).resolve().parent / "fixtures"
+ROOT = Path(__file__).resolve().parent.parent.parent
+FIXTURES = ROOT / "tests" / "fixtures"
 NOW = datetime(2026, 11, 20, 9, 30)
 
 # Hand-written exports with each CRM's real column names.

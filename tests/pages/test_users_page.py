@@ -2,19 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from streamlit.runtime.pages_manager import PagesManager
 
 from dashboard.apptest import app_test
 from dashboard.auth import Role
-from seed import populate
-from seed.generator import today_plan
 
 
-def test_saving_a_user_shows_them_in_the_table_and_the_audit_log(monkeypatch, tmp_path):
-    url = f"sqlite:///{tmp_path / 'users.db'}"
-    populate(url, today_plan(800, 4, seed=1, now=datetime.now().replace(microsecond=0)))
+def test_saving_a_user_shows_them_in_the_table_and_the_audit_log(monkeypatch, demo_copy):
+    url = demo_copy
     monkeypatch.setattr(PagesManager, "__init__", PagesManager.__init__)  # restored after the test
     monkeypatch.setenv("DATABASE_URL", url)
     monkeypatch.setenv("HANDOFF_SEED_DEMO", "0")

@@ -1,0 +1,1 @@
+"""Tests of dashboard/charts/: traces, titles, axis labels, the empty frame."""

@@ -1,0 +1,1 @@
+"""Tests of dashboard/ingest/: CRM exports read, mapped, validated and written."""

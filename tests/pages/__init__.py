@@ -1,0 +1,1 @@
+"""Tests of pages/ and their widgets under Streamlit's AppTest."""

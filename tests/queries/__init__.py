@@ -1,0 +1,1 @@
+"""Tests of queries/: hand-built frames whose answers are computed by hand."""
