@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from streamlit.runtime.pages_manager import PagesManager
@@ -272,23 +272,25 @@ def test_a_refused_decision_is_explained_not_raised(monkeypatch, fresh_url):
     assert any("already accepted" in w.value for w in at.warning)
 
 
-def test_whatif_track_record_replays_the_model_change_and_a_chosen_cutoff(monkeypatch, sqlite_url):
-    at = _app(monkeypatch, sqlite_url)
+def test_whatif_track_record_replays_the_model_change_and_a_chosen_cutoff(monkeypatch, demo_url):
+    from tests.conftest import DEMO_PLAN
+
+    at = _app(monkeypatch, demo_url)
     at.run()
     at.switch_page("pages/whatif.py").run()
     assert not at.exception
     record = next(d.value for d in at.dataframe if "Forecast made" in d.value.columns)
     assert record["Forecast made"].str.startswith("v1 → v2 on ").all() and len(record) == 1
-    at.date_input(key="whatif_backtest_cutoff").set_value(date.today() - timedelta(weeks=10)).run()
+    at.date_input(key="whatif_backtest_cutoff").set_value(DEMO_PLAN.now.date() - timedelta(weeks=10)).run()
     record = next(d.value for d in at.dataframe if "Forecast made" in d.value.columns)
     assert len(record) == 2 and record["Forecast made"].iloc[1].startswith("From ")
     assert set(record["Acceptance"]) <= {"✓ held", "✗ missed", "–"}
 
 
-def test_the_leads_behind_the_figures_show_labels_not_codes_or_none(monkeypatch, sqlite_url):
+def test_the_leads_behind_the_figures_show_labels_not_codes_or_none(monkeypatch, demo_url):
     from dashboard.domain import REJECTION_REASONS
 
-    at = _app(monkeypatch, sqlite_url)
+    at = _app(monkeypatch, demo_url)
     at.run()
     at.switch_page("pages/acceptance.py").run()
     leads = next(d.value for d in at.dataframe if "outcome" in d.value.columns)
