@@ -4,7 +4,7 @@ database, and the tables as people read them (the page and the mailed report sho
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import TYPE_CHECKING
 
@@ -51,6 +51,7 @@ class Review:
     load: pl.DataFrame  # per tier: leads worked against capacity
     decisions: pl.DataFrame  # scoring-model changes, before and after, with the what-if's estimate
     notes: tuple[str, ...] = ()  # what the data cannot tell, said in the page and the report
+    unsupported: dict[str, str] = field(default_factory=dict)  # headline figure -> why the data cannot support it
 
     @property
     def is_empty(self) -> bool:
@@ -127,6 +128,7 @@ def review_frames(
         load,
         decisions=with_forecasts(with_projections(changes, project), forecast, now=now),
         notes=tuple(dict.fromkeys(gaps.values())),
+        unsupported=gaps,
     )
 
 

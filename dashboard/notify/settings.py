@@ -102,7 +102,7 @@ def smtp_settings(sources: Sources | None = None) -> SmtpSettings:
     port_text = sources.get(PORT) or str(DEFAULT_PORT)
     if not port_text.isdigit() or not 0 < int(port_text) < 65536:
         raise DeliveryError(
-            f"The mail server's port must be a number from 1 to 65535, not “{port_text}”: check {PORT.env}."
+            f"The mail server's port must be a number from 1 to 65535, not “{port_text}”: check {PORT.names}."
         )
     starttls_text = (sources.get(STARTTLS) or "on").lower()
     if starttls_text not in SWITCH:
