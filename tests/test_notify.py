@@ -314,3 +314,13 @@ def test_slack_markup_is_escaped():
     assert (
         slack.link("https://h/review?week=2026-W07", "Open <it>") == "<https://h/review?week=2026-W07|Open &lt;it&gt;>"
     )
+
+
+def test_the_readme_documents_every_delivery_setting():
+    from pathlib import Path
+
+    from dashboard.notify.settings import SETTINGS
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    for setting in SETTINGS:
+        assert f"| `{setting.env}` | `[{setting.section}] {setting.key}` |" in readme, setting.env
