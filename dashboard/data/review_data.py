@@ -53,6 +53,7 @@ class Review:
     notes: tuple[str, ...] = ()  # what the data cannot tell, said in the page and the report
     campaign_noise: pl.DataFrame = field(default_factory=pl.DataFrame)  # review.within_noise by campaign
     channel_noise: pl.DataFrame = field(default_factory=pl.DataFrame)  # review.within_noise by channel_label
+    unsupported: dict[str, str] = field(default_factory=dict)  # headline figure -> why the data cannot support it
 
     @property
     def is_empty(self) -> bool:
@@ -143,6 +144,7 @@ def review_frames(
         notes=tuple(dict.fromkeys(gaps.values())),
         campaign_noise=campaign_noise,
         channel_noise=channel_noise,
+        unsupported=gaps,
     )
 
 

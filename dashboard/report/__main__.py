@@ -1,4 +1,5 @@
-"""python -m dashboard.report --week YYYY-Www [--db URL] --out FILE.html|FILE.pdf"""
+"""python -m dashboard.report --week YYYY-Www|last [--db URL] [--out FILE.html|FILE.pdf] [--mail-to a@x,b@y]
+[--slack-webhook URL] [--app-url URL]"""
 
 import sys
 

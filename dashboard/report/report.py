@@ -2,8 +2,10 @@
 
 HTML: one self-contained file (inline CSS, charts as PNG data URIs, a policy that forbids fetching anything), so it
 opens the same in a mail client, offline. PDF: that file printed by headless Chromium, when Chromium is installed.
+The command also mails the report (one message, the report as its HTML body) and posts its headline to Slack.
 
-    python -m dashboard.report --week 2026-W07 [--db URL] --out review.html|review.pdf
+    python -m dashboard.report --week 2026-W07|last [--db URL] [--out review.html|review.pdf]
+        [--mail-to a@x,b@y] [--slack-webhook URL] [--app-url URL]
 """
 
 from __future__ import annotations
@@ -30,6 +32,9 @@ from sqlalchemy.engine import make_url
 from dashboard.charts import review_charts
 from dashboard.config import load_settings
 from dashboard.data import review_data as rd
+from dashboard.notify import DeliveryError, as_clause, mail, slack
+from dashboard.notify.settings import SmtpSettings, app_url, smtp_settings
+from dashboard.report import delivery
 from dashboard.store import db
 from queries import backtest
 from queries.review import IsoWeek
@@ -145,8 +150,9 @@ pre.notes { white-space: pre-wrap; font-family: inherit; background: #f9fafb; bo
 @media print { body { padding: 0; font-size: 12px; } table { font-size: 11px; } h2, h3 { break-after: avoid; }
                tr, img.chart { break-inside: avoid; } }
 """
-# Nothing may be fetched when the file is opened: no scripts, no fonts, images only from data: URIs.
-CONTENT_POLICY = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
+# Nothing may be fetched when the file is opened: no scripts, no fonts, images only from data: URIs (or, in the mailed
+# copy, from the message's own parts: cid:).
+CONTENT_POLICY = "default-src 'none'; img-src data: cid:; style-src 'unsafe-inline'"
 NUMERIC_UNITS = {"count", "signed", "rate", "pp", "hours", "percent0"}
 
 
@@ -226,8 +232,10 @@ def report_html(
     actions: pl.DataFrame,
     note: dict | None,
     generated_at: datetime,
+    link: str | None = None,
 ) -> str:
-    """The review of one week as a self-contained HTML document (nothing in it is fetched when it is opened)."""
+    """The review of one week as a self-contained HTML document (nothing in it is fetched when it is opened); link,
+    when given, is the week on the app's weekly review page."""
     week = review.week
     trend = rd.display(
         review.trend,
@@ -254,6 +262,7 @@ def report_html(
         f'<p class="meta">Handoff, made {generated_at:%d %b %Y %H:%M}. Every channel and campaign; leads imported '
         f"without dates are left out. SLA: {review.sla_hours:g} hours from MQL to accept/reject. The 4-week average "
         "is of the four weeks before this one (rates and the median pooled over them).</p>",
+        f'<p class="meta"><a href="{escape(link)}">Open this week in Handoff</a></p>' if link else "",
         problem,
         "<h2>Headline</h2>",
         headline_html(review),
@@ -347,12 +356,15 @@ def render(
     return html_to_pdf(html) if pdf else html.encode("utf-8")
 
 
-def load_review(url: str, week: IsoWeek, *, now: datetime, sla_hours: float, maturity_days: int) -> rd.Review:
-    """The review of week read straight from the database at url (no Streamlit caches: for scripts)."""
+def load_review(url: str, week: IsoWeek | None, *, now: datetime, sla_hours: float, maturity_days: int) -> rd.Review:
+    """The review of week read straight from the database at url (no Streamlit caches: for scripts); week None is
+    the last complete week with data, the one the page opens on."""
     from dashboard.data import data  # here, not at the top: its Streamlit caches log a warning each outside an app
 
     db.create_schema(url)  # a database made before the review existed gains its two tables
     t = data.read_tables(url)
+    if week is None:
+        week = rd.default_week(t, rd.week_choices(t, now.date()), now.date())
     base: list = []
 
     def scored():
@@ -371,51 +383,129 @@ def load_review(url: str, week: IsoWeek, *, now: datetime, sla_hours: float, mat
     return rd.review_frames(t, week, sla_hours=sla_hours, now=now, project=project, forecast=forecast)
 
 
+LAST_WEEK = "last"
+
+
 def _arguments(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        prog="python -m dashboard.report", description="Write the weekly review of one ISO week as HTML or PDF."
+        prog="python -m dashboard.report",
+        description="Make the weekly review of one ISO week: write it as HTML or PDF, mail it, post its headline to "
+        "Slack.",
     )
-    parser.add_argument("--week", required=True, help="the ISO week, e.g. 2026-W07")
+    parser.add_argument(
+        "--week", required=True, help="the ISO week, e.g. 2026-W07, or last: the last complete week with data"
+    )
     parser.add_argument("--db", help="database URL (default: DATABASE_URL, else the embedded SQLite file)")
-    parser.add_argument("--out", required=True, type=Path, help="the file to write, ending .html or .pdf")
+    parser.add_argument("--out", type=Path, help="the file to write, ending .html or .pdf")
+    parser.add_argument(
+        "--mail-to",
+        metavar="ADDRESSES",
+        help="mail the report to these addresses, comma-separated, as one message (SMTP settings: see the README)",
+    )
+    parser.add_argument("--slack-webhook", metavar="URL", help="post the headline to this Slack incoming webhook")
+    parser.add_argument(
+        "--app-url", metavar="URL", help="the app's address, for the link to the week (default: HANDOFF_APP_URL)"
+    )
     return parser.parse_args(argv)
 
 
+@dataclass(frozen=True)
+class Sending:
+    """Where the report goes besides its file, checked before anything is made."""
+
+    mail_to: tuple[str, ...] = ()
+    smtp: SmtpSettings | None = None
+    webhook: str | None = None
+    app_url: str | None = None
+
+
+def _sending(args: argparse.Namespace) -> Sending:
+    """The destinations the command line asks for; ReportError or DeliveryError when one is missing or malformed."""
+    if not (args.out or args.mail_to is not None or args.slack_webhook is not None):
+        raise ReportError("Say where the report goes: --out FILE, --mail-to ADDRESSES and/or --slack-webhook URL.")
+    if args.out and args.out.suffix.lower() not in (".html", ".pdf"):
+        raise ReportError(f"The output file must end in .html or .pdf, not “{args.out.name}”.")
+    if args.mail_to is None and args.slack_webhook is None:
+        return Sending()
+    to = mail.addresses(args.mail_to) if args.mail_to is not None else ()
+    return Sending(
+        mail_to=to,
+        smtp=smtp_settings() if to else None,
+        webhook=slack.checked_webhook(args.slack_webhook) if args.slack_webhook is not None else None,
+        app_url=app_url(args.app_url),
+    )
+
+
+def _send(review: rd.Review, html: str, sending: Sending) -> list[str]:
+    """Mail the report and post its headline, as asked; the sentence of each that failed."""
+    failures = []
+    link = delivery.review_link(sending.app_url, review.week) if sending.app_url else None
+    if sending.mail_to:
+        message = delivery.report_mail(review, html, sender=sending.smtp.sender, to=sending.mail_to, link=link)
+        try:
+            mail.send([message], sending.smtp)
+            print(f"Mailed the weekly review of {review.week} to {', '.join(sending.mail_to)}.")
+        except DeliveryError as exc:
+            failures.append(f"The report was not mailed: {as_clause(exc)}")
+    if sending.webhook:
+        try:
+            slack.post(sending.webhook, delivery.slack_text(review, link))
+            unlinked = ", without a link to the app (set --app-url or HANDOFF_APP_URL for one)" if not link else ""
+            print(f"Posted the headline of {review.week} to Slack{unlinked}.")
+        except DeliveryError as exc:
+            failures.append(f"The headline was not posted to Slack: {as_clause(exc)}")
+    return failures
+
+
 def main(argv: list[str] | None = None, *, now: datetime | None = None) -> int:
-    """The command line: 0 when the report was written, 1 with a sentence on stderr when it could not be."""
+    """The command line: 0 when the report was written and sent where asked, 1 with a sentence on stderr for each
+    thing that could not be done."""
     args = _arguments(argv)
     # Outside a Streamlit app, every cache would log that it falls back to memory: noise in a scheduled job's log.
-    # (Streamlit sets its loggers' levels when it is imported, so the level is set after that.)
-    import streamlit  # noqa: F401
+    # (Streamlit sets its loggers' levels when it is imported and when it reads its configuration, which reading
+    # the secrets does: so the configuration is read first, and the level set after that.)
+    from streamlit import config
 
+    config.get_option("logger.level")
     logging.getLogger("streamlit.runtime.caching.cache_data_api").setLevel(logging.ERROR)
     settings = load_settings()
     url = args.db or settings.database_url
     now = now or datetime.now().replace(microsecond=0)
+    nothing = "No report written" if args.out and not (args.mail_to or args.slack_webhook) else "No report sent"
     try:
-        week = IsoWeek.parse(args.week)
+        week = None if args.week.strip().lower() == LAST_WEEK else IsoWeek.parse(args.week)
     except ValueError as exc:
-        print(f"No report written: {exc}", file=sys.stderr)
+        print(f"{nothing}: {as_clause(exc)}", file=sys.stderr)
         return 1
     try:
-        kind = args.out.suffix.lower()
-        if kind not in (".html", ".pdf"):
-            raise ReportError(f"The output file must end in .html or .pdf, not “{args.out.name}”.")
+        sending = _sending(args)
         parsed = make_url(url)
         if parsed.get_backend_name() == "sqlite" and not (parsed.database and Path(parsed.database).is_file()):
             raise ReportError(f"There is no database file at {parsed.database or url}: check --db or DATABASE_URL.")
         review = load_review(
             url, week, now=now, sla_hours=settings.sla_hours, maturity_days=settings.cohort_maturity_days
         )
-        actions = rd.week_action_items(url, week, now.date())
-        content = render(review, actions=actions, note=rd.meeting_note(url, week), generated_at=now, pdf=kind == ".pdf")
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_bytes(content)
-    except (ReportError, db.DatabaseUnavailable, OSError) as exc:
-        print(f"No report written: {exc}", file=sys.stderr)
+        week = review.week
+        html = report_html(
+            review,
+            images=chart_images(review_figures(review)),
+            actions=rd.week_action_items(url, week, now.date()),
+            note=rd.meeting_note(url, week),
+            generated_at=now,
+            link=delivery.review_link(sending.app_url, week) if sending.app_url else None,
+        )
+        if args.out:
+            content = html_to_pdf(html) if args.out.suffix.lower() == ".pdf" else html.encode("utf-8")
+            args.out.parent.mkdir(parents=True, exist_ok=True)
+            args.out.write_bytes(content)
+            print(f"Wrote the weekly review of {week} to {args.out}.")
+    except (ReportError, DeliveryError, db.DatabaseUnavailable, OSError) as exc:
+        print(f"{nothing}: {as_clause(exc)}", file=sys.stderr)
         return 1
-    print(f"Wrote the weekly review of {week} to {args.out}.")
-    return 0
+    failures = _send(review, html, sending)
+    for failure in failures:
+        print(failure, file=sys.stderr)
+    return 1 if failures else 0
 
 
 def report_filename(week: IsoWeek, kind: str) -> str:

@@ -36,6 +36,7 @@ FILTER_KEYS = {
     "mode": "filter_mode",
 }
 ATTRIBUTE_KEY = "filter_attr_"
+PAGE_PARAMS = ("week",)  # URL parameters a page reads for itself, which the shared filters leave alone
 
 
 def prepare_database(settings: Settings) -> None:
@@ -124,8 +125,10 @@ def filter_bar(
             if state.get(ATTRIBUTE_KEY + name)
         ),
     )
-    params = to_params(filters, today)
-    if {k: st.query_params[k] for k in st.query_params} != params:
+    # A page's own parameters (the weekly review's ?week=) are left in the address for that page to read.
+    current = {k: st.query_params[k] for k in st.query_params}
+    params = to_params(filters, today) | {k: v for k, v in current.items() if k in PAGE_PARAMS}
+    if current != params:
         st.query_params.from_dict(params)
     if filters != state["filter_parsed"]:
         state["filter_notices"] = []

@@ -18,14 +18,25 @@ from dashboard.ui import signin
 from queries.review import IsoWeek
 
 WEEK_KEY = "review_week"
+WEEK_PARAM = "week"  # ?week=2026-W07: a link (the mailed report's, the Slack post's) opens that week
 JUMP_KEY = "review_jump"
 JUMP_ERROR_KEY = "review_jump_error"
+LINK_ERROR_KEY = "review_link_error"
 NOTE_KEY, NOTE_FOR_KEY = "review_note_text", "review_note_for"
 
 
 def week_picker(choices: list[IsoWeek], default: IsoWeek, today: date) -> IsoWeek:
     """The ISO week under review: the last complete week with data unless another is picked or typed."""
     names = [str(w) for w in choices]
+    if WEEK_KEY not in st.session_state and (linked := st.query_params.get(WEEK_PARAM)):
+        linked = linked.strip().upper()
+        if linked in names:
+            st.session_state[WEEK_KEY] = linked
+        else:
+            st.session_state[LINK_ERROR_KEY] = (
+                f"The week “{linked}” in the link is not a week of this data (YYYY-Www, from {names[-1]} to "
+                f"{names[0]}): the last complete week is shown."
+            )
     if st.session_state.get(WEEK_KEY) not in names:
         st.session_state[WEEK_KEY] = str(default) if str(default) in names else names[0]
 
@@ -47,10 +58,14 @@ def week_picker(choices: list[IsoWeek], default: IsoWeek, today: date) -> IsoWee
         format_func=lambda name: rd.week_label(IsoWeek.parse(name), today),
         help="ISO weeks, Monday to Sunday, newest first. The figures compare it with the week before and the four "
         "weeks before.",
+        on_change=lambda: st.session_state.pop(LINK_ERROR_KEY, None),
     )
     right.text_input("Jump to week", key=JUMP_KEY, placeholder="YYYY-Www", on_change=jump)
-    if st.session_state.get(JUMP_ERROR_KEY):
-        st.warning(st.session_state[JUMP_ERROR_KEY], icon=":material/event_busy:")
+    for error in (LINK_ERROR_KEY, JUMP_ERROR_KEY):
+        if st.session_state.get(error):
+            st.warning(st.session_state[error], icon=":material/event_busy:")
+    if st.query_params.get(WEEK_PARAM) != picked:  # the address bar reproduces the week on screen
+        st.query_params[WEEK_PARAM] = picked
     return IsoWeek.parse(picked)
 
 
