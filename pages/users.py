@@ -13,9 +13,10 @@ settings, _ = components.page_context()
 url = settings.database_url
 st.title("Users")
 st.caption(
-    "Viewing the analytics is open to every known user. Reps decide only leads in their own queue; sales managers "
-    "decide and reassign within their team; RevOps / marketing ops save and apply scoring models and run imports; "
-    'admins can do everything. An unknown email that signs in sees a "no access yet" page.'
+    "Viewing the analytics is open to every known user. Reps decide and reassign only leads in their own queue; "
+    "sales managers do the same within their team; RevOps / marketing ops save and apply scoring models, run imports "
+    'and reassign misrouted leads anywhere; admins can do everything. An unknown email that signs in sees a "no '
+    'access yet" page.'
 )
 people = users_data.people(url)
 rep_names = people.rep_names

@@ -8,7 +8,7 @@ from datetime import datetime
 import polars as pl
 import streamlit as st
 
-from dashboard.auth import Role
+from dashboard.auth import ROLE_LABELS, Action, Role
 from dashboard.data import queue_data
 from dashboard.domain import REJECTION_REASONS, Tier
 from dashboard.refusals import Refused
@@ -156,11 +156,8 @@ def show_message() -> None:
         {"success": st.success, "warning": st.warning, "error": st.error}[kind](text)
 
 
-def decision_panel(url: str, rep: dict, selected: list[int], juniors: pl.DataFrame) -> None:
-    """Accept, reject with a reason, or reassign the selected leads."""
-    count = len(selected)
-    what = "this lead" if count == 1 else f"these {count} leads"
-    accept_col, reject_col, reassign_col = st.columns(3)
+def _accept_and_reject(url: str, rep: dict, selected: list[int], what: str, accept_col, reject_col) -> None:
+    """Accept, or reject with a reason, the selected leads."""
     with accept_col:
         st.markdown(f"**Accept {what}**")
         comment = st.text_input("Comment (optional)", key="queue_accept_comment")
@@ -206,6 +203,18 @@ def decision_panel(url: str, rep: dict, selected: list[int], juniors: pl.DataFra
                 ),
             )
             st.rerun()
+
+
+def decision_panel(url: str, rep: dict, selected: list[int], juniors: pl.DataFrame) -> None:
+    """Accept, reject with a reason, or reassign the selected leads (accept and reject for those who may decide)."""
+    count = len(selected)
+    what = "this lead" if count == 1 else f"these {count} leads"
+    actor = signin.acting()
+    accept_col, reject_col, reassign_col = st.columns(3)
+    if actor.may(Action.DECIDE):
+        _accept_and_reject(url, rep, selected, what, accept_col, reject_col)
+    else:  # RevOps reassigns misrouted leads anywhere, but the reps decide them
+        accept_col.caption(f"As {ROLE_LABELS[actor.role]} you may reassign a misrouted lead; its rep decides it.")
     with reassign_col:
         st.markdown("**Misrouted? Reassign**")
         others = juniors.filter(pl.col("id") != rep["id"])
@@ -223,6 +232,7 @@ def decision_panel(url: str, rep: dict, selected: list[int], juniors: pl.DataFra
                     now=now,
                     actor=signin.acting(),
                 ),
+                undoable=actor.may(Action.DECIDE),  # an undo is a decision's: RevOps cannot take one back
             )
             st.rerun()
         if count != 1:
