@@ -8,6 +8,7 @@ from dashboard import ingest
 from dashboard.ui import import_widgets as widgets
 from dashboard.ui import signin
 from dashboard.ui.components import page_context
+from dashboard.ui.text import plain
 
 settings, _ = page_context()
 st.title("Import leads")
@@ -24,16 +25,17 @@ if leads_file is None:
     st.info("Choose a leads file to start.", icon=":material/upload_file:")
     st.stop()
 
+names = {"leads": leads_file.name} | ({"events": events_file.name} if events_file else {})
 try:
     raw = widgets.read_upload(leads_file, mapping)
-    events = widgets.read_upload(events_file, mapping).frame if events_file else None
+    event_raw = widgets.read_upload(events_file, mapping) if events_file else None
 except ingest.ImportRefused as exc:
-    st.error(str(exc), icon=":material/error:")
+    st.error(plain(exc), icon=":material/error:")
     st.stop()
 detected = f"{raw.frame.height:,} rows, {raw.frame.width} columns"
 if raw.delimiter:
     detected += f"; read as {raw.encoding}, delimiter {raw.delimiter!r}"
-st.caption(detected)
+st.caption(plain(detected))
 
 st.subheader("Columns")
 widgets.column_editor(mapping, raw.frame.columns)
@@ -53,9 +55,10 @@ order = st.radio(
 mapping.date_order = order
 now = datetime.now().replace(microsecond=0)
 try:
-    prepared = ingest.prepare(raw.frame, mapping, now=now, events=events)
+    events = event_raw.frame if event_raw else None
+    prepared = ingest.prepare(raw.frame, mapping, now=now, events=events, names=names)
 except ingest.ImportRefused as exc:
-    st.error(str(exc), icon=":material/error:")
+    st.error(plain(exc), icon=":material/error:")
     st.stop()
 
 st.subheader("Values")
@@ -69,8 +72,8 @@ st.download_button(
     icon=":material/save:",
 )
 st.subheader("Preview")
-for note in prepared.notes:
-    st.caption(f":material/info: {note}")
+for note in prepared.notes:  # they quote the file's names, columns and values: plain text
+    st.caption(f":material/info: {plain(note)}")
 widgets.preview(prepared)
 
 valid_only = False

@@ -8,6 +8,7 @@ from dashboard import auth
 from dashboard.data import users_data
 from dashboard.refusals import Refused
 from dashboard.ui import components, signin
+from dashboard.ui.text import plain
 
 settings, _ = components.page_context()
 url = settings.database_url
@@ -49,7 +50,7 @@ with st.form("users_form", border=True):
                 actor=signin.acting(),
             )
         except Refused as exc:
-            st.error(str(exc))
+            st.error(plain(exc))
         else:
-            st.toast(f"Saved {email.strip()}.", icon=":material/check:")
+            st.toast(f"Saved {plain(email.strip())}.", icon=":material/check:")
             st.rerun()

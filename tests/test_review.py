@@ -18,6 +18,7 @@ from dashboard.refusals import Refused
 from dashboard.report import report
 from dashboard.store import db
 from dashboard.store import review as review_store
+from dashboard.ui.text import plain
 from queries import review
 from queries.review import ISO_WEEK_FORMAT, IsoWeek
 from tests.conftest import in_transaction
@@ -870,7 +871,7 @@ def test_adding_an_action_item_and_notes_on_the_page_shows_them(monkeypatch, tmp
     next(b for b in at.button if b.label == "Add action item").click().run()
     assert not at.exception
     items = at.table[-1].value
-    assert "Ask marketing ops to pause CTV - Streaming Launch" in items.iloc[:, 0].tolist()
+    assert plain("Ask marketing ops to pause CTV - Streaming Launch") in items.iloc[:, 0].tolist()  # as plain text
     assert review_data.action_items(url)["created_week"].to_list() == [str(IsoWeek.last_complete(date.today()))]
     at.text_area(key="review_note_text").set_value("Decided: pause it.\n**not markdown**")
     at.text_input(key="review_note_author").set_value("Sam")

@@ -14,6 +14,7 @@ from dashboard.domain import CHANNELS, DISQUALIFICATION_REASONS, REJECTION_REASO
 from dashboard.refusals import Refused
 from dashboard.store.db import DatabaseUnavailable
 from dashboard.ui import components
+from dashboard.ui.text import plain
 
 NOT_IN_FILE = "— not in the file —"
 PRESET_LABELS = {"generic": "Generic", "hubspot": "HubSpot contacts export", "salesforce": "Salesforce leads report"}
@@ -67,7 +68,7 @@ def choose_mapping() -> ingest.Mapping:
                 ingest.Mapping.from_toml(saved.getvalue().decode("utf-8")) if saved else ingest.load_preset(preset)
             )
         except (ingest.ImportRefused, UnicodeDecodeError) as exc:
-            st.error(f"That mapping cannot be used: {exc}")
+            st.error(f"That mapping cannot be used: {plain(exc)}")
             mapping = ingest.load_preset(preset)
         st.session_state[MAPPING_KEY] = mapping
         st.session_state["import_mapping_source"] = source
@@ -112,7 +113,7 @@ def value_editor(mapping: ingest.Mapping, unmapped: dict[str, list[str]]) -> Non
                 st.caption("Unassigned values are ignored (they say nothing Handoff can use).")
             for index, value in enumerate(values[:SHOWN_VALUES]):
                 choice = st.selectbox(
-                    value,
+                    plain(value),  # the file's value: a label reads markdown
                     options=[UNASSIGNED, *labels],
                     format_func=lambda k, labels=labels: labels.get(k, k),
                     key=f"import_val_{name}_{index}_{value}",
@@ -153,15 +154,15 @@ def run_import(prepared: ingest.Prepared, *, url: str, now: datetime, valid_only
         )
     except DatabaseUnavailable as exc:
         bar.empty()
-        st.error(f"{exc} Nothing was imported.")
+        st.error(f"{plain(exc)} Nothing was imported.")
         return
     except Refused as exc:
         bar.empty()
-        st.error(str(exc))
+        st.error(plain(exc))
         return
     except Exception as exc:  # the database refused a row: the transaction was rolled back
         bar.empty()
-        st.error(f"The import failed and nothing was written: {str(exc).splitlines()[0]}")
+        st.error(f"The import failed and nothing was written: {plain(str(exc).splitlines()[0])}")
         return
     bar.empty()
     data.invalidate()

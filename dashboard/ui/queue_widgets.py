@@ -16,6 +16,7 @@ from dashboard.store.db import DatabaseUnavailable
 from dashboard.store.queue import UNDO_WINDOW
 from dashboard.ui import signin
 from dashboard.ui.columns import columns
+from dashboard.ui.text import plain
 
 REASON_LABELS = {r.key: f"{r.label} ({r.kind.value})" for r in REJECTION_REASONS}
 LAST_KEY = "queue_last_decision"
@@ -95,10 +96,12 @@ def lead_card(url: str, lead_id: int) -> None:
     try:
         detail = queue_data.lead_detail(url, lead_id=lead_id)
     except (Refused, DatabaseUnavailable) as exc:
-        st.warning(str(exc))
+        st.warning(plain(exc))
         return
     lead = detail.lead
-    st.markdown(f"**{lead['external_id']}** · {lead['role'] or 'role unknown'} at {lead['company'] or 'no company'}")
+    role = plain(lead["role"]) if lead["role"] else "role unknown"
+    company = plain(lead["company"]) if lead["company"] else "no company"
+    st.markdown(f"**{plain(lead['external_id'])}** · {role} at {company}")
     passed = {
         "score": "scored",
         "spot_check": "spot check below the threshold",
@@ -133,13 +136,13 @@ def lead_card(url: str, lead_id: int) -> None:
 
 def act(label: str, write: Callable[[], object], *, undoable: bool = True) -> None:
     """Run one write; show a sentence when it is refused or the database is down (the write clears the figures it
-    changed)."""
+    changed). label is markdown: names in it are plain() already."""
     try:
         result = write()
-    except Refused as exc:
-        st.session_state["queue_message"] = ("warning", str(exc))
+    except Refused as exc:  # it names leads and reps: plain text
+        st.session_state["queue_message"] = ("warning", plain(exc))
     except DatabaseUnavailable as exc:
-        st.session_state["queue_message"] = ("error", f"{exc} Nothing was saved.")
+        st.session_state["queue_message"] = ("error", f"{plain(exc)} Nothing was saved.")
     else:
         st.session_state["queue_message"] = ("success", label)
         if undoable:
@@ -223,7 +226,7 @@ def decision_panel(url: str, rep: dict, selected: list[int], juniors: pl.DataFra
         if st.button("Reassign", key="queue_reassign", icon=":material/alt_route:", disabled=count != 1):
             now = datetime.now()
             act(
-                f"Reassigned to {names[owner]} (recorded as a routing rejection).",
+                f"Reassigned to {plain(names[owner])} (recorded as a routing rejection).",
                 lambda: queue_data.reassign(
                     url=url,
                     lead_id=selected[0],
@@ -273,7 +276,7 @@ def escalation_panel(url: str, rep: dict, seniors: pl.DataFrame) -> None:
     if button.button("Escalate", key="queue_escalate", icon=":material/trending_up:"):
         now = datetime.now()
         act(
-            f"{leads[lead_id]} escalated to {senior_names[senior]}.",
+            f"{plain(leads[lead_id])} escalated to {plain(senior_names[senior])}.",
             lambda: queue_data.escalate(
                 url=url, lead_id=lead_id, rep_id=rep["id"], senior_rep_id=senior, now=now, actor=signin.acting()
             ),
