@@ -27,11 +27,16 @@ if leads_file is None:
 
 names = {"leads": leads_file.name} | ({"events": events_file.name} if events_file else {})
 try:
-    raw = widgets.read_upload(leads_file, mapping)
-    event_raw = widgets.read_upload(events_file, mapping) if events_file else None
+    raw = widgets.read_upload(leads_file, mapping, key="import_sheet", leads=True)
+    event_raw = widgets.read_upload(events_file, mapping, key="import_events_sheet") if events_file else None
 except ingest.ImportRefused as exc:
     st.error(plain(exc), icon=":material/error:")
     st.stop()
+if raw is None or (events_file and event_raw is None):
+    st.info("Choose the sheet that holds the rows.", icon=":material/tab:")
+    st.stop()
+if raw.sheet is not None:
+    mapping.sheet = raw.sheet  # the sheet picked is saved with the mapping
 detected = f"{raw.frame.height:,} rows, {raw.frame.width} columns"
 if raw.delimiter:
     detected += f"; read as {raw.encoding}, delimiter {raw.delimiter!r}"
@@ -60,6 +65,7 @@ try:
 except ingest.ImportRefused as exc:
     st.error(plain(exc), icon=":material/error:")
     st.stop()
+read = ingest.read_notes(raw, names["leads"]) + (ingest.read_notes(event_raw, names["events"]) if event_raw else [])
 
 st.subheader("Values")
 widgets.value_editor(mapping, prepared.unmapped)
@@ -72,7 +78,7 @@ st.download_button(
     icon=":material/save:",
 )
 st.subheader("Preview")
-for note in prepared.notes:  # they quote the file's names, columns and values: plain text
+for note in read + prepared.notes:  # they quote the file's names, columns and values: plain text
     st.caption(f":material/info: {plain(note)}")
 widgets.preview(prepared)
 
