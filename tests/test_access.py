@@ -384,3 +384,34 @@ def test_a_lead_moved_out_of_reach_between_the_check_and_the_write_is_refused(sq
         )  # fmt: skip
     after = snapshot(w.url)
     assert after["sales_decision"] == before["sales_decision"] and after["audit_entry"] == before["audit_entry"]
+
+
+def _queue_panel_as_revops(url: str, rep_id: int, lead_id: int) -> None:
+    import polars as pl
+    import streamlit as st
+
+    from dashboard.auth import Actor, Role
+    from dashboard.data import queue_data
+    from dashboard.ui import queue_widgets
+
+    st.session_state["actor"] = Actor(email="rev@example.com", name="Rev Ops", role=Role.REVOPS)
+    juniors = queue_data.reps(url).filter(pl.col("tier") == "junior")
+    queue_widgets.decision_panel(url, juniors.filter(pl.col("id") == rep_id).row(0, named=True), [lead_id], juniors)
+
+
+def test_the_queue_offers_revops_the_reassignment_only(sqlite_world):
+    from streamlit.testing.v1 import AppTest
+
+    w = sqlite_world
+    at = AppTest.from_function(_queue_panel_as_revops, args=(w.url, w.reps["Ann"], w.leads["Ann-0"]))
+    at.run()
+    assert not at.exception
+    keys = {b.key for b in at.button}
+    assert "queue_reassign" in keys and not keys & {"queue_accept", "queue_reject"}
+    assert any("you may reassign" in c.value for c in at.caption)
+    at.selectbox(key="queue_new_owner").set_value(w.reps["Sol"])
+    at.button(key="queue_reassign").click().run()
+    assert not at.exception
+    assert at.session_state["queue_message"][0] == "success"
+    assert "queue_last_decision" not in at.session_state  # an undo is a decision: not offered to RevOps
+    assert [line[2:6] for line in _audit(w.url)] == [("rev@example.com", "Rev Ops", "revops", "reassign")]
