@@ -41,7 +41,7 @@ pages = [
     st.Page("pages/whatif.py", title="Threshold what-if"),
     st.Page("pages/review.py", title="Weekly review"),
 ]
-if actor.may(Action.DECIDE):
+if actor.may(Action.DECIDE) or actor.may(Action.REASSIGN):
     pages.append(st.Page("pages/queue.py", title="Acceptance queue"))
 if actor.may(Action.IMPORT):
     pages.append(st.Page("pages/imports.py", title="Import leads"))

@@ -8,6 +8,7 @@ from dashboard import ingest
 from dashboard.ui import import_widgets as widgets
 from dashboard.ui import signin
 from dashboard.ui.components import page_context
+from dashboard.ui.text import plain
 
 settings, _ = page_context()
 st.title("Import leads")
@@ -24,16 +25,22 @@ if leads_file is None:
     st.info("Choose a leads file to start.", icon=":material/upload_file:")
     st.stop()
 
+names = {"leads": leads_file.name} | ({"events": events_file.name} if events_file else {})
 try:
-    raw = widgets.read_upload(leads_file, mapping)
-    events = widgets.read_upload(events_file, mapping).frame if events_file else None
+    raw = widgets.read_upload(leads_file, mapping, key="import_sheet", leads=True)
+    event_raw = widgets.read_upload(events_file, mapping, key="import_events_sheet") if events_file else None
 except ingest.ImportRefused as exc:
-    st.error(str(exc), icon=":material/error:")
+    st.error(plain(exc), icon=":material/error:")
     st.stop()
+if raw is None or (events_file and event_raw is None):
+    st.info("Choose the sheet that holds the rows.", icon=":material/tab:")
+    st.stop()
+if raw.sheet is not None:
+    mapping.sheet = raw.sheet  # the sheet picked is saved with the mapping
 detected = f"{raw.frame.height:,} rows, {raw.frame.width} columns"
 if raw.delimiter:
     detected += f"; read as {raw.encoding}, delimiter {raw.delimiter!r}"
-st.caption(detected)
+st.caption(plain(detected))
 
 st.subheader("Columns")
 widgets.column_editor(mapping, raw.frame.columns)
@@ -53,10 +60,12 @@ order = st.radio(
 mapping.date_order = order
 now = datetime.now().replace(microsecond=0)
 try:
-    prepared = ingest.prepare(raw.frame, mapping, now=now, events=events)
+    events = event_raw.frame if event_raw else None
+    prepared = ingest.prepare(raw.frame, mapping, now=now, events=events, names=names)
 except ingest.ImportRefused as exc:
-    st.error(str(exc), icon=":material/error:")
+    st.error(plain(exc), icon=":material/error:")
     st.stop()
+read = ingest.read_notes(raw, names["leads"]) + (ingest.read_notes(event_raw, names["events"]) if event_raw else [])
 
 st.subheader("Values")
 widgets.value_editor(mapping, prepared.unmapped)
@@ -69,8 +78,8 @@ st.download_button(
     icon=":material/save:",
 )
 st.subheader("Preview")
-for note in prepared.notes:
-    st.caption(f":material/info: {note}")
+for note in read + prepared.notes:  # they quote the file's names, columns and values: plain text
+    st.caption(f":material/info: {plain(note)}")
 widgets.preview(prepared)
 
 valid_only = False

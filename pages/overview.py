@@ -8,6 +8,7 @@ import streamlit as st
 from dashboard.charts import charts
 from dashboard.data import data
 from dashboard.ui import components
+from dashboard.ui.text import plain
 
 settings, shared = components.page_context()
 st.title("Funnel overview")
@@ -60,7 +61,7 @@ st.plotly_chart(
 )
 if breakdown := components.attribute_picker(overview.by_attribute, key="overview_attribute"):
     st.caption(
-        f"Leads {'created' if cohort else 'entering each stage'} in the period, per {breakdown.name}"
+        f"Leads {'created' if cohort else 'entering each stage'} in the period, per {plain(breakdown.name)}"
         + (": Share won is the share of them that became customers." if cohort else ".")
         + components.attribute_coverage(breakdown, count="inquiry")
     )

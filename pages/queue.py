@@ -5,10 +5,12 @@ from datetime import datetime
 import polars as pl
 import streamlit as st
 
+from dashboard.auth import Action
 from dashboard.data import queue_data
 from dashboard.domain import Tier
 from dashboard.store.db import DatabaseUnavailable
 from dashboard.ui import queue_widgets as widgets
+from dashboard.ui import signin
 from dashboard.ui.components import page_context
 
 settings, _ = page_context()
@@ -50,5 +52,6 @@ else:
                 st.caption(f"…and {len(selected) - 1} more selected: the decision applies to all of them.")
         widgets.decision_panel(url, rep, selected, juniors)
 
-st.subheader("Accepted: hand to a senior rep")
-widgets.escalation_panel(url, rep, reps.filter(pl.col("tier") == Tier.SENIOR.value))
+if signin.acting().may(Action.ESCALATE):
+    st.subheader("Accepted: hand to a senior rep")
+    widgets.escalation_panel(url, rep, reps.filter(pl.col("tier") == Tier.SENIOR.value))

@@ -8,14 +8,16 @@ from dashboard import auth
 from dashboard.data import users_data
 from dashboard.refusals import Refused
 from dashboard.ui import components, signin
+from dashboard.ui.text import plain
 
 settings, _ = components.page_context()
 url = settings.database_url
 st.title("Users")
 st.caption(
-    "Viewing the analytics is open to every known user. Reps decide only leads in their own queue; sales managers "
-    "decide and reassign within their team; RevOps / marketing ops save and apply scoring models and run imports; "
-    'admins can do everything. An unknown email that signs in sees a "no access yet" page.'
+    "Viewing the analytics is open to every known user. Reps decide and reassign only leads in their own queue; "
+    "sales managers do the same within their team; RevOps / marketing ops save and apply scoring models, run imports "
+    'and reassign misrouted leads anywhere; admins can do everything. An unknown email that signs in sees a "no '
+    'access yet" page.'
 )
 people = users_data.people(url)
 rep_names = people.rep_names
@@ -48,7 +50,7 @@ with st.form("users_form", border=True):
                 actor=signin.acting(),
             )
         except Refused as exc:
-            st.error(str(exc))
+            st.error(plain(exc))
         else:
-            st.toast(f"Saved {email.strip()}.", icon=":material/check:")
+            st.toast(f"Saved {plain(email.strip())}.", icon=":material/check:")
             st.rerun()

@@ -98,6 +98,7 @@ def populate(url: str, plan: Plan, *, progress: Progress | None = None) -> int:
         written += batch.leads.height
         if progress:
             progress(written, plan.leads)
+    db.move_id_sequences(url)  # the batches carry their own ids
     return written
 
 

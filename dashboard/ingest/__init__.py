@@ -4,7 +4,7 @@ problem frames) -> write (one transaction, bound values) -> cli.
 Command line: python -m dashboard.ingest --leads FILE [--events FILE] --mapping MAPPING.toml [--db URL]
 """
 
-from dashboard.ingest.cli import import_files, main
+from dashboard.ingest.cli import import_files, main, read_notes
 from dashboard.ingest.mapping import (
     ACCEPTED,
     COUNTERS,
@@ -49,5 +49,6 @@ __all__ = [
     "preset_names",
     "prepare",
     "read_file",
+    "read_notes",
     "write",
 ]

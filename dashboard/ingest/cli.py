@@ -27,7 +27,7 @@ def file_names(leads: Path, events: Path | None) -> dict[str, str]:
     return {"leads": leads.name} | ({"events": events.name} if events is not None else {})
 
 
-def _read_notes(raw: RawFile, name: str) -> list[str]:
+def read_notes(raw: RawFile, name: str) -> list[str]:
     """What the reading found that a person should know: the sheet read, an encoding other than UTF-8."""
     if raw.sheet is not None:
         return [f"Read the sheet “{raw.sheet}” of {name}."]
@@ -57,8 +57,7 @@ def import_files(
     event_raw = read_file(events, mapping=mapping, name=names["events"]) if events else None
     event_frame = event_raw.frame if event_raw else None
     prepared = prepare(raw.frame, mapping, now=now, events=event_frame, names=names)
-    read_notes = _read_notes(raw, names["leads"]) + (_read_notes(event_raw, names["events"]) if event_raw else [])
-    prepared.notes[:0] = read_notes
+    prepared.notes[:0] = read_notes(raw, names["leads"]) + (read_notes(event_raw, names["events"]) if event_raw else [])
     if prepared.problems.height and (not valid_rows_only or prepared.leads.is_empty()):
         return None, prepared
     if prepared.leads.is_empty():

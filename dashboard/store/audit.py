@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import datetime
+from typing import Any
 
 from sqlmodel import Session
 
@@ -13,19 +14,26 @@ from dashboard.auth import LOCAL, Action, Actor, check
 from dashboard.models import AuditEntry
 
 
-def guarded(action: Action, *, target: Callable[[dict], str]) -> Callable:
+def guarded(
+    action: Action, *, target: Callable[[dict], str], left: Callable[[Any], Iterable[int | None]] | None = None
+) -> Callable:
     """Make a repository write check the actor's rights first and record who made it afterwards, both in the
     session the write runs in: the write and its audit line are committed together, or neither is.
 
-    The write gains a keyword `actor`; None means local mode (no sign-in configured), which has every right.
+    The write gains a keyword `actor`; None means local mode (no sign-in configured), which has every right. A queue
+    write acts on the queue of its `rep_id`; left(result) names the other queues it took leads out of (reassign: the
+    lead's owner), checked on what the write's guarded UPDATE found, so a lead moved by someone else a moment before
+    is judged where it was really taken from.
     """
 
     def wrap(write: Callable) -> Callable:
         @functools.wraps(write)
         def guarded_write(*, session: Session, actor: Actor | None = None, **kwargs):
             who = actor or LOCAL
-            check(who, action, session=session, rep_id=kwargs.get("rep_id"))
+            check(who, action, session=session, queues=(kwargs.get("rep_id"),))
             result = write(session=session, **kwargs)
+            if left is not None:
+                check(who, action, session=session, queues=left(result))
             record(session=session, actor=who, action=action, target=target(kwargs), now=kwargs.get("now"))
             return result
 

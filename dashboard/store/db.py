@@ -1,5 +1,5 @@
 """The database: one engine per URL for the process, one transaction(), one sentence for a database that fails;
-schema creation and bulk frame I/O (ADBC). No queries."""
+schema creation (and its id sequences after a bulk write) and bulk frame I/O (ADBC). No queries."""
 
 from __future__ import annotations
 
@@ -109,6 +109,20 @@ def _add_missing_columns(bound: Engine) -> None:
                     literal = default if isinstance(default, str) else default.compile(dialect=bound.dialect)
                     clause += f" NOT NULL DEFAULT {literal}"
                 conn.execute(sa.text(clause))  # names and types come from the schema, never from input
+
+
+def move_id_sequences(url: str) -> None:
+    """Move every table's id sequence on to the table's largest id (PostgreSQL), after rows were written with ids of
+    their own (the demo seed): otherwise the next insert that takes its id from the sequence collides."""
+    if make_url(url).get_backend_name() != "postgresql":
+        return  # SQLite takes the next id from the rows themselves
+    with reporting(url), engine(url).begin() as conn:
+        for table in SQLModel.metadata.sorted_tables:
+            if "id" not in table.c:
+                continue
+            sequence = sa.func.pg_get_serial_sequence(table.name, "id")
+            # is_called false: the next value handed out is max + 1 (1 for an empty table)
+            conn.execute(sa.select(sa.func.setval(sequence, sa.func.coalesce(sa.func.max(table.c.id), 0) + 1, False)))
 
 
 def adbc_uri(url: str) -> str:

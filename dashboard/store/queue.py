@@ -535,11 +535,16 @@ def _reassign_problem(session: Session, lead_id: int, lead: Row | None, new_owne
     return None
 
 
-@guarded(Action.REASSIGN, target=lambda k: described(lead=k["lead_id"], to=k["new_owner_rep_id"]))
+@guarded(
+    Action.REASSIGN,
+    target=lambda k: described(lead=k["lead_id"], to=k["new_owner_rep_id"]),
+    left=lambda moved: (moved.previous_owner_rep_id,),
+)
 def reassign(
     *, session: Session, lead_id: int, rep_id: int, new_owner_rep_id: int, now: datetime, comment: str | None = None
 ) -> Reassigned:
-    """Move a misrouted pending MQL to another junior rep's queue, recorded as a wrong-territory rejection."""
+    """Move a misrouted pending MQL to another junior rep's queue, recorded as a wrong-territory rejection made by
+    rep; the actor needs the right on rep's queue and on the queue the lead leaves (store.audit.guarded)."""
     now = _utc(now)
     reason = REASONS[REASSIGN_REASON]
     rep = _active_rep(session, rep_id)

@@ -24,6 +24,7 @@ from dashboard.domain import (
 )
 from dashboard.filters import FilterOptions, Filters, parse_params, to_params
 from dashboard.ui.columns import columns
+from dashboard.ui.text import plain, plain_table
 from queries.leads import ATTRIBUTE, NOT_SET
 
 TIER_NAMES = {tier.value: label for tier, label in TIER_LABELS.items()}
@@ -106,7 +107,9 @@ def filter_bar(
         )
         # The lead attributes an import kept (segment, lead type, region...), one filter each.
         for name, values in options.attributes:
-            st.multiselect(name, options=list(values), key=ATTRIBUTE_KEY + name, placeholder=f"Any {name.lower()}")
+            st.multiselect(
+                plain(name), options=list(values), key=ATTRIBUTE_KEY + name, placeholder=f"Any {name.lower()}"
+            )
     state = st.session_state
     start, end = state[FILTER_KEYS["start"]], state[FILTER_KEYS["end"]]
     if start > end:
@@ -136,9 +139,10 @@ def filter_bar(
 
 
 def link_notices() -> None:
-    """Say which parts of the opened link were ignored, until the user changes a filter."""
+    """Say which parts of the opened link were ignored, until the user changes a filter (the link's text shown as it
+    is: a shared link must not plant a link or an image in the page)."""
     for notice in st.session_state.get("filter_notices", []):
-        st.warning(notice, icon=":material/link_off:")
+        st.warning(plain(notice), icon=":material/link_off:")
 
 
 def counting_mode_toggle() -> CountingMode:
@@ -205,8 +209,11 @@ def picked(event, *columns: str) -> list[dict[str, str]]:
 
 
 def picked_text(picked: list[list[dict[str, str]]]) -> str:
-    """What the charts' selections picked, as a person reads it: "Email or Events; Spring launch"."""
-    return "; ".join(" or ".join(" · ".join(str(v) for v in p.values()) for p in points) for points in picked if points)
+    """What the charts' selections picked, as a person reads it: "Email or Events; Spring launch" (for a caption: the
+    names are plain text)."""
+    return "; ".join(
+        " or ".join(" · ".join(plain(v) for v in p.values()) for p in points) for points in picked if points
+    )
 
 
 def duration(hours: float | None) -> str:
@@ -404,9 +411,7 @@ def comments_table(frame: pl.DataFrame, *, shown: int) -> None:
     plural = "" if frame.height == 1 else "s"
     st.caption(f"{frame.height:,} rejection{plural} with a comment; the newest {min(shown, frame.height):,} shown.")
     st.table(
-        frame.head(shown)
-        .with_columns(pl.col("decided_at").dt.strftime("%Y-%m-%d %H:%M"))
-        .rename(
+        plain_table(frame.head(shown).with_columns(pl.col("decided_at").dt.strftime("%Y-%m-%d %H:%M"))).rename(
             {
                 "decided_at": "Decided",
                 "external_id": "Lead",
@@ -495,14 +500,14 @@ def attribute_picker(frames: dict[str, pl.DataFrame], *, key: str) -> Breakdown 
 
 
 def attribute_coverage(breakdown: Breakdown, *, count: str) -> str:
-    """ " Segment is recorded for 73 of these 632 leads." when some leads have no value (count: the frame's count
-    column), else nothing."""
+    """ " Segment is recorded for 73 of these 632 leads." (for a caption) when some leads have no value (count: the
+    frame's count column), else nothing."""
     values = breakdown.frame[breakdown.column]
     total = int(breakdown.frame[count].sum())
     missing = int(breakdown.frame.filter(values == NOT_SET)[count].sum())
     if not missing or not total:
         return ""
-    return f" {breakdown.name} is recorded for {total - missing:,} of these {total:,} leads."
+    return f" {plain(breakdown.name)} is recorded for {total - missing:,} of these {total:,} leads."
 
 
 def attribute_funnel_table(breakdown: Breakdown, *, file_stem: str) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import tempfile
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
@@ -14,10 +15,11 @@ from dashboard.domain import CHANNELS, DISQUALIFICATION_REASONS, REJECTION_REASO
 from dashboard.refusals import Refused
 from dashboard.store.db import DatabaseUnavailable
 from dashboard.ui import components
+from dashboard.ui.text import plain
 
 NOT_IN_FILE = "— not in the file —"
 PRESET_LABELS = {"generic": "Generic", "hubspot": "HubSpot contacts export", "salesforce": "Salesforce leads report"}
-MAPPING_KEY = "import_mapping"
+MAPPING_KEY, MAPPING_SOURCE_KEY = "import_mapping", "import_mapping_source"
 # What each value map's targets are called on the page.
 TARGET_LABELS: dict[str, dict[str, str]] = {
     "channel": {c.key: c.label for c in CHANNELS},
@@ -34,20 +36,57 @@ UNASSIGNED = "— leave unassigned —"
 SHOWN_VALUES = 40
 
 
+@dataclass(frozen=True)
+class _Read:
+    """An upload read (raw), or the sheets of a workbook to choose from (raw None)."""
+
+    raw: ingest.RawFile | None
+    sheets: tuple[str, ...] = ()
+
+
 # Keyed by the upload's id, not its bytes: hashing a large file on every rerun would cost more than reading it.
-@st.cache_resource(max_entries=4, show_spinner="Reading the file…")
-def _read(file_id: str, name: str, encoding: str, delimiter: str, _content: bytes) -> ingest.RawFile:
+@st.cache_resource(max_entries=8, show_spinner="Reading the file…")
+def _read(file_id: str, name: str, encoding: str, delimiter: str, sheet: str | None, _content: bytes) -> _Read:
     path = Path(tempfile.gettempdir()) / f"handoff-upload-{file_id}{Path(name).suffix.lower()}"
     path.write_bytes(_content)
+    mapping = ingest.Mapping(encoding=encoding, delimiter=delimiter, sheet=sheet)
     try:
-        return ingest.read_file(path, mapping=ingest.Mapping(encoding=encoding, delimiter=delimiter), name=name)
+        return _Read(ingest.read_file(path, mapping=mapping, name=name))
+    except ingest.SheetNeeded as needed:  # kept, so that the picker does not open the workbook on every rerun
+        return _Read(None, tuple(needed.sheets))
     finally:
         path.unlink(missing_ok=True)
 
 
-def read_upload(upload, mapping: ingest.Mapping) -> ingest.RawFile:
-    """An uploaded file read as text columns, once per upload and encoding/delimiter choice."""
-    return _read(upload.file_id, upload.name, mapping.encoding, mapping.delimiter, upload.getvalue())
+def read_upload(upload, mapping: ingest.Mapping, *, key: str, leads: bool = False) -> ingest.RawFile | None:
+    """An uploaded file read as text columns, once per upload and reading choice. A workbook with several sheets
+    offers them in a picker (key), the mapping's sheet chosen when it names one of them; None until one is chosen.
+
+    leads: the leads file, whose columns the mapping is adjusted to: another sheet starts the mapping again.
+    """
+
+    def read(sheet: str | None) -> _Read:
+        return _read(upload.file_id, upload.name, mapping.encoding, mapping.delimiter, sheet, upload.getvalue())
+
+    first = read(None)
+    if first.raw is not None:
+        return first.raw
+    sheets = list(first.sheets)
+    sheet = st.selectbox(
+        f"Sheet of {plain(upload.name)} to import",
+        options=sheets,
+        index=sheets.index(mapping.sheet) if mapping.sheet in sheets else None,
+        placeholder="Choose the sheet that holds the rows",
+        key=key,
+        on_change=_start_mapping_again if leads else None,
+        help="The workbook has several sheets: a cover page or notes would not read as leads.",
+    )
+    return read(sheet).raw if sheet is not None else None
+
+
+def _start_mapping_again() -> None:
+    # The column pickers were set for the other sheet's columns: choose_mapping loads the mapping afresh.
+    st.session_state.pop(MAPPING_SOURCE_KEY, None)
 
 
 def choose_mapping() -> ingest.Mapping:
@@ -61,16 +100,16 @@ def choose_mapping() -> ingest.Mapping:
     )
     saved = right.file_uploader("…or a saved mapping (TOML)", type=["toml"], key="import_mapping_file")
     source = ("file", saved.file_id) if saved else ("preset", preset)
-    if st.session_state.get("import_mapping_source") != source:
+    if st.session_state.get(MAPPING_SOURCE_KEY) != source:
         try:
             mapping = (
                 ingest.Mapping.from_toml(saved.getvalue().decode("utf-8")) if saved else ingest.load_preset(preset)
             )
         except (ingest.ImportRefused, UnicodeDecodeError) as exc:
-            st.error(f"That mapping cannot be used: {exc}")
+            st.error(f"That mapping cannot be used: {plain(exc)}")
             mapping = ingest.load_preset(preset)
         st.session_state[MAPPING_KEY] = mapping
-        st.session_state["import_mapping_source"] = source
+        st.session_state[MAPPING_SOURCE_KEY] = source
         for key in [k for k in st.session_state if str(k).startswith(("import_col_", "import_val_"))]:
             del st.session_state[key]
     return st.session_state[MAPPING_KEY]
@@ -112,7 +151,7 @@ def value_editor(mapping: ingest.Mapping, unmapped: dict[str, list[str]]) -> Non
                 st.caption("Unassigned values are ignored (they say nothing Handoff can use).")
             for index, value in enumerate(values[:SHOWN_VALUES]):
                 choice = st.selectbox(
-                    value,
+                    plain(value),  # the file's value: a label reads markdown
                     options=[UNASSIGNED, *labels],
                     format_func=lambda k, labels=labels: labels.get(k, k),
                     key=f"import_val_{name}_{index}_{value}",
@@ -153,15 +192,15 @@ def run_import(prepared: ingest.Prepared, *, url: str, now: datetime, valid_only
         )
     except DatabaseUnavailable as exc:
         bar.empty()
-        st.error(f"{exc} Nothing was imported.")
+        st.error(f"{plain(exc)} Nothing was imported.")
         return
     except Refused as exc:
         bar.empty()
-        st.error(str(exc))
+        st.error(plain(exc))
         return
     except Exception as exc:  # the database refused a row: the transaction was rolled back
         bar.empty()
-        st.error(f"The import failed and nothing was written: {str(exc).splitlines()[0]}")
+        st.error(f"The import failed and nothing was written: {plain(str(exc).splitlines()[0])}")
         return
     bar.empty()
     data.invalidate()

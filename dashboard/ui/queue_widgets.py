@@ -8,7 +8,7 @@ from datetime import datetime
 import polars as pl
 import streamlit as st
 
-from dashboard.auth import Role
+from dashboard.auth import ROLE_LABELS, Action, Role
 from dashboard.data import queue_data
 from dashboard.domain import REJECTION_REASONS, Tier
 from dashboard.refusals import Refused
@@ -16,6 +16,7 @@ from dashboard.store.db import DatabaseUnavailable
 from dashboard.store.queue import UNDO_WINDOW
 from dashboard.ui import signin
 from dashboard.ui.columns import columns
+from dashboard.ui.text import plain
 
 REASON_LABELS = {r.key: f"{r.label} ({r.kind.value})" for r in REJECTION_REASONS}
 LAST_KEY = "queue_last_decision"
@@ -95,10 +96,12 @@ def lead_card(url: str, lead_id: int) -> None:
     try:
         detail = queue_data.lead_detail(url, lead_id=lead_id)
     except (Refused, DatabaseUnavailable) as exc:
-        st.warning(str(exc))
+        st.warning(plain(exc))
         return
     lead = detail.lead
-    st.markdown(f"**{lead['external_id']}** · {lead['role'] or 'role unknown'} at {lead['company'] or 'no company'}")
+    role = plain(lead["role"]) if lead["role"] else "role unknown"
+    company = plain(lead["company"]) if lead["company"] else "no company"
+    st.markdown(f"**{plain(lead['external_id'])}** · {role} at {company}")
     passed = {
         "score": "scored",
         "spot_check": "spot check below the threshold",
@@ -133,13 +136,13 @@ def lead_card(url: str, lead_id: int) -> None:
 
 def act(label: str, write: Callable[[], object], *, undoable: bool = True) -> None:
     """Run one write; show a sentence when it is refused or the database is down (the write clears the figures it
-    changed)."""
+    changed). label is markdown: names in it are plain() already."""
     try:
         result = write()
-    except Refused as exc:
-        st.session_state["queue_message"] = ("warning", str(exc))
+    except Refused as exc:  # it names leads and reps: plain text
+        st.session_state["queue_message"] = ("warning", plain(exc))
     except DatabaseUnavailable as exc:
-        st.session_state["queue_message"] = ("error", f"{exc} Nothing was saved.")
+        st.session_state["queue_message"] = ("error", f"{plain(exc)} Nothing was saved.")
     else:
         st.session_state["queue_message"] = ("success", label)
         if undoable:
@@ -156,11 +159,8 @@ def show_message() -> None:
         {"success": st.success, "warning": st.warning, "error": st.error}[kind](text)
 
 
-def decision_panel(url: str, rep: dict, selected: list[int], juniors: pl.DataFrame) -> None:
-    """Accept, reject with a reason, or reassign the selected leads."""
-    count = len(selected)
-    what = "this lead" if count == 1 else f"these {count} leads"
-    accept_col, reject_col, reassign_col = st.columns(3)
+def _accept_and_reject(url: str, rep: dict, selected: list[int], what: str, accept_col, reject_col) -> None:
+    """Accept, or reject with a reason, the selected leads."""
     with accept_col:
         st.markdown(f"**Accept {what}**")
         comment = st.text_input("Comment (optional)", key="queue_accept_comment")
@@ -206,6 +206,18 @@ def decision_panel(url: str, rep: dict, selected: list[int], juniors: pl.DataFra
                 ),
             )
             st.rerun()
+
+
+def decision_panel(url: str, rep: dict, selected: list[int], juniors: pl.DataFrame) -> None:
+    """Accept, reject with a reason, or reassign the selected leads (accept and reject for those who may decide)."""
+    count = len(selected)
+    what = "this lead" if count == 1 else f"these {count} leads"
+    actor = signin.acting()
+    accept_col, reject_col, reassign_col = st.columns(3)
+    if actor.may(Action.DECIDE):
+        _accept_and_reject(url, rep, selected, what, accept_col, reject_col)
+    else:  # RevOps reassigns misrouted leads anywhere, but the reps decide them
+        accept_col.caption(f"As {ROLE_LABELS[actor.role]} you may reassign a misrouted lead; its rep decides it.")
     with reassign_col:
         st.markdown("**Misrouted? Reassign**")
         others = juniors.filter(pl.col("id") != rep["id"])
@@ -214,7 +226,7 @@ def decision_panel(url: str, rep: dict, selected: list[int], juniors: pl.DataFra
         if st.button("Reassign", key="queue_reassign", icon=":material/alt_route:", disabled=count != 1):
             now = datetime.now()
             act(
-                f"Reassigned to {names[owner]} (recorded as a routing rejection).",
+                f"Reassigned to {plain(names[owner])} (recorded as a routing rejection).",
                 lambda: queue_data.reassign(
                     url=url,
                     lead_id=selected[0],
@@ -223,6 +235,7 @@ def decision_panel(url: str, rep: dict, selected: list[int], juniors: pl.DataFra
                     now=now,
                     actor=signin.acting(),
                 ),
+                undoable=actor.may(Action.DECIDE),  # an undo is a decision's: RevOps cannot take one back
             )
             st.rerun()
         if count != 1:
@@ -263,7 +276,7 @@ def escalation_panel(url: str, rep: dict, seniors: pl.DataFrame) -> None:
     if button.button("Escalate", key="queue_escalate", icon=":material/trending_up:"):
         now = datetime.now()
         act(
-            f"{leads[lead_id]} escalated to {senior_names[senior]}.",
+            f"{plain(leads[lead_id])} escalated to {plain(senior_names[senior])}.",
             lambda: queue_data.escalate(
                 url=url, lead_id=lead_id, rep_id=rep["id"], senior_rep_id=senior, now=now, actor=signin.acting()
             ),

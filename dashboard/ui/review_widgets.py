@@ -15,6 +15,7 @@ from dashboard.report import report
 from dashboard.store.db import DatabaseUnavailable
 from dashboard.store.review import OWNER_CHARS, TITLE_CHARS
 from dashboard.ui import signin
+from dashboard.ui.text import plain, plain_table
 from queries.review import IsoWeek
 
 WEEK_KEY = "review_week"
@@ -47,7 +48,7 @@ def week_picker(choices: list[IsoWeek], default: IsoWeek, today: date) -> IsoWee
             st.session_state[WEEK_KEY] = typed
         elif typed:
             st.session_state[JUMP_ERROR_KEY] = (
-                f"{typed} is not a week of this data (YYYY-Www, from {names[-1]} to {names[0]})."
+                f"{plain(typed)} is not a week of this data (YYYY-Www, from {names[-1]} to {names[0]})."
             )
 
     left, right = st.columns([3, 1])
@@ -94,7 +95,7 @@ def _table(frame: pl.DataFrame, *, empty: str, key: str) -> None:
         st.caption(empty)
         return
     with st.container(key=key):
-        st.table(frame)
+        st.table(plain_table(frame))  # st.table reads cells as markdown: names and titles come from people and files
 
 
 def movers(review: rd.Review) -> None:
@@ -158,11 +159,12 @@ def decision_log(review: rd.Review) -> None:
 
 
 def _refusable(action, success: str) -> None:
-    """Run a write; a refusal or an unreachable database is shown as a sentence, a success as a toast and a rerun."""
+    """Run a write; a refusal or an unreachable database is shown as a sentence, a success (markdown: names in it
+    plain() already) as a toast and a rerun."""
     try:
         action()
     except (Refused, DatabaseUnavailable) as exc:
-        st.error(str(exc), icon=":material/error:")
+        st.error(plain(exc), icon=":material/error:")
     else:
         st.toast(success, icon=":material/check:")
         st.rerun()
@@ -200,7 +202,7 @@ def action_items(url: str, week: IsoWeek, today: date) -> pl.DataFrame:
                     now=datetime.now(),
                     actor=signin.acting(),
                 ),
-                f"Added “{title.strip()}”.",
+                f"Added “{plain(title.strip())}”.",
             )
     if still_open.height:
         labels = {row["id"]: f"{row['title']} ({row['owner']})" for row in still_open.iter_rows(named=True)}
@@ -210,7 +212,7 @@ def action_items(url: str, week: IsoWeek, today: date) -> pl.DataFrame:
             if st.form_submit_button("Mark as done", icon=":material/task_alt:"):
                 _refusable(
                     lambda: rd.close_action_item(url=url, item_id=chosen, now=datetime.now(), actor=signin.acting()),
-                    f"Closed “{labels[chosen]}”: it shows as done in the review of {IsoWeek.of(today)}.",
+                    f"Closed “{plain(labels[chosen])}”: it shows as done in the review of {IsoWeek.of(today)}.",
                 )
     return items
 
@@ -224,7 +226,7 @@ def meeting_notes(url: str, week: IsoWeek) -> dict | None:
         return None
     if note and note["text"]:
         st.text(note["text"])
-        st.caption(f"Saved by {note['author']} on {note['updated_at']:%d %b %Y at %H:%M}.")
+        st.caption(f"Saved by {plain(note['author'])} on {note['updated_at']:%d %b %Y at %H:%M}.")
     else:
         st.caption(f"No notes saved for {week} yet.")
     if st.session_state.get(NOTE_FOR_KEY) != str(week):  # another week picked: its saved text in the editor

@@ -10,6 +10,7 @@ import streamlit as st
 from dashboard import auth
 from dashboard.auth import Actor
 from dashboard.data import users_data
+from dashboard.ui.text import plain
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 log = logging.getLogger(__name__)
@@ -77,9 +78,9 @@ def no_access(url: str, email: str) -> None:
     """A known identity without a role: say who can grant access, show no data."""
     admins = sorted(set(users_data.people(url).admins) | set(admin_emails()))
     st.title("No access yet")
-    st.write(f"You are signed in as **{email}**, but nobody has given this address a role in Handoff yet.")
+    st.write(f"You are signed in as **{plain(email)}**, but nobody has given this address a role in Handoff yet.")
     if admins:
-        st.write("Ask an admin to add you: " + ", ".join(admins) + ".")
+        st.write("Ask an admin to add you: " + ", ".join(plain(a) for a in admins) + ".")
     else:
         st.write("Ask whoever runs Handoff to add you (admins are set with HANDOFF_ADMINS).")
     st.button("Sign out", on_click=st.logout, key="signout_unknown", icon=":material/logout:")
@@ -89,6 +90,6 @@ def no_access(url: str, email: str) -> None:
 def sidebar_identity(actor: Actor) -> None:
     """Who is signed in, with their role, and the way out."""
     with st.sidebar:
-        st.caption(f"Signed in as **{actor.name}** · {auth.ROLE_LABELS[actor.role]}")
+        st.caption(f"Signed in as **{plain(actor.name)}** · {auth.ROLE_LABELS[actor.role]}")
         if sign_in_configured():
             st.button("Sign out", on_click=st.logout, key="signout", icon=":material/logout:")

@@ -14,6 +14,7 @@ from dashboard.store.db import DatabaseUnavailable
 from dashboard.store.scoring import rule_of
 from dashboard.ui import components, signin
 from dashboard.ui.columns import columns
+from dashboard.ui.text import plain
 from queries.scoring import ScoringRule
 from queries.whatif import LiveRule
 
@@ -330,9 +331,9 @@ def scenario_panel(url: str, rule: ScoringRule, view_of) -> None:
                     url=url, name=name, author=author, note=note, rule=rule, now=datetime.now(), actor=signin.acting()
                 )
             except (Refused, DatabaseUnavailable) as exc:
-                st.error(str(exc))
+                st.error(plain(exc))
             else:
-                st.toast(f"Saved “{name.strip()}”.", icon=":material/check:")
+                st.toast(f"Saved “{plain(name.strip())}”.", icon=":material/check:")
                 st.rerun()
     if not saved:
         st.caption("No saved scenarios yet.")
@@ -365,9 +366,9 @@ def scenario_panel(url: str, rule: ScoringRule, view_of) -> None:
                     actor=signin.acting(),
                 )
             except (Refused, DatabaseUnavailable) as exc:
-                st.error(str(exc))
-            else:
-                st.session_state["whatif_applied"] = f"“{choice}” is now scoring model v{version.version}."
+                st.error(plain(exc))
+            else:  # shown with st.success, which reads markdown
+                st.session_state["whatif_applied"] = f"“{plain(choice)}” is now scoring model v{version.version}."
                 st.rerun()
 
 

@@ -121,6 +121,7 @@ SETUP = {"escalate": _accepted_lead, "undo": _decision}
 QUEUE_WRITES = ("accept", "reject", "decide_many", "reassign", "escalate", "undo")
 ALLOWED = {
     **{w: {"admin", "manager of the team", "the rep"} for w in QUEUE_WRITES},
+    "reassign": {"admin", "revops", "manager of the team", "the rep"},
     "save_scenario": {"admin", "revops"},
     "apply_rule": {"admin", "revops"},
     "import": {"admin", "revops"},
