@@ -247,6 +247,7 @@ def test_pages_on_an_imported_export_break_down_and_replay(monkeypatch, tmp_path
     from streamlit.runtime.pages_manager import PagesManager
 
     from dashboard.apptest import app_test
+    from dashboard.ui.text import plain
 
     _, _, t = _import("hubspot", tmp_path)
     monkeypatch.setattr(PagesManager, "__init__", PagesManager.__init__)  # restored after the test
@@ -259,8 +260,9 @@ def test_pages_on_an_imported_export_break_down_and_replay(monkeypatch, tmp_path
     table = at.dataframe[-1].value
     assert "attr:Drill-down 2" in table.columns and int(table["inquiry"].sum()) > 0
     known = int(table.loc[table["attr:Drill-down 2"] != "(not set)", "inquiry"].sum())
-    assert f"Drill-down 2 is recorded for {known:,} of these {int(table['inquiry'].sum()):,} leads" in " ".join(
-        c.value for c in at.caption
+    assert (
+        f"{plain('Drill-down 2')} is recorded for {known:,} of these {int(table['inquiry'].sum()):,} leads"
+        in " ".join(c.value for c in at.caption)
     )
     at.switch_page("pages/whatif.py").run()
     assert not at.exception
