@@ -79,8 +79,9 @@ def no_access(url: str, email: str) -> None:
     admins = sorted(set(users_data.people(url).admins) | set(admin_emails()))
     st.title("No access yet")
     st.write(f"You are signed in as **{plain(email)}**, but nobody has given this address a role in Handoff yet.")
-    if admins:
-        st.write("Ask an admin to add you: " + ", ".join(plain(a) for a in admins) + ".")
+    if admins:  # as text, not markdown: the addresses exactly as they are, to copy
+        st.write("Ask an admin to add you:")
+        st.text(", ".join(admins))
     else:
         st.write("Ask whoever runs Handoff to add you (admins are set with HANDOFF_ADMINS).")
     st.button("Sign out", on_click=st.logout, key="signout_unknown", icon=":material/logout:")

@@ -27,6 +27,7 @@ from dashboard.data.data import (
 from dashboard.data.review_data import _dated, default_week, review_frames, week_choices
 from dashboard.domain import CountingMode
 from dashboard.filters import Filters
+from dashboard.ui.text import plain
 from queries import review
 from queries.review import IsoWeek
 from queries.scoring import ScoringRule
