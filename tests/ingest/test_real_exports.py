@@ -248,7 +248,6 @@ def test_pages_on_an_imported_export_break_down_and_replay(monkeypatch, tmp_path
     from streamlit.runtime.pages_manager import PagesManager
 
     from dashboard.apptest import app_test
-    from dashboard.ui.text import plain
 
     _, _, t = _import("hubspot", tmp_path)
     monkeypatch.setattr(PagesManager, "__init__", PagesManager.__init__)  # restored after the test
