@@ -283,19 +283,34 @@ def acceptance_heatmap(frame: pl.DataFrame, *, title: str) -> go.Figure:
         return f"{r['accepted']:,} accepted of {r['decided']:,} decided ({r['pending']:,} pending){note}"
 
     texts = [[hover(c, ch) for ch in channels] for c in campaigns]
-    labels = [[(f"{index[(c, ch)]['rate']:.0%}" if (c, ch) in index else "") for ch in channels] for c in campaigns]
+    # the rate and its counts in every cell: a colour alone does not say how much it rests on
+    labels = [
+        [
+            f"{index[(c, ch)]['rate']:.0%}<br>{index[(c, ch)]['accepted']:,}/{index[(c, ch)]['decided']:,}"
+            if (c, ch) in index
+            else ""
+            for ch in channels
+        ]
+        for c in campaigns
+    ]
+    # the colour scale spans the rates shown (solid ones), so that differences between them are visible
+    solid = [r["rate"] for r in rows.iter_rows(named=True) if not r["small_sample"] and r["rate"] is not None]
+    low, high = (min(solid), max(solid)) if solid else (0.0, 1.0)
+    if high - low < 0.05:
+        low, high = max(0.0, low - 0.025), min(1.0, high + 0.025)
     fig = go.Figure()
     fig.add_trace(
         go.Heatmap(
             z=[[cell(c, ch, solid=True) for ch in channels] for c in campaigns],
             x=channels,
             y=campaigns,
-            zmin=0,
-            zmax=1,
+            zmin=low,
+            zmax=high,
             colorscale="RdYlGn",
             colorbar={"title": "Acceptance", "tickformat": ".0%"},
             text=labels,
             texttemplate="%{text}",
+            textfont={"size": 10},
             customdata=texts,
             hovertemplate="%{y} · %{x}<br>Acceptance %{z:.0%}<br>%{customdata}<extra></extra>",
             xgap=2,
@@ -315,6 +330,7 @@ def acceptance_heatmap(frame: pl.DataFrame, *, title: str) -> go.Figure:
                 for i, c in enumerate(campaigns)
             ],
             texttemplate="%{text}",
+            textfont={"size": 10},
             customdata=texts,
             hovertemplate="%{y} · %{x}<br>Too few decisions for a solid rate<br>%{customdata}<extra></extra>",
             xgap=2,
@@ -324,8 +340,16 @@ def acceptance_heatmap(frame: pl.DataFrame, *, title: str) -> go.Figure:
     )
     fig.update_yaxes(autorange="reversed", automargin=True)
     fig.update_xaxes(side="top", automargin=True)
-    _note(fig, "* grey: fewer than 30 decisions, too few for a solid rate", x=0, y=-0.02, anchor="left", below=True)
-    return _base(fig, title=title, height=max(360, 120 + 22 * len(campaigns)))
+    _note(
+        fig,
+        f"Colours span {low:.0%}–{high:.0%}, the rates shown; accepted/decided under each rate. "
+        "* grey: fewer than 30 decisions, too few for a solid rate",
+        x=0,
+        y=-0.02,
+        anchor="left",
+        below=True,
+    )
+    return _base(fig, title=title, height=max(360, 140 + 32 * len(campaigns)))
 
 
 def weekly_acceptance_chart(

@@ -218,3 +218,20 @@ def test_spans_above_48_hours_read_in_days():
     assert [duration(h) for h in (None, 3.04, 48.0, 54.8, 1852.1)] == ["–", "3.0 h", "48.0 h", "2.3 days", "77.2 days"]
     shown = waited(pl.DataFrame({"hours_waiting": [3.04, 1852.1]}))["hours_waiting"].to_list()
     assert shown == ["3.0 h", "77.2 days"]
+
+
+def test_acceptance_heatmap_scale_spans_the_rates_shown_with_counts_in_the_cells():
+    rates = pl.concat(
+        [
+            RATES,
+            pl.DataFrame(
+                {"campaign": ["C"], "channel_label": ["Email"], "accepted": [50], "rejected": [30], "pending": [0],
+                 "decided": [80], "rate": [0.625], "rate_low": [0.5], "rate_high": [0.73], "small_sample": [False]}
+            ),
+        ],
+        how="vertical_relaxed",
+    )  # fmt: skip
+    solid, _ = charts.acceptance_heatmap(rates, title="Matrix").data
+    assert (solid.zmin, solid.zmax) == (0.625, 0.75)  # the solid rates, not 0-100%
+    cells = [t for row in solid.text for t in row if t]
+    assert "75%<br>30/40" in cells and "62%<br>50/80" in cells
