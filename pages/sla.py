@@ -1,6 +1,6 @@
 """SLA and hand-off speed: time to decision, compliance, breaches, escalation, load and velocity."""
 
-from datetime import date, datetime
+from datetime import date
 
 import streamlit as st
 
@@ -76,7 +76,7 @@ if overall:
         components.timing_chart(breakdown.frame, label=breakdown.column, title=breakdown.title, key="sla_by_attribute")
 if facts.decision_times_recorded:
     st.subheader("Pending MQLs past the SLA, oldest first")
-    if (clock := data.data_clock(datetime.now(), facts.last_moment)).date() < date.today():
+    if (clock := view.clock).date() < date.today():
         st.caption(
             f":material/history: Waiting is counted up to {clock:%d %b %Y %H:%M}, the last moment this data records: "
             "what happened to these leads after the export was taken is not in it."

@@ -94,6 +94,16 @@ def complete_period(start: date, end: date, today: date) -> Period:
     return start, min(end, today - timedelta(days=1))
 
 
+def _add_lines(fig: go.Figure, traces: list[dict], **where) -> None:
+    """Add line_traces(...) to fig (where: the subplot's row and col, if any)."""
+    for trace in traces:
+        fig.add_trace(go.Scatter(**{k: v for k, v in trace.items() if k != "type"}), **where)
+
+
+def _has_partial(frame: pl.DataFrame, period: Period | None) -> bool:
+    return any(partial_weeks(frame["week"].unique().to_list(), period))
+
+
 def line_traces(x: list, y: list, partial: list[bool], *, name: str, line: dict, **trace) -> list[dict]:
     """A weekly line whose partial weeks are drawn apart: the complete weeks solid, each partial week a hollow point
     joined to its neighbour by a dashed segment (its own trace, out of the legend)."""
@@ -179,25 +189,29 @@ def weekly_trend_chart(
     for i, stage in enumerate(stages):
         part = frame.filter(pl.col("stage") == stage.value).sort("week")
         weeks = part["week"].to_list()
-        for trace in line_traces(
-            weeks,
-            part["count"].to_list(),
-            partial_weeks(weeks, period),
-            name=STAGE_LABELS[stage],
-            line={"color": STAGE_COLORS[stage.value], "width": 2},
-            mode="lines+markers",
-            marker={"size": 5},
-            hovertemplate="Week of %{x|%d %b %Y}: %{y:,} leads<extra>" + STAGE_LABELS[stage] + "</extra>",
-            showlegend=False,
-        ):
-            fig.add_trace(go.Scatter(**{k: v for k, v in trace.items() if k != "type"}), row=i // 3 + 1, col=i % 3 + 1)
+        _add_lines(
+            fig,
+            line_traces(
+                weeks,
+                part["count"].to_list(),
+                partial_weeks(weeks, period),
+                name=STAGE_LABELS[stage],
+                line={"color": STAGE_COLORS[stage.value], "width": 2},
+                mode="lines+markers",
+                marker={"size": 5},
+                hovertemplate="Week of %{x|%d %b %Y}: %{y:,} leads<extra>" + STAGE_LABELS[stage] + "</extra>",
+                showlegend=False,
+            ),
+            row=i // 3 + 1,
+            col=i % 3 + 1,
+        )
     notes = []
     if immature_from is not None:
         last = frame["week"].max()
         if last is not None and immature_from <= last:
             fig.add_vrect(x0=immature_from, x1=last, fillcolor=IMMATURE_FILL, line_width=0, row="all", col="all")
             notes.append("Shaded: recent cohorts, still settling")
-    if any(partial_weeks(frame["week"].unique().to_list(), period)):
+    if _has_partial(frame, period):
         notes.append("hollow points, dashed: partial weeks")
     if notes:
         _note(fig, " · ".join(notes).capitalize() if not notes[0][0].isupper() else " · ".join(notes), x=1, y=1.13,
@@ -380,24 +394,26 @@ def weekly_acceptance_chart(
             if part.is_empty():
                 continue
             weeks = part["week"].to_list()
-            for trace in line_traces(
-                weeks,
-                part["rate"].to_list(),
-                partial_weeks(weeks, period) if dash == "solid" else [False] * len(weeks),
-                name=channel + suffix,
-                line={"color": color, "dash": dash, "width": 2 if dash == "solid" else 1},
-                mode="lines+markers" if dash == "solid" else "lines",
-                legendgroup=channel,
-                showlegend=show,
-                customdata=part.select("accepted", "decided").rows(),
-                hovertemplate=channel + suffix + "<br>Week of %{x|%d %b}: %{y:.0%} "
-                "(%{customdata[0]:,} of %{customdata[1]:,})<extra></extra>",
-            ):
-                fig.add_trace(go.Scatter(**{k: v for k, v in trace.items() if k != "type"}))
+            _add_lines(
+                fig,
+                line_traces(
+                    weeks,
+                    part["rate"].to_list(),
+                    partial_weeks(weeks, period) if dash == "solid" else [False] * len(weeks),
+                    name=channel + suffix,
+                    line={"color": color, "dash": dash, "width": 2 if dash == "solid" else 1},
+                    mode="lines+markers" if dash == "solid" else "lines",
+                    legendgroup=channel,
+                    showlegend=show,
+                    customdata=part.select("accepted", "decided").rows(),
+                    hovertemplate=channel + suffix + "<br>Week of %{x|%d %b}: %{y:.0%} "
+                    "(%{customdata[0]:,} of %{customdata[1]:,})<extra></extra>",
+                ),
+            )
     fig.update_yaxes(title_text="Acceptance rate", tickformat=".0%", range=[0, 1])
     fig.update_xaxes(title_text="MQL week", tickformat="%d %b")
     dotted = "Dotted: the previous period, shifted onto these weeks"
-    if any(partial_weeks(current["week"].unique().to_list(), period)):
+    if _has_partial(current, period):
         dotted += ". Hollow points, dashed: partial weeks"
     _note(fig, dotted, x=0, y=1.06, anchor="left")
     return _base(fig, title=title, height=440)
@@ -485,18 +501,20 @@ def weekly_kind_chart(frame: pl.DataFrame, *, title: str, period: Period | None 
         part = frame.filter(pl.col("reason_kind") == kind).sort("week")
         change = [("–" if c is None else f"{c:+,}") for c in part["change"]]
         weeks = part["week"].to_list()
-        for trace in line_traces(
-            weeks,
-            part["count"].to_list(),
-            partial_weeks(weeks, period),
-            name=kind.capitalize(),
-            line={"color": color, "width": 2},
-            mode="lines+markers",
-            customdata=change,
-            hovertemplate=kind + " · week of %{x|%d %b}: %{y:,} (%{customdata} on the week before)<extra></extra>",
-        ):
-            fig.add_trace(go.Scatter(**{k: v for k, v in trace.items() if k != "type"}))
-    if any(partial_weeks(frame["week"].unique().to_list(), period)):
+        _add_lines(
+            fig,
+            line_traces(
+                weeks,
+                part["count"].to_list(),
+                partial_weeks(weeks, period),
+                name=kind.capitalize(),
+                line={"color": color, "width": 2},
+                mode="lines+markers",
+                customdata=change,
+                hovertemplate=kind + " · week of %{x|%d %b}: %{y:,} (%{customdata} on the week before)<extra></extra>",
+            ),
+        )
+    if _has_partial(frame, period):
         _note(fig, PARTIAL_NOTE, x=0, y=1.1, anchor="left")
     fig.update_yaxes(title_text="Rejections per week", rangemode="tozero")
     fig.update_xaxes(title_text="Decision week", tickformat="%d %b")
@@ -586,19 +604,22 @@ def weekly_compliance_chart(
         part = frame.filter(pl.col("decided_by_name") == name).sort("week")
         strong = name in highlight
         weeks = part["week"].to_list()
-        for trace in line_traces(
-            weeks,
-            part["sla_compliance"].to_list(),
-            partial_weeks(weeks, period),
-            name=name,
-            line={"color": LOW_RATE_COLOR if strong else "#c9ced6", "width": 2.5 if strong else 1},
-            mode="lines+markers" if strong else "lines",
-            showlegend=strong,
-            customdata=part["decisions"].to_list(),
-            hovertemplate=name + " · week of %{x|%d %b}: %{y:.0%} within SLA (%{customdata} decisions)<extra></extra>",
-        ):
-            fig.add_trace(go.Scatter(**{k: v for k, v in trace.items() if k != "type"}))
-    if any(partial_weeks(frame["week"].unique().to_list(), period)):
+        _add_lines(
+            fig,
+            line_traces(
+                weeks,
+                part["sla_compliance"].to_list(),
+                partial_weeks(weeks, period),
+                name=name,
+                line={"color": LOW_RATE_COLOR if strong else "#c9ced6", "width": 2.5 if strong else 1},
+                mode="lines+markers" if strong else "lines",
+                showlegend=strong,
+                customdata=part["decisions"].to_list(),
+                hovertemplate=name
+                + " · week of %{x|%d %b}: %{y:.0%} within SLA (%{customdata} decisions)<extra></extra>",
+            ),
+        )
+    if _has_partial(frame, period):
         _note(fig, PARTIAL_NOTE, x=0, y=1.1, anchor="left")
     fig.update_yaxes(title_text="Decided within the SLA", tickformat=".0%", range=[0, 1.02])
     fig.update_xaxes(title_text="MQL week", tickformat="%d %b")

@@ -477,6 +477,7 @@ class HandoffSpeed:
     decided: int  # decided MQLs of the period
     timed: int  # of them, the ones whose decision time is known (what the SLA figures are measured on)
     by_attribute: dict[str, pl.DataFrame]  # per lead attribute: timing per value
+    clock: datetime  # the moment pending leads have waited until: now, or the end of an export that stopped
 
 
 BREACH_COLUMNS = ("mql_at", "hours_waiting", "external_id", "owner", "campaign", "channel_label")
@@ -512,7 +513,8 @@ def handoff_frames(t: Tables, filters: Filters, *, sla_hours: float, now: dateti
         (pl.col("decision").is_not_null() & pl.col("decision_timed") & pl.col("mql_timed")).sum().alias("timed"),
     ).collect()
     by_attribute = _per_attribute(t, times, lambda frame, column: sla.time_to_decision_by(frame, by=[column]))
-    return HandoffSpeed(*frames, **{k: int(v) for k, v in counts.row(0, named=True).items()}, by_attribute=by_attribute)
+    counted = {k: int(v) for k, v in counts.row(0, named=True).items()}
+    return HandoffSpeed(*frames, **counted, by_attribute=by_attribute, clock=now)
 
 
 @st.cache_data(ttl=TTL_SECONDS, max_entries=64, show_spinner="Timing the hand-off…")

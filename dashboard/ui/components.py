@@ -227,13 +227,8 @@ def waited(frame: pl.DataFrame) -> pl.DataFrame:
     """frame with how long each lead has waited as text (hours up to 48, days beyond) in place of the hours."""
     if "hours_waiting" not in frame.columns:
         return frame
-    hours = pl.col("hours_waiting")
-    text = (
-        pl.when(hours <= 48)
-        .then(pl.format("{} h", hours.round(1)))
-        .otherwise(pl.format("{} days", (hours / 24).round(1)))
-    )
-    return frame.with_columns(text.alias("hours_waiting"))
+    # one rule for every span shown (duration); a table shows at most SHOWN_ROWS of them
+    return frame.with_columns(pl.col("hours_waiting").map_elements(duration, return_dtype=pl.String))
 
 
 OUTCOME_LABELS = {"accepted": "Accepted", "rejected": "Rejected", "pending": "Pending"}

@@ -60,6 +60,24 @@ def load_rule(rule: ScoringRule) -> None:
     st.session_state.update(_state_of(rule))
 
 
+def _gate_controls() -> None:
+    """The gates a lead must also pass: one toggle each, and the timeline's months."""
+    st.markdown("**Gates** a lead must also pass")
+    gates = st.columns(2)
+    for index, (key, label) in enumerate(GATE_KEYS.values()):
+        gates[index % 2].toggle(label, key=key)
+    timeline = gates[1].toggle("Timeline gate", key=TIMELINE_KEY)
+    gates[1].number_input("Timeline within (months)", 1, 36, step=1, key=MONTHS_KEY, disabled=not timeline)
+
+
+def _gates(state) -> dict:
+    """The gate fields of a ScoringRule, as the controls set them."""
+    return {
+        **{field: bool(state[key]) for field, (key, _) in GATE_KEYS.items()},
+        "gate_timeline_months": int(state[MONTHS_KEY]) if state[TIMELINE_KEY] else None,
+    }
+
+
 def rule_controls(active: LiveRule) -> ScoringRule:
     """Weights, threshold and gates, starting from the active model; returns the proposal they describe."""
     for key, value in _state_of(active.rule).items():
@@ -76,12 +94,7 @@ def rule_controls(active: LiveRule) -> ScoringRule:
             columns[index % 2].slider(f"{component.value.capitalize()} weight", 0, 100, step=1, key=key, format="%d")
     with rules:
         st.slider("MQL threshold (score 0-100)", 0.0, 100.0, step=1.0, key=THRESHOLD_KEY, format="%.0f")
-        st.markdown("**Gates** a lead must also pass")
-        gates = st.columns(2)
-        for index, (key, label) in enumerate(GATE_KEYS.values()):
-            gates[index % 2].toggle(label, key=key)
-        timeline = gates[1].toggle("Timeline gate", key=TIMELINE_KEY)
-        gates[1].number_input("Timeline within (months)", 1, 36, step=1, key=MONTHS_KEY, disabled=not timeline)
+        _gate_controls()
         st.button(
             f"Reset to the active model (v{active.version})",
             on_click=load_rule,
@@ -93,8 +106,7 @@ def rule_controls(active: LiveRule) -> ScoringRule:
     return ScoringRule(
         **{f"w_{c.value}": state[key] / 100 for c, key in WEIGHT_KEYS.items()},
         mql_threshold=float(state[THRESHOLD_KEY]),
-        **{field: bool(state[key]) for field, (key, _) in GATE_KEYS.items()},
-        gate_timeline_months=int(state[MONTHS_KEY]) if state[TIMELINE_KEY] else None,
+        **_gates(state),
     )
 
 
@@ -137,17 +149,11 @@ def crm_rule_controls(base: data.WhatIfBase) -> ScoringRule:
             icon=":material/restart_alt:",
         )
     with rules:
-        st.markdown("**Gates** a lead must also pass")
-        gates = st.columns(2)
-        for index, (key, label) in enumerate(GATE_KEYS.values()):
-            gates[index % 2].toggle(label, key=key)
-        timeline = gates[1].toggle("Timeline gate", key=TIMELINE_KEY)
-        gates[1].number_input("Timeline within (months)", 1, 36, step=1, key=MONTHS_KEY, disabled=not timeline)
+        _gate_controls()
     state = st.session_state
     return ScoringRule(
         mql_threshold=float(state[CRM_THRESHOLD_KEY]),
-        **{field: bool(state[key]) for field, (key, _) in GATE_KEYS.items()},
-        gate_timeline_months=int(state[MONTHS_KEY]) if state[TIMELINE_KEY] else None,
+        **_gates(state),
     )
 
 
