@@ -24,7 +24,7 @@ if overview.kpis["count"].sum() == 0 and overview.kpis["previous"].sum() == 0:
     )
     st.stop()
 
-components.kpi_row(overview.kpis, filters.previous())
+components.kpi_row(overview.kpis, filters.previous(), as_of=overview.previous_as_of)
 facts = data.facts(settings.database_url)
 components.facts_summary(facts)
 
@@ -39,11 +39,17 @@ if not cohort and facts.stage_timed_leads < facts.leads:
         ":material/schedule: In-period counts need the time of each stage change: stages the data does not date "
         "(reached, but not when) are left out of this mode and counted in the cohort mode."
     )
+if cohort and overview.previous_as_of is not None:
+    st.caption(
+        ":material/balance: Compared at equal age: the previous period's leads are counted as they stood on "
+        f"{overview.previous_as_of:%d %b %Y}, as long after their creation as these leads are now, so a change is "
+        "not just how young these leads are."
+    )
 if cohort and overview.immature_share > 0:
     st.caption(
         f":material/hourglass_top: {overview.immature_share:.0%} of these {overview.cohort_leads:,} leads "
         f"were created in the last {settings.cohort_maturity_days} days: their later stages are still filling, "
-        "so recent conversion looks low."
+        "so their conversion is still rising (the funnel below shows them as they stand today)."
     )
 st.plotly_chart(
     charts.funnel_chart(overview.funnel, title="Funnel: count, % of previous stage, % of first stage"),

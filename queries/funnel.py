@@ -68,6 +68,18 @@ def _reached_at_least(furthest: pl.LazyFrame, by: list[str]) -> pl.LazyFrame:
     )
 
 
+def recorded_before(events: pl.LazyFrame, moment: datetime) -> pl.LazyFrame:
+    """The stage changes a lead had made before moment: the ones dated earlier, and the ones the data does not date
+    (reached, but when is unknown, so they cannot be set aside by age)."""
+    return events.filter((pl.col("occurred_at") < moment) | ~pl.col("timed"))
+
+
+def equal_age_moment(clock: datetime, period_days: int) -> datetime:
+    """The moment the previous period's cohorts were as old as this period's are at clock: each lead of the
+    previous period was created period_days earlier than its counterpart, so it is counted as it stood then."""
+    return clock - timedelta(days=period_days)
+
+
 def cohort_stage_counts(leads: pl.LazyFrame, events: pl.LazyFrame, *, start: date, end: date) -> pl.LazyFrame:
     """Leads created in the period counted at every stage they reached, wherever they got since."""
     lo, hi = period_bounds(start, end)

@@ -286,6 +286,9 @@ def filter_options(url: str) -> tuple[FilterOptions, dict[str, str], dict[int, s
 @dataclass(frozen=True)
 class Overview:
     kpis: pl.DataFrame  # stage, stage_label, count, previous, change, relative_change
+    # cohort mode: the previous period's cohorts are counted as they stood at this moment, at the age this period's
+    # have now (None in the in-period mode, where age plays no part)
+    previous_as_of: datetime | None
     funnel: pl.DataFrame  # stage, stage_label, count, pct_of_previous, pct_of_first
     weekly: pl.DataFrame  # week, stage, stage_label, count
     cohort_leads: int
@@ -302,7 +305,16 @@ def overview_frames(t: Tables, filters: Filters, *, now: datetime, maturity_days
     events = t.events.lazy() if filters.mode is CountingMode.COHORT else t.events.lazy().filter("timed")
     current = funnel.stage_counts(dims, events, start=filters.start, end=filters.end, mode=filters.mode)
     prev = filters.previous()
-    previous = funnel.stage_counts(dims, events, start=prev.start, end=prev.end, mode=filters.mode)
+    as_of = None
+    if filters.mode is CountingMode.COHORT:
+        as_of = funnel.equal_age_moment(data_clock(now, t.facts.last_moment), filters.days)
+    previous = funnel.stage_counts(
+        dims,
+        events if as_of is None else funnel.recorded_before(events, as_of),
+        start=prev.start,
+        end=prev.end,
+        mode=filters.mode,
+    )
     since = funnel.immature_since(now, maturity_days)
     kpis, conversion, weekly, maturity, undated = pl.collect_all(
         [
@@ -315,6 +327,7 @@ def overview_frames(t: Tables, filters: Filters, *, now: datetime, maturity_days
     )
     return Overview(
         kpis=kpis,
+        previous_as_of=as_of,
         funnel=conversion,
         weekly=weekly,
         cohort_leads=int(maturity["leads"][0]),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 
 import polars as pl
 import streamlit as st
@@ -161,9 +161,13 @@ def counting_mode_toggle() -> CountingMode:
     return CountingMode(value)
 
 
-def kpi_row(kpis: pl.DataFrame, previous: Filters) -> None:
-    """One metric per stage with its change against the previous period of the same length."""
+def kpi_row(kpis: pl.DataFrame, previous: Filters, *, as_of: datetime | None = None) -> None:
+    """One metric per stage with its change against the previous period of the same length (its leads counted as
+    they stood at as_of, when given: the same age as this period's)."""
     period = f"{previous.start:%d %b %Y} – {previous.end:%d %b %Y}"
+    against = f"the previous period ({period}"
+    if as_of is not None:
+        against = f"the leads created {period}, counted as they stood on {as_of:%d %b %Y} (the same age as these"
     for column, row in zip(st.columns(kpis.height), kpis.iter_rows(named=True), strict=False):
         delta = None
         if row["previous"]:
@@ -173,7 +177,7 @@ def kpi_row(kpis: pl.DataFrame, previous: Filters) -> None:
             row["stage_label"],
             f"{row['count']:,}",
             delta=delta,
-            help=f"Leads at this stage; the change is against the previous period ({period}: {row['previous']:,}).",
+            help=f"Leads at this stage; the change is against {against}: {row['previous']:,}).",
             border=True,
         )
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 import polars as pl
 import pytest
@@ -193,3 +193,47 @@ def test_cohort_counts_never_grow_down_the_funnel(furthest_and_day):
     assert values[0] == len(lead_rows)
     for column in ("pct_of_previous", "pct_of_first"):
         assert all(0 <= v <= 1 for v in result[column].drop_nulls())
+
+
+# ----- equal-age cohort comparison ------------------------------------------------------------------------------------
+
+
+def steady_business(days: int, *, now: datetime) -> tuple[pl.LazyFrame, pl.LazyFrame]:
+    """Two periods of days each, ending the day before now, with the same leads: one created every day, each moving
+    a stage every 10 days after its creation (inquiry, MQL at 10 days, SAL at 20 ...), dated, up to now. Nothing
+    about the business changes; only the second period's leads are younger."""
+    lead_rows, event_rows = [], []
+    first = now - timedelta(days=2 * days)
+    for n in range(2 * days):
+        created = first + timedelta(days=n)
+        lead_rows.append((n, created))
+        for order, stage in enumerate(STAGES):
+            moment = created + timedelta(days=10 * order)
+            if moment < now:
+                event_rows.append((n, stage, moment))
+    timed = events(event_rows).with_columns(pl.lit(True).alias("timed"))
+    return leads(lead_rows), timed
+
+
+def test_cohorts_compared_at_equal_age_read_no_change_in_a_steady_business():
+    now, days = datetime(2026, 6, 1), 28
+    all_leads, all_events = steady_business(days, now=now)
+    start, end = (now - timedelta(days=days)).date(), (now - timedelta(days=1)).date()
+    prev_start, prev_end = start - timedelta(days=days), start - timedelta(days=1)
+    current = counts(funnel.cohort_stage_counts(all_leads, all_events, start=start, end=end))
+    naive = counts(funnel.cohort_stage_counts(all_leads, all_events, start=prev_start, end=prev_end))
+    aged = funnel.recorded_before(all_events, funnel.equal_age_moment(now, days))
+    equal_age = counts(funnel.cohort_stage_counts(all_leads, aged, start=prev_start, end=prev_end))
+    assert equal_age == current
+    # counted to today, the older cohorts look better at every stage after MQL: the decline is only their age
+    assert all(old > new for old, new in zip(naive[1:], current[1:], strict=True) if old)
+    assert naive[0] == current[0]
+
+
+def test_recorded_before_keeps_what_the_data_does_not_date():
+    moment = D(2026, 3, 4, 9)
+    frame = EVENTS.with_columns((pl.col("lead_id") != 4).alias("timed"))  # lead 4's stages are undated
+    kept = funnel.recorded_before(frame, moment).collect()
+    expected = [(r[0], r[1]) for r in frame.collect().iter_rows() if r[2] < moment or r[0] == 4]
+    assert sorted(zip(kept["lead_id"], kept["stage"], strict=True)) == sorted(expected)
+    assert (4, "mql") in expected and (1, "sal") not in expected
