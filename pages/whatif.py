@@ -116,6 +116,16 @@ def proposal() -> None:
         charts.tier_load_chart(view.load, tier="senior", title="Senior reps: SQLs to work", period=period),
         key="whatif_load_senior",
     )
+    if view.load["junior_capacity"].max() or view.load["senior_capacity"].max():
+        st.caption(
+            "Under the proposal: "
+            + "; ".join(
+                charts.over_capacity_words(view.load, tier=tier, who=who)
+                for tier, who in (("junior", "junior reps"), ("senior", "senior reps"))
+                if view.load[f"{tier}_capacity"].max()
+            )
+            + "."
+        )
     by_channel, by_campaign = st.tabs(["By channel", "By campaign"])
     with by_channel:
         widgets.figures_table(view.by_channel, label="channel_label", file_stem="whatif_by_channel")

@@ -735,6 +735,20 @@ def tier_load_chart(frame: pl.DataFrame, *, tier: str, title: str, period: Perio
             hovertemplate=f"Week of %{{x|%d %b}}: %{{y:,.0f}} ({name.lower()})<extra></extra>",
         )
     ]
+    over = over_capacity_weeks(frame, tier=tier)
+    if over.height:
+        data.append(
+            {
+                "type": "scatter",
+                "x": over["week"].to_list(),
+                "y": over["load"].to_list(),
+                "customdata": over["share"].to_list(),
+                "name": "Over capacity",
+                "mode": "markers",
+                "marker": {"color": LOW_RATE_COLOR, "size": 11, "symbol": "circle", "line": {"width": 0}},
+                "hovertemplate": "Week of %{x|%d %b}: %{y:,.0f}, %{customdata:.0%} of capacity<extra></extra>",
+            }
+        )
     if any(partial):
         title = _subtitle(title, "hollow, dashed: partial weeks")
     if not any(frame[f"{tier}_capacity"]):
@@ -746,6 +760,25 @@ def tier_load_chart(frame: pl.DataFrame, *, tier: str, title: str, period: Perio
         xaxis={"title": {"text": "Week the leads were created"}, "tickformat": "%d %b"},
     )
     return go.Figure(data=data, layout=layout)
+
+
+def over_capacity_weeks(frame: pl.DataFrame, *, tier: str) -> pl.DataFrame:
+    """The weeks the proposal gives tier more work than its weekly capacity: week, load, share of capacity."""
+    load, capacity = pl.col(f"{tier}_projected"), pl.col(f"{tier}_capacity")
+    return frame.filter((capacity > 0) & (load > capacity)).select(
+        "week", load.alias("load"), (load / capacity).alias("share")
+    )
+
+
+def over_capacity_words(frame: pl.DataFrame, *, tier: str, who: str) -> str:
+    """How often and how far the proposal puts tier over its weekly capacity, in words."""
+    over = over_capacity_weeks(frame, tier=tier)
+    if over.is_empty():
+        return f"{who} stay within their weekly capacity every week"
+    return (
+        f"{who} are over their weekly capacity in {over.height} of {frame.height} weeks "
+        f"(up to {over['share'].max():.0%}, marked red)"
+    )
 
 
 def tradeoff_chart(frame: pl.DataFrame, *, title: str, current: float, proposed: float, top: int = 100) -> go.Figure:

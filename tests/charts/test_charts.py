@@ -129,6 +129,25 @@ def test_tier_load_chart_draws_no_capacity_for_a_tier_without_reps():
     assert "no active reps of this tier" in fig.layout.title.text
 
 
+def test_tier_load_chart_marks_the_weeks_over_capacity_in_colour_and_words():
+    weeks = [date(2026, 3, 2), date(2026, 3, 9), date(2026, 3, 16), date(2026, 3, 23)]
+    projected, capacity = [8, 12, 10, 15], 10
+    load = pl.DataFrame(
+        {"week": weeks, "senior_baseline": [9, 9, 9, 9], "senior_projected": projected, "senior_capacity": capacity}
+    )
+    fig = charts.tier_load_chart(load, tier="senior", title="Seniors")
+    over = [(w, p) for w, p in zip(weeks, projected, strict=True) if p > capacity]  # 10 is at capacity, not over
+    marked = next(t for t in fig.data if t.name == "Over capacity")
+    assert list(zip(marked.x, marked.y, strict=True)) == over
+    assert marked.marker.color == charts.LOW_RATE_COLOR
+    worst = max(p for _, p in over) / capacity
+    words = charts.over_capacity_words(load, tier="senior", who="Senior reps")
+    assert f"over their weekly capacity in {len(over)} of {len(weeks)} weeks (up to {worst:.0%}" in words
+    roomy = load.with_columns(senior_capacity=20)
+    assert "Over capacity" not in [t.name for t in charts.tier_load_chart(roomy, tier="senior", title="S").data]
+    assert "within their weekly capacity every week" in charts.over_capacity_words(roomy, tier="senior", who="S")
+
+
 def test_whatif_charts_reach_the_top_of_a_crm_score():
     _, _, sweep, distribution = whatif_view()
     assert charts.tradeoff_chart(sweep, title="T", current=40, proposed=25, top=120).layout.xaxis.range == (0, 120)
