@@ -673,9 +673,10 @@ class Snapshot:
     sla_hours: float
     shown: Shown
 
-    @property
-    def as_of(self) -> str:
-        return f"As of {self.closed_at:%d %b %Y at %H:%M}, closed by {self.closed_by}"
+    def as_of(self, safe: Callable[[str], str] = str) -> str:
+        """When and by whom, e.g. "As of 30 Nov 2026 at 09:05, closed by Maria"; safe makes the name safe where it
+        is shown (plain() in markdown, html.escape in the report)."""
+        return f"As of {self.closed_at:%d %b %Y at %H:%M}, closed by {safe(self.closed_by)}"
 
 
 def week_snapshot(url: str, week: IsoWeek) -> Snapshot | None:

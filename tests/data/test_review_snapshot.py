@@ -106,7 +106,7 @@ def test_the_snapshot_keeps_the_figures_the_page_showed(closed):
     url, before, counted = closed
     snapshot = rd.week_snapshot(url, WEEK)
     assert (snapshot.closed_by, snapshot.closed_at, snapshot.sla_hours) == ("Maria", CLOSED_AT, SLA_HOURS)
-    assert snapshot.as_of == "As of 01 Dec 2026 at 09:30, closed by Maria"
+    assert snapshot.as_of() == "As of 01 Dec 2026 at 09:30, closed by Maria"
     assert_frame_equal(snapshot.shown.headline, before.headline)
     assert snapshot.shown.counts == before.counts
     for title in before.movers:
