@@ -59,4 +59,4 @@ st.subheader("Report")
 st.caption(
     "The week as one file to mail: figures, tables, charts (as images), action items and notes; it opens offline."
 )
-widgets.report_downloads(url, review, today)
+widgets.report_downloads(url, review, today, snapshot)

@@ -323,7 +323,7 @@ def close_review(url: str, review: rd.Review, snapshot: rd.Snapshot | None, live
             )
 
 
-def report_downloads(url: str, review: rd.Review, today: date) -> None:
+def report_downloads(url: str, review: rd.Review, today: date, snapshot: rd.Snapshot | None = None) -> None:
     """The week as a file to mail: HTML always, PDF when Chromium is installed to print it."""
 
     def make(pdf: bool) -> bytes:
@@ -333,6 +333,7 @@ def report_downloads(url: str, review: rd.Review, today: date) -> None:
             note=rd.meeting_note(url, review.week),
             generated_at=datetime.now(),
             pdf=pdf,
+            snapshot=snapshot,
         )
 
     html_col, pdf_col, _ = st.columns([1, 1, 2])
