@@ -238,4 +238,17 @@ class MeetingNote(SQLModel, table=True):
     author: str
 
 
-TABLES += (ActionItem, MeetingNote)
+class ReviewSnapshot(SQLModel, table=True):
+    """The weekly review of one ISO week as the meeting saw it when it closed the week: who closed it, when, and the
+    figures on the page's top (headline, the week's counts, top movers) as JSON."""
+
+    __tablename__ = "review_snapshot"
+    id: int | None = Field(default=None, primary_key=True)
+    week: str = Field(unique=True)  # "YYYY-Www"
+    closed_at: NaiveDatetime
+    closed_by: str  # the name of who closed it: the signed-in user's, or the one typed in local mode
+    sla_hours: float  # the SLA the figures were computed with
+    figures: str  # review_data.Shown as JSON
+
+
+TABLES += (ActionItem, MeetingNote, ReviewSnapshot)

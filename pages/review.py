@@ -24,8 +24,11 @@ review = rd.review_view(
 )
 if review.is_empty:
     st.info(f"No MQLs in {week} or the four weeks before it: pick another week.", icon=":material/search_off:")
+live, snapshot = rd.shown_of(review), widgets.week_snapshot(url, week)
+shown = snapshot.shown if snapshot else live  # a closed week: the figures as the meeting saw them
 
-widgets.headline(review)
+widgets.snapshot_status(snapshot, live, sla_hours=settings.sla_hours)
+widgets.headline(shown)
 st.plotly_chart(
     review_charts.trend_chart(
         review.trend,
@@ -37,7 +40,7 @@ st.plotly_chart(
 )
 
 st.subheader("Top movers against the week before")
-widgets.movers(review)
+widgets.movers(shown)
 st.subheader("Rejection reasons, new or growing")
 widgets.rejections(review)
 st.subheader("SLA breaches and the sales tiers' load")
@@ -49,9 +52,11 @@ st.subheader("Action items")
 widgets.action_items(url, week, today)
 st.subheader("Meeting notes")
 widgets.meeting_notes(url, week)
+st.subheader("Closing the review")
+widgets.close_review(url, review, snapshot, live)
 
 st.subheader("Report")
 st.caption(
     "The week as one file to mail: figures, tables, charts (as images), action items and notes; it opens offline."
 )
-widgets.report_downloads(url, review, today)
+widgets.report_downloads(url, review, today, snapshot)

@@ -35,7 +35,7 @@ class Action(StrEnum):
     SAVE_SCENARIO = "save_scenario"
     APPLY_MODEL = "apply_model"
     IMPORT = "import"
-    REVIEW = "review"  # action items and meeting notes
+    REVIEW = "review"  # action items, meeting notes, closing (and reopening) a week's review
     MANAGE_USERS = "manage_users"
 
 
@@ -114,6 +114,12 @@ class Actor:
 
 # Without sign-in configured the app runs for one local user (on 127.0.0.1 only) with every right.
 LOCAL = Actor(email="local", name="Local user", role=Role.ADMIN)
+
+
+def signed_name(actor: Actor | None, typed: str) -> str:
+    """The name a write is signed with (an author, who closed a review): a signed-in user's own, whatever was typed;
+    the name typed only in local mode (actor None or LOCAL), where nobody signed in."""
+    return typed if actor is None or actor == LOCAL else actor.name
 
 
 def _listed(names: list[str]) -> str:

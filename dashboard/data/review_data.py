@@ -1,8 +1,10 @@
-"""The weekly review's boundary: the week's figures from the analytics tables, the action items and notes from the
-database, and the tables as people read them (the page and the mailed report show the very same text)."""
+"""The weekly review's boundary: the week's figures from the analytics tables, the action items, notes and closed
+weeks' snapshots from the database, and the tables as people read them (the page and the mailed report show the very
+same text)."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
@@ -10,15 +12,15 @@ from typing import TYPE_CHECKING
 
 import polars as pl
 
-from dashboard.auth import Actor
+from dashboard.auth import Actor, signed_name
 from dashboard.domain import TIER_LABELS
 from dashboard.filters import Filters
-from dashboard.models import ActionItem, MeetingNote
+from dashboard.models import ActionItem, MeetingNote, ReviewSnapshot
 from dashboard.store import db
 from dashboard.store import review as review_store
 from queries import backtest, review
 from queries.acceptance import SMALL_SAMPLE
-from queries.review import HEADLINE, IsoWeek
+from queries.review import HEADLINE, Figure, IsoWeek
 from queries.scoring import ScoringRule
 
 if TYPE_CHECKING:  # data.data sets up Streamlit caches on import: a script uses this module without them
@@ -298,11 +300,35 @@ def close_action_item(*, url: str, actor: Actor | None, item_id: int, now: datet
 def save_meeting_note(
     *, url: str, actor: Actor | None, week: IsoWeek, text: str, author: str, now: datetime
 ) -> MeetingNote:
-    """Save the notes of week's review (store.review.save_meeting_note)."""
+    """Save the notes of week's review (store.review.save_meeting_note), signed by the signed-in user (local mode:
+    the name typed)."""
     with db.transaction(url) as session:
         return review_store.save_meeting_note(
-            session=session, actor=actor, week=week, text=text, author=author, now=now
+            session=session, actor=actor, week=week, text=text, author=signed_name(actor, author), now=now
         )
+
+
+def close_week(
+    *, url: str, actor: Actor | None, week: IsoWeek, shown: Shown, sla_hours: float, closed_by: str, now: datetime
+) -> ReviewSnapshot:
+    """Close week's review keeping shown, the figures the page showed (store.review.close_week), closed by the
+    signed-in user (local mode: the name typed)."""
+    with db.transaction(url) as session:
+        return review_store.close_week(
+            session=session,
+            actor=actor,
+            week=week,
+            figures=shown.to_json(),
+            sla_hours=sla_hours,
+            closed_by=signed_name(actor, closed_by),
+            now=now,
+        )
+
+
+def reopen_week(*, url: str, actor: Actor | None, week: IsoWeek, now: datetime) -> ReviewSnapshot:
+    """Reopen week's closed review (store.review.reopen_week): the page shows live figures again."""
+    with db.transaction(url) as session:
+        return review_store.reopen_week(session=session, actor=actor, week=week, now=now)
 
 
 # How figures read: the page's metrics and the report's cells are made by these, so they always agree.
@@ -349,8 +375,10 @@ class HeadlineFigure:
 
 
 def headline_figures(headline: pl.DataFrame) -> list[HeadlineFigure]:
-    """The headline as text, in HEADLINE's order."""
+    """The headline as text, in HEADLINE's order (a figure a stored snapshot lacks reads "–")."""
     rows = {row["figure"]: row for row in headline.iter_rows(named=True)}
+    missing = dict.fromkeys(SHOWN_COLUMNS)
+    rows = {f.key: rows.get(f.key, missing) for f in HEADLINE}
     return [
         HeadlineFigure(
             key=f.key,
@@ -545,3 +573,205 @@ def actions_table(items: pl.DataFrame) -> pl.DataFrame:
         .otherwise(pl.lit("open"))
     )
     return display(items.with_columns(state.alias("state")), ACTION_COLUMNS)
+
+
+# ----- closing a week: the figures the meeting saw, kept; and what changed in them since -------------------------
+
+SHOWN_COLUMNS = ("this_week", "previous_week", "four_week_average", "change", "change_vs_average")
+# The week's own counts beside the headline: what a late decision moves.
+COUNTS: tuple[Figure, ...] = (
+    Figure("decided", "Decided", "count"),
+    Figure("accepted", "Accepted", "count"),
+    Figure("rejected", "Rejected", "count"),
+    Figure("pending", "Pending", "count"),
+    Figure("sla_breaches", "SLA breaches", "count"),
+)
+# The movers' tabs: title, the column grouped by, its header.
+MOVER_TABS = (("Campaigns", "campaign", "Campaign"), ("Channels", "channel_label", "Channel"))
+
+
+def _text_rows(frame: pl.DataFrame) -> dict:
+    return {"columns": frame.columns, "rows": [list(row) for row in frame.rows()]}
+
+
+def _text_frame(stored: dict) -> pl.DataFrame:
+    schema = {c: pl.String for c in stored["columns"]}
+    return pl.DataFrame(stored["rows"], schema=schema, orient="row")
+
+
+@dataclass(frozen=True)
+class Shown:
+    """The figures at the top of a week's review, the ones closing the week keeps: the headline (this week, the week
+    before, the 4-week average and the changes), the week's counts, and the top movers as text."""
+
+    headline: pl.DataFrame  # figure and SHOWN_COLUMNS, one row per HEADLINE figure
+    counts: dict[str, int]  # COUNTS' keys
+    movers: dict[str, tuple[pl.DataFrame, pl.DataFrame]]  # MOVER_TABS' title -> (top movers, within noise), as text
+    notes: tuple[str, ...] = ()  # what the data cannot tell
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {
+                "headline": self.headline.to_dicts(),
+                "counts": self.counts,
+                "movers": {title: [_text_rows(top), _text_rows(noise)] for title, (top, noise) in self.movers.items()},
+                "notes": list(self.notes),
+            },
+            ensure_ascii=False,
+        )
+
+    @classmethod
+    def from_json(cls, text: str) -> Shown:
+        stored = json.loads(text)
+        headline = pl.DataFrame(
+            stored["headline"], schema={"figure": pl.String} | {c: pl.Float64 for c in SHOWN_COLUMNS}
+        )
+        movers = {title: (_text_frame(top), _text_frame(noise)) for title, (top, noise) in stored["movers"].items()}
+        return cls(headline, stored["counts"], movers, tuple(stored["notes"]))
+
+
+def week_counts(r: Review) -> dict[str, int]:
+    """The week's MQLs decided (accepted, rejected), pending, and its SLA breaches (decided after the SLA, or still
+    waiting past it at the week's end)."""
+    row = r.trend.filter(pl.col("week") == str(r.week))
+    mqls, decided, accepted = (int(row[c].sum()) for c in ("mqls", "decided", "accepted"))
+    breaches = int(r.breaches["breaches"].sum()) if r.breaches.height else 0
+    return {
+        "decided": decided,
+        "accepted": accepted,
+        "rejected": decided - accepted,
+        "pending": mqls - decided,
+        "sla_breaches": breaches,
+    }
+
+
+def shown_of(r: Review) -> Shown:
+    """The top of r's page as it reads now: what closing the week keeps."""
+    noise = {"campaign": r.campaign_noise, "channel_label": r.channel_noise}
+    top = {"campaign": r.campaign_movers, "channel_label": r.channel_movers}
+    return Shown(
+        headline=r.headline.select("figure", *(pl.col(c).cast(pl.Float64) for c in SHOWN_COLUMNS)),
+        counts=week_counts(r),
+        movers={
+            title: (
+                movers_table(top[by], by=by, header=header),
+                movers_table(noise[by], by=by, header=header) if noise[by].height else pl.DataFrame(),
+            )
+            for title, by, header in MOVER_TABS
+        },
+        notes=r.notes,
+    )
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """A closed week's review: who closed it, when, and what the page showed then."""
+
+    week: IsoWeek
+    closed_at: datetime
+    closed_by: str
+    sla_hours: float
+    shown: Shown
+
+    def as_of(self, safe: Callable[[str], str] = str) -> str:
+        """When and by whom, e.g. "As of 30 Nov 2026 at 09:05, closed by Maria"; safe makes the name safe where it
+        is shown (plain() in markdown, html.escape in the report)."""
+        return f"As of {self.closed_at:%d %b %Y at %H:%M}, closed by {safe(self.closed_by)}"
+
+
+def week_snapshot(url: str, week: IsoWeek) -> Snapshot | None:
+    """The snapshot kept when week's review was closed, or None while it is open (read live, like the notes)."""
+    rows = db.read_table(ReviewSnapshot, url=url).filter(pl.col("week") == str(week))
+    if rows.is_empty():
+        return None
+    row = rows.row(0, named=True)
+    return Snapshot(week, row["closed_at"], row["closed_by"], row["sla_hours"], Shown.from_json(row["figures"]))
+
+
+@dataclass(frozen=True)
+class Moved:
+    """One figure of the week that moved since the week was closed."""
+
+    key: str
+    label: str
+    then: float | None
+    now: float | None
+    unit: str
+
+    @property
+    def change(self) -> str:
+        if self.then is None or self.now is None:
+            return "–"
+        return change_text(self.now - self.then, self.unit) or "–"
+
+    @property
+    def text(self) -> str:
+        """e.g. "acceptance rate 53.9% → 54.0% (+0.1 pp)"."""
+        label = self.label if self.label[:2].isupper() else self.label[0].lower() + self.label[1:]
+        change = f" ({self.change})" if self.change != "–" else ""
+        return f"{label} {figure_text(self.then, self.unit)} → {figure_text(self.now, self.unit)}{change}"
+
+
+def moved_since(then: Shown, now: Shown) -> list[Moved]:
+    """The week's headline figures and counts that read differently in the snapshot (then) and live (now): a median
+    that moved by less than its last digit shown has not moved for the meeting."""
+    before = {row["figure"]: row["this_week"] for row in then.headline.iter_rows(named=True)}
+    after = {row["figure"]: row["this_week"] for row in now.headline.iter_rows(named=True)}
+    pairs = [(f, before.get(f.key), after.get(f.key)) for f in HEADLINE]
+    pairs += [(f, then.counts.get(f.key), now.counts.get(f.key)) for f in COUNTS]
+    return [
+        Moved(f.key, f.label, a, b, f.unit) for f, a, b in pairs if figure_text(a, f.unit) != figure_text(b, f.unit)
+    ]
+
+
+def _decisions(moved: dict[str, Moved]) -> str | None:
+    """The decisions made (or undone) since: "2 more decisions (+1 accepted, +1 rejected)"."""
+    if "decided" not in moved:
+        return None
+    step = int(moved["decided"].now - moved["decided"].then)
+    split = [f"{moved[k].change} {k}" for k in ("accepted", "rejected") if k in moved]
+    plural = "" if abs(step) == 1 else "s"
+    text = f"{abs(step):,} {'more' if step > 0 else 'fewer'} decision{plural}"
+    return text + (f" ({', '.join(split)})" if split else "")
+
+
+def since_closed(snapshot: Snapshot, now: Shown, *, sla_hours: float) -> str | None:
+    """What changed in the week's figures since its review was closed, in numbers, as one sentence; None when nothing
+    did."""
+    moved = {m.key: m for m in moved_since(snapshot.shown, now)}
+    if not moved:
+        return None
+    parts = [m.text for m in moved.values() if m.key in {f.key for f in HEADLINE}]
+    parts += [decisions] if (decisions := _decisions(moved)) else []
+    parts += [moved[k].text for k in ("pending", "sla_breaches") if k in moved]
+    if not parts:  # only the split moved (an accept turned into a reject): say so
+        parts = [moved[k].text for k in ("accepted", "rejected") if k in moved]
+    sla = (
+        f" The SLA was {snapshot.sla_hours:g} hours then and is {sla_hours:g} hours now: the SLA figures differ "
+        "partly for that reason."
+        if snapshot.sla_hours != sla_hours
+        else ""
+    )
+    return f"Since then: {', '.join(parts)}.{sla}"
+
+
+MOVED_COLUMNS = (
+    Column("label", "Figure"),
+    Column("then", "When closed"),
+    Column("now", "Now"),
+    Column("change", "Change"),
+)
+
+
+def moved_table(then: Shown, now: Shown) -> pl.DataFrame:
+    """The figures that moved since the week was closed, as text: then, now and the change."""
+    rows = [
+        {
+            "label": m.label,
+            "then": figure_text(m.then, m.unit),
+            "now": figure_text(m.now, m.unit),
+            "change": m.change,
+        }
+        for m in moved_since(then, now)
+    ]
+    return display(pl.DataFrame(rows, schema={c.name: pl.String for c in MOVED_COLUMNS}), MOVED_COLUMNS)

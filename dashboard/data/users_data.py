@@ -70,6 +70,19 @@ def people(url: str) -> People:
         return people_of(users.users(session=session), queue.reps(session=session))
 
 
+def names_of(p: People) -> list[str]:
+    """The active users' names (their email when they have none) and the active reps' names, once each, sorted."""
+    users = p.table.filter(pl.col("active")).select(
+        pl.when(pl.col("name").str.strip_chars() != "").then(pl.col("name")).otherwise(pl.col("email"))
+    )
+    return sorted({*users.to_series().to_list(), *p.rep_names.values()}, key=str.casefold)
+
+
+def owner_names(url: str) -> list[str]:
+    """The people an action item's owner is picked from: the active users and reps (cached with people)."""
+    return names_of(people(url))
+
+
 def forget() -> None:
     """Make the next rerun read the users table again (after a user was added or changed)."""
     actor_for.clear()

@@ -197,7 +197,7 @@ def _change_cell(text: str | None, lower_is_better: bool) -> str:
     return f'<td class="num{css}">{escape(text)}</td>'
 
 
-def headline_html(review: rd.Review) -> str:
+def headline_html(shown: rd.Shown) -> str:
     """The headline as a table; each value carries data-figure so a test can read it back."""
     rows = "".join(
         "<tr>"
@@ -208,14 +208,26 @@ def headline_html(review: rd.Review) -> str:
         f'<td class="num">{escape(f.average)}</td>'
         f"{_change_cell(f.change_vs_average, f.lower_is_better)}"
         "</tr>"
-        for f in rd.headline_figures(review.headline)
+        for f in rd.headline_figures(shown.headline)
     )
     head = (
         "<tr><th>Figure</th><th class='num'>This week</th><th class='num'>Week before</th><th class='num'>Change</th>"
         "<th class='num'>4-week average</th><th class='num'>Against the average</th></tr>"
     )
-    said = "".join(f'<p class="data-note">{escape(note)}</p>' for note in review.notes)
+    said = "".join(f'<p class="data-note">{escape(note)}</p>' for note in shown.notes)
     return f'{said}<table class="headline"><thead>{head}</thead><tbody>{rows}</tbody></table>'
+
+
+def closed_html(snapshot: rd.Snapshot | None, live: rd.Shown, *, sla_hours: float) -> str:
+    """For a closed week: when and by whom, and what moved since in numbers; nothing for an open week."""
+    if snapshot is None:
+        return ""
+    since = rd.since_closed(snapshot, live, sla_hours=sla_hours)
+    moved = since or "The week's figures today are still the ones the meeting saw."
+    return (
+        f'<p class="problem">{escape(snapshot.as_of())}. The headline and top movers are the figures the meeting '
+        f'saw; the rest of the report is as of its making.</p><p class="note">{escape(moved)}</p>'
+    )
 
 
 def _chart(name: str, images: ChartImages, fallback: str, alt: str) -> str:
@@ -233,10 +245,14 @@ def report_html(
     note: dict | None,
     generated_at: datetime,
     link: str | None = None,
+    snapshot: rd.Snapshot | None = None,
 ) -> str:
     """The review of one week as a self-contained HTML document (nothing in it is fetched when it is opened); link,
-    when given, is the week on the app's weekly review page."""
-    week = review.week
+    when given, is the week on the app's weekly review page. A closed week (snapshot) shows its headline and top
+    movers as the meeting saw them, and what moved since."""
+    week, live = review.week, rd.shown_of(review)
+    shown = snapshot.shown if snapshot else live
+    no_movers = (pl.DataFrame(), pl.DataFrame())
     trend = rd.display(
         review.trend,
         (
@@ -265,7 +281,8 @@ def report_html(
         f'<p class="meta"><a href="{escape(link)}">Open this week in Handoff</a></p>' if link else "",
         problem,
         "<h2>Headline</h2>",
-        headline_html(review),
+        closed_html(snapshot, live, sla_hours=review.sla_hours),
+        headline_html(shown),
         _chart(
             "trend", images, _table(trend, numeric={"MQLs", "Decided", "Acceptance"}), "MQLs and acceptance per week"
         ),
@@ -273,17 +290,9 @@ def report_html(
         '<p class="note">A change is <em>within noise</em> when chance alone could make it at that sample size: '
         "for acceptance, last week's rate lies inside this week's 95% Wilson interval.</p>",
         "<h3>Campaigns</h3>",
-        _text_table(
-            rd.movers_table(review.campaign_movers, by="campaign", header="Campaign"),
-            rd.MOVER_COLUMNS,
-            "No MQLs in either week.",
-        ),
+        _text_table(shown.movers.get("Campaigns", no_movers)[0], rd.MOVER_COLUMNS, "No MQLs in either week."),
         "<h3>Channels</h3>",
-        _text_table(
-            rd.movers_table(review.channel_movers, by="channel_label", header="Channel"),
-            rd.MOVER_COLUMNS,
-            "No MQLs in either week.",
-        ),
+        _text_table(shown.movers.get("Channels", no_movers)[0], rd.MOVER_COLUMNS, "No MQLs in either week."),
         "<h2>Rejection reasons, new or growing</h2>",
         _display_table(review.rejections, rd.REJECTION_COLUMNS, "No rejection reason is new or growing this week."),
         "<h2>SLA breaches by rep</h2>",
@@ -347,11 +356,22 @@ def html_to_pdf(html: str, *, browser: str | None = None) -> bytes:
 
 
 def render(
-    review: rd.Review, *, actions: pl.DataFrame, note: dict | None, generated_at: datetime, pdf: bool = False
+    review: rd.Review,
+    *,
+    actions: pl.DataFrame,
+    note: dict | None,
+    generated_at: datetime,
+    pdf: bool = False,
+    snapshot: rd.Snapshot | None = None,
 ) -> bytes:
-    """The report file's bytes: HTML (UTF-8), or PDF when pdf is set."""
+    """The report file's bytes: HTML (UTF-8), or PDF when pdf is set; a closed week's with its snapshot."""
     html = report_html(
-        review, images=chart_images(review_figures(review)), actions=actions, note=note, generated_at=generated_at
+        review,
+        images=chart_images(review_figures(review)),
+        actions=actions,
+        note=note,
+        generated_at=generated_at,
+        snapshot=snapshot,
     )
     return html_to_pdf(html) if pdf else html.encode("utf-8")
 
@@ -493,6 +513,7 @@ def main(argv: list[str] | None = None, *, now: datetime | None = None) -> int:
             note=rd.meeting_note(url, week),
             generated_at=now,
             link=delivery.review_link(sending.app_url, week) if sending.app_url else None,
+            snapshot=rd.week_snapshot(url, week),
         )
         if args.out:
             content = html_to_pdf(html) if args.out.suffix.lower() == ".pdf" else html.encode("utf-8")

@@ -15,7 +15,11 @@ from dashboard.models import AuditEntry
 
 
 def guarded(
-    action: Action, *, target: Callable[[dict], str], left: Callable[[Any], Iterable[int | None]] | None = None
+    action: Action,
+    *,
+    target: Callable[[dict], str] | None = None,
+    left: Callable[[Any], Iterable[int | None]] | None = None,
+    outcome: Callable[[Any], str] | None = None,
 ) -> Callable:
     """Make a repository write check the actor's rights first and record who made it afterwards, both in the
     session the write runs in: the write and its audit line are committed together, or neither is.
@@ -24,6 +28,9 @@ def guarded(
     write acts on the queue of its `rep_id`; left(result) names the other queues it took leads out of (reassign: the
     lead's owner), checked on what the write's guarded UPDATE found, so a lead moved by someone else a moment before
     is judged where it was really taken from.
+
+    The audit line's target is target(the write's keywords), or outcome(result) for a write whose line must keep
+    what it found (a removal records what it removed).
     """
 
     def wrap(write: Callable) -> Callable:
@@ -34,7 +41,8 @@ def guarded(
             result = write(session=session, **kwargs)
             if left is not None:
                 check(who, action, session=session, queues=left(result))
-            record(session=session, actor=who, action=action, target=target(kwargs), now=kwargs.get("now"))
+            what = outcome(result) if outcome is not None else target(kwargs)
+            record(session=session, actor=who, action=action, target=what, now=kwargs.get("now"))
             return result
 
         return guarded_write

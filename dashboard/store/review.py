@@ -1,16 +1,17 @@
-"""The weekly review's repository: action items (added, closed) and the week's meeting notes, each in the session it
-is given; each checks the actor's right to edit the review (keyword actor; None: local mode) and goes into the audit
-log in that session."""
+"""The weekly review's repository: action items (added, closed), the week's meeting notes and its closing (the
+snapshot of its figures, and reopening), each in the session it is given; each checks the actor's right to edit the
+review (keyword actor; None: local mode) and goes into the audit log in that session."""
 
 from __future__ import annotations
 
+import json
 from datetime import date, datetime
 
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from dashboard.auth import Action
-from dashboard.models import ActionItem, MeetingNote
+from dashboard.models import ActionItem, MeetingNote, ReviewSnapshot
 from dashboard.refusals import Refused
 from dashboard.store.audit import described, guarded
 from queries.review import IsoWeek
@@ -93,3 +94,55 @@ def save_meeting_note(*, session: Session, week: IsoWeek, text: str, author: str
     except sa.exc.IntegrityError as exc:  # the same week's first notes saved by someone else a moment ago
         raise Refused(f"Someone else saved the notes of {week} a moment ago: reload the page and try again.") from exc
     return _detached(session, note)
+
+
+def _closed(closed: ReviewSnapshot) -> str:
+    return f"by {closed.closed_by} on {closed.closed_at:%d %b %Y at %H:%M}"
+
+
+@guarded(Action.REVIEW, target=lambda k: described(closed_review=str(k["week"]), closed_by=k["closed_by"]))
+def close_week(
+    *, session: Session, week: IsoWeek, figures: str, sla_hours: float, closed_by: str, now: datetime
+) -> ReviewSnapshot:
+    """Close week's review: keep its figures (JSON, as the page showed them) with who closed it and when; refused
+    before the week is over, without a name, or when it is closed already."""
+    closed_by = _text(closed_by, "your name", OWNER_CHARS)
+    if now < week.end:
+        raise Refused(
+            f"{week} is not over yet: its review can be closed from {week.end:%A %-d %b %Y}, once every figure of "
+            "the week is in."
+        )
+    earlier = session.exec(select(ReviewSnapshot).where(ReviewSnapshot.week == str(week)).with_for_update()).first()
+    if earlier is not None:
+        raise Refused(f"The review of {week} was already closed {_closed(earlier)}: its figures are kept as then.")
+    snapshot = ReviewSnapshot(week=str(week), closed_at=now, closed_by=closed_by, sla_hours=sla_hours, figures=figures)
+    session.add(snapshot)
+    try:
+        session.flush()
+    except sa.exc.IntegrityError as exc:  # the same week closed by someone else a moment ago
+        raise Refused(f"Someone else closed the review of {week} a moment ago: reload the page.") from exc
+    return _detached(session, snapshot)
+
+
+def _reopened(snapshot: ReviewSnapshot) -> str:
+    """The reopening's audit line keeps the snapshot it removed, figures and all."""
+    return described(
+        reopened_review=snapshot.week,
+        closed_by=snapshot.closed_by,
+        closed_at=snapshot.closed_at,
+        sla_hours=snapshot.sla_hours,
+        figures=json.loads(snapshot.figures),
+    )
+
+
+@guarded(Action.REVIEW, outcome=_reopened)
+def reopen_week(*, session: Session, week: IsoWeek, now: datetime) -> ReviewSnapshot:
+    """Reopen week's closed review: its snapshot is removed from the review (and kept in the audit line), the page
+    shows live figures again; refused when the week is not closed."""
+    snapshot = session.exec(select(ReviewSnapshot).where(ReviewSnapshot.week == str(week)).with_for_update()).first()
+    if snapshot is None:
+        raise Refused(f"The review of {week} is not closed: there is nothing to reopen. Reload the page.")
+    session.delete(snapshot)
+    session.flush()
+    session.expunge(snapshot)
+    return snapshot

@@ -1,5 +1,6 @@
-"""The weekly review page's widgets: the week picker, the headline, the week's tables and charts, the action items,
-the meeting notes and the report downloads."""
+"""The weekly review page's widgets: the week picker, the headline (live, or as the meeting saw it when the week was
+closed), the week's tables and charts, the action items, the meeting notes, closing the week and the report
+downloads."""
 
 from __future__ import annotations
 
@@ -8,8 +9,10 @@ from datetime import date, datetime, timedelta
 import polars as pl
 import streamlit as st
 
+from dashboard.auth import Action
 from dashboard.charts import review_charts
 from dashboard.data import review_data as rd
+from dashboard.data import users_data
 from dashboard.refusals import Refused
 from dashboard.report import report
 from dashboard.store.db import DatabaseUnavailable
@@ -70,11 +73,39 @@ def week_picker(choices: list[IsoWeek], default: IsoWeek, today: date) -> IsoWee
     return IsoWeek.parse(picked)
 
 
-def headline(review: rd.Review) -> None:
+def week_snapshot(url: str, week: IsoWeek) -> rd.Snapshot | None:
+    """The closed week's snapshot, or None (open, or the database cannot be read: said, and live figures shown)."""
+    try:
+        return rd.week_snapshot(url, week)
+    except DatabaseUnavailable as exc:
+        st.error(f"{exc} The figures shown are live.", icon=":material/cloud_off:")
+        return None
+
+
+def snapshot_status(snapshot: rd.Snapshot | None, live: rd.Shown, *, sla_hours: float) -> None:
+    """Whether the figures on top are live or the closed week's snapshot; for a closed week, what moved since."""
+    if snapshot is None:
+        st.caption(":material/update: Live figures: this week's review is open.")
+        return
+    st.info(
+        f"{snapshot.as_of(plain)}. The headline and top movers are the figures the meeting saw; the charts and "
+        "tables under them are live.",
+        icon=":material/lock:",
+    )
+    since = rd.since_closed(snapshot, live, sla_hours=sla_hours)
+    if since is None:
+        st.caption("The week's live figures are still the ones the meeting saw.")
+        return
+    st.warning(since, icon=":material/difference:")
+    with st.expander("What changed since, figure by figure"):
+        _table(rd.moved_table(snapshot.shown, live), empty="", key="review_since")
+
+
+def headline(shown: rd.Shown) -> None:
     """One metric per headline figure with its change on the week before; the 4-week average beneath."""
-    for note in review.notes:
+    for note in shown.notes:
         st.caption(f":material/help: {note}")
-    figures = rd.headline_figures(review.headline)
+    figures = rd.headline_figures(shown.headline)
     per_row = 3  # six metrics side by side would cut their labels short
     for start in range(0, len(figures), per_row):
         for column, f in zip(st.columns(per_row), figures[start : start + per_row], strict=False):
@@ -98,27 +129,22 @@ def _table(frame: pl.DataFrame, *, empty: str, key: str) -> None:
         st.table(plain_table(frame))  # st.table reads cells as markdown: names and titles come from people and files
 
 
-def movers(review: rd.Review) -> None:
+def movers(shown: rd.Shown) -> None:
     """The campaigns and channels whose change stands out from noise, clearest first; the rest folded away."""
     st.caption(
         "The campaigns and channels whose acceptance or MQL volume changed against the week before by more than chance "
         "alone could at their sample sizes, the clearest first. Acceptance: Newcomb's 95% interval for the difference "
         "of two rates excludes 0; volume: the change exceeds 1.96 standard deviations of two Poisson counts."
     )
-    campaigns, channels = st.tabs(["Campaigns", "Channels"])
-    for tab, moved, noise, by, header, key in (
-        (campaigns, review.campaign_movers, review.campaign_noise, "campaign", "Campaign", "review_movers_campaign"),
-        (channels, review.channel_movers, review.channel_noise, "channel_label", "Channel", "review_movers_channel"),
-    ):
+    titles = [title for title, *_ in rd.MOVER_TABS]
+    for tab, (title, by, _) in zip(st.tabs(titles), rd.MOVER_TABS, strict=True):
+        top, noise = shown.movers.get(title, (pl.DataFrame(), pl.DataFrame()))
+        key = f"review_movers_{by.removesuffix('_label')}"
         with tab:
-            _table(
-                rd.movers_table(moved, by=by, header=header),
-                empty="No change stands out from noise this week.",
-                key=key,
-            )
+            _table(top, empty="No change stands out from noise this week.", key=key)
             if noise.height:
                 with st.expander(f"{noise.height:,} changes within noise"):
-                    _table(rd.movers_table(noise, by=by, header=header), empty="", key=f"{key}_noise")
+                    _table(noise, empty="", key=f"{key}_noise")
 
 
 def rejections(review: rd.Review) -> None:
@@ -174,6 +200,7 @@ def action_items(url: str, week: IsoWeek, today: date) -> pl.DataFrame:
     """The week's action items (carried over until closed, overdue ones marked), a form to add one, and closing."""
     try:
         items = rd.week_action_items(url, week, today)
+        people = users_data.owner_names(url)
     except DatabaseUnavailable as exc:
         st.error(str(exc), icon=":material/cloud_off:")
         return pl.DataFrame()
@@ -189,14 +216,22 @@ def action_items(url: str, week: IsoWeek, today: date) -> pl.DataFrame:
         st.markdown(f"**New action item** (agreed in the review of {week})")
         title = st.text_input("Action", key="review_item_title", max_chars=TITLE_CHARS)
         owner_col, due_col = st.columns(2)
-        owner = owner_col.text_input("Owner", key="review_item_owner", max_chars=OWNER_CHARS)
+        owner = owner_col.selectbox(
+            "Owner",
+            options=people,
+            index=None,
+            key="review_item_owner",
+            placeholder="Pick a person or type a name",
+            accept_new_options=True,
+            help="The active users and reps; a name not on the list can be typed in.",
+        )
         due = due_col.date_input("Due", value=today + timedelta(days=7), key="review_item_due", format="YYYY-MM-DD")
         if st.form_submit_button("Add action item", icon=":material/add_task:"):
             _refusable(
                 lambda: rd.add_action_item(
                     url=url,
                     title=title,
-                    owner=owner,
+                    owner=owner or "",
                     due_date=due,
                     week=week,
                     now=datetime.now(),
@@ -232,13 +267,10 @@ def meeting_notes(url: str, week: IsoWeek) -> dict | None:
     if st.session_state.get(NOTE_FOR_KEY) != str(week):  # another week picked: its saved text in the editor
         st.session_state[NOTE_FOR_KEY] = str(week)
         st.session_state[NOTE_KEY] = note["text"] if note else ""
-    actor = signin.acting()
-    if actor is not None and actor.email != "local":  # signed in: the name is known
-        st.session_state.setdefault("review_note_author", actor.name)
     with st.expander("Edit the notes", expanded=not (note and note["text"])):
         with st.form("review_notes", border=False):
             text = st.text_area(f"Notes for {week} (plain text)", key=NOTE_KEY, height=180)
-            author = st.text_input("Your name", key="review_note_author", max_chars=OWNER_CHARS)
+            author = signin.author_field("Your name", key="review_note_author", max_chars=OWNER_CHARS)
             if st.form_submit_button("Save notes", icon=":material/save:"):
                 _refusable(
                     lambda: rd.save_meeting_note(
@@ -249,7 +281,49 @@ def meeting_notes(url: str, week: IsoWeek) -> dict | None:
     return note
 
 
-def report_downloads(url: str, review: rd.Review, today: date) -> None:
+def close_review(url: str, review: rd.Review, snapshot: rd.Snapshot | None, live: rd.Shown) -> None:
+    """Close the week's review, keeping the figures on top as they read now, with who closed it and when; or reopen a
+    closed one. Only for those who may edit the review."""
+    week, actor, now = review.week, signin.acting(), datetime.now()
+    may = actor.may(Action.REVIEW)
+    if snapshot is not None:
+        st.caption(
+            f"{snapshot.as_of(plain)}. Reopening it drops the kept figures from the page (the audit log keeps them) "
+            "and shows live figures again."
+        )
+        if may and st.button("Reopen this week's review", key="review_reopen", icon=":material/lock_open:"):
+            _refusable(
+                lambda: rd.reopen_week(url=url, actor=actor, week=week, now=now), f"Reopened the review of {week}."
+            )
+        return
+    if not may:
+        st.caption("Closing the review needs the right to edit the weekly review.")
+        return
+    if now < week.end:
+        st.caption(f"{week} is not over yet: its review can be closed from {week.end:%A %-d %b %Y}.")
+        return
+    with st.form("review_close", border=True):
+        st.markdown(
+            f"**Close the review of {week}**: the headline and top movers are kept as they read now, with who "
+            "closed it and when; the page then shows what changes in them after."
+        )
+        closed_by = signin.author_field("Closed by", key="review_close_by", max_chars=OWNER_CHARS)
+        if st.form_submit_button("Close this week's review", icon=":material/lock:"):
+            _refusable(
+                lambda: rd.close_week(
+                    url=url,
+                    actor=actor,
+                    week=week,
+                    shown=live,
+                    sla_hours=review.sla_hours,
+                    closed_by=closed_by,
+                    now=datetime.now(),
+                ),
+                f"Closed the review of {week}: its figures are kept as they read now.",
+            )
+
+
+def report_downloads(url: str, review: rd.Review, today: date, snapshot: rd.Snapshot | None = None) -> None:
     """The week as a file to mail: HTML always, PDF when Chromium is installed to print it."""
 
     def make(pdf: bool) -> bytes:
@@ -259,6 +333,7 @@ def report_downloads(url: str, review: rd.Review, today: date) -> None:
             note=rd.meeting_note(url, review.week),
             generated_at=datetime.now(),
             pdf=pdf,
+            snapshot=snapshot,
         )
 
     html_col, pdf_col, _ = st.columns([1, 1, 2])

@@ -50,6 +50,21 @@ def acting() -> Actor:
     return st.session_state.get("actor") or auth.LOCAL
 
 
+def signed_in_name() -> str | None:
+    """The signed-in user's name; None in local mode, where nobody signed in."""
+    actor = acting()
+    return None if actor == auth.LOCAL else actor.name
+
+
+def author_field(label: str, *, key: str, max_chars: int) -> str:
+    """Who writes: the signed-in user's name, shown and not editable; in local mode a field to type a name in."""
+    name = signed_in_name()
+    if name is None:
+        return st.text_input(label, key=key, max_chars=max_chars)
+    st.caption(f"{label}: **{plain(name)}** (signed in)")
+    return name
+
+
 def current_actor(url: str) -> Actor:
     """The signed-in user's actor, kept for acting(); stops the page with the sign-in or "no access yet" screen
     when needed."""

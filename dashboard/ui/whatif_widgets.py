@@ -329,7 +329,8 @@ def scenario_panel(url: str, rule: ScoringRule, view_of) -> None:
         st.markdown("**Save the current proposal as a scenario**")
         name_col, author_col = st.columns(2)
         name = name_col.text_input("Scenario name", key="whatif_scenario_name", max_chars=80)
-        author = author_col.text_input("Author", key="whatif_scenario_author", max_chars=80)
+        with author_col:
+            author = signin.author_field("Author", key="whatif_scenario_author", max_chars=80)
         note = st.text_input("Note", key="whatif_scenario_note", max_chars=500)
         if st.form_submit_button("Save scenario", icon=":material/save:"):
             try:
@@ -358,7 +359,7 @@ def scenario_panel(url: str, rule: ScoringRule, view_of) -> None:
     with st.form("whatif_apply", border=True):
         st.markdown("**Apply a scenario as the new active scoring model**")
         choice = st.selectbox("Scenario", options=names, key="whatif_apply_choice")
-        applier = st.text_input("Your name", key="whatif_apply_author", max_chars=80)
+        applier = signin.author_field("Your name", key="whatif_apply_author", max_chars=80)
         reason = st.text_input("Reason for the change", key="whatif_apply_reason", max_chars=500)
         if st.form_submit_button("Apply as the active model", type="primary", icon=":material/published_with_changes:"):
             chosen = next(s for s in saved if s.name == choice)

@@ -110,7 +110,7 @@ def test_a_rep_signs_in_sees_only_their_queue_is_refused_a_forbidden_action_and_
     main = tab.locator(MAIN)
     main.get_by_text("Scoring model history").wait_for(timeout=60_000)
     main.get_by_label("Scenario name", exact=True).fill("Mine")
-    main.get_by_label("Author", exact=True).fill("Me")
+    main.get_by_text(f"Author: {rep['name']} (signed in)").wait_for(timeout=30_000)  # the user, not a typed name
     main.get_by_role("button", name="Save scenario").click()
     main.get_by_text("may not save scenarios").wait_for(timeout=30_000)
     tab.screenshot(path=str(artifacts / "signin_rep_refused.png"), full_page=True)

@@ -83,3 +83,53 @@ def test_each_change_gets_the_what_ifs_estimate_for_the_weeks_before_it():
     assert text["Took effect"] == "2026-W06"
     unprojected = review_data.with_projections(changes, None)
     assert unprojected["projected_mqls_per_week"].to_list() == [None, None]
+
+
+def _shown(
+    rate: float | None, sla: float, median: float, decided: int, accepted: int, pending: int
+) -> review_data.Shown:
+    """A hand-built top of the page: 40 MQLs, the rates and median given, the counts given."""
+    values = {"mqls": 40.0, "acceptance_rate": rate, "sqls": 6.0, "wins": 1.0, "sla_compliance": sla,
+              "median_hours": median}  # fmt: skip
+    headline = pl.DataFrame(
+        [{"figure": k, "this_week": v, "previous_week": None, "four_week_average": None, "change": None,
+          "change_vs_average": None} for k, v in values.items()],
+        schema={"figure": pl.String} | dict.fromkeys(review_data.SHOWN_COLUMNS, pl.Float64),
+    )  # fmt: skip
+    counts = {"decided": decided, "accepted": accepted, "rejected": decided - accepted, "pending": pending,
+              "sla_breaches": 3}  # fmt: skip
+    top = pl.DataFrame({"Campaign": ["CTV - Launch"], "Note": ["small sample: 3 decided"]})
+    return review_data.Shown(headline, counts, {"Campaigns": (top, pl.DataFrame())}, ("No rejections are recorded.",))
+
+
+def _snapshot(shown: review_data.Shown, sla_hours: float = 24.0) -> review_data.Snapshot:
+    return review_data.Snapshot(W("2026-W48"), D(2026, 11, 30, 9, 5), "Maria", sla_hours, shown)
+
+
+def test_the_kept_figures_read_back_as_they_were_written():
+    shown = _shown(None, 0.9, 4.25, 30, 20, 10)
+    back = review_data.Shown.from_json(shown.to_json())
+    assert back.headline.equals(shown.headline) and back.counts == shown.counts and back.notes == shown.notes
+    (top, _), (kept_top, kept_noise) = shown.movers["Campaigns"], back.movers["Campaigns"]
+    assert kept_top.equals(top) and kept_noise.is_empty()
+
+
+@pytest.mark.parametrize(
+    ("then", "now", "sla_now", "sentence"),
+    [
+        # 20/30 accepted, then 2 more decisions (1 accepted): 21/32, 1.04 pp less; 27/30 within the SLA, then 27/32
+        ((2 / 3, 27 / 30, 4.25, 30, 20, 10), (21 / 32, 27 / 32, 4.25, 32, 21, 8), 24.0,
+         "Since then: acceptance rate 66.7% → 65.6% (-1.0 pp), SLA compliance 90.0% → 84.4% (-5.6 pp), "
+         "2 more decisions (+1 accepted, +1 rejected), pending 10 → 8 (-2)."),
+        # a decision undone: one fewer, back to pending; the median moves by less than its last digit shown
+        ((2 / 3, 0.9, 4.21, 30, 20, 10), (19 / 29, 0.9, 4.24, 29, 19, 11), 24.0,
+         "Since then: acceptance rate 66.7% → 65.5% (-1.1 pp), 1 fewer decision (-1 accepted), pending 10 → 11 (+1)."),
+        ((2 / 3, 0.9, 4.25, 30, 20, 10), (2 / 3, 0.8, 4.25, 30, 20, 10), 48.0,
+         "Since then: SLA compliance 90.0% → 80.0% (-10.0 pp). The SLA was 24 hours then and is 48 hours now: the "
+         "SLA figures differ partly for that reason."),
+        ((2 / 3, 0.9, 4.25, 30, 20, 10), (2 / 3, 0.9, 4.25, 30, 20, 10), 24.0, None),
+    ],
+    ids=["two late decisions", "an undo", "another SLA", "nothing moved"],
+)  # fmt: skip
+def test_what_changed_since_the_week_was_closed_is_said_in_numbers(then, now, sla_now, sentence):
+    assert review_data.since_closed(_snapshot(_shown(*then)), _shown(*now), sla_hours=sla_now) == sentence

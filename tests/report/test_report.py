@@ -77,3 +77,28 @@ def test_a_failing_renderer_is_described_not_raised(monkeypatch):
     monkeypatch.setattr(report, "chromium_path", lambda: "/usr/bin/chromium")
     images = report.chart_images({"x": go.Figure(go.Bar(x=["a"], y=[1]))})
     assert images.pngs == {} and images.problem == "the chart renderer failed (Chromium crashed)"
+
+
+def test_the_report_of_a_closed_week_carries_its_snapshot_as_of_and_what_moved_since(tmp_path, monkeypatch, demo_copy):
+    import re
+    from html import escape
+
+    from tests.data import test_review_snapshot as snapshot_data
+
+    monkeypatch.setattr(report, "chromium_path", lambda: None)  # tables for charts: no Chromium needed
+    url, week = demo_copy, snapshot_data.WEEK
+    counted = snapshot_data.recount(url)
+    review = snapshot_data.review_of(url)
+    snapshot_data.rd.close_week(url=url, actor=None, week=week, shown=snapshot_data.rd.shown_of(review),
+                                sla_hours=24.0, closed_by="<b>Maria</b>", now=snapshot_data.CLOSED_AT)  # fmt: skip
+    (lead,) = snapshot_data.pending_of_the_week(url, 1)
+    snapshot_data.decide_late(url, lead, "accepted")
+    after = snapshot_data.recount(url)
+    out = tmp_path / "review.html"
+    assert report.main(["--week", str(week), "--db", url, "--out", str(out)]) == 0
+    html = out.read_text(encoding="utf-8")
+    assert escape("As of 01 Dec 2026 at 09:30, closed by <b>Maria</b>") in html  # the name as text
+    rate = re.search(r'data-figure="acceptance_rate">([^<]+)<', html)[1]
+    was, now = snapshot_data.rate(counted), snapshot_data.rate(after)
+    assert rate == f"{was:.1%}"  # the headline as the meeting saw it
+    assert f"acceptance rate {was:.1%} → {now:.1%}" in html and "1 more decision (+1 accepted)" in html

@@ -25,6 +25,7 @@ from tests.conftest import in_transaction
 
 NOW = datetime(2026, 11, 25, 10, 0)
 WEEK = IsoWeek.of(NOW)
+LAST_WEEK = WEEK.shifted(-1)  # a week over by NOW, whose review can be closed
 
 # ----- the expected outcomes, by hand -------------------------------------------------------------------------------
 
@@ -53,6 +54,8 @@ MAY = {
     "add_action_item": {"admin", "revops", "manager", "rep"},
     "close_action_item": {"admin", "revops", "manager", "rep"},
     "save_meeting_note": {"admin", "revops", "manager", "rep"},
+    "close_week": {"admin", "revops", "manager", "rep"},
+    "reopen_week": {"admin", "revops", "manager", "rep"},
     "save_user": {"admin"},
 }
 # Which queues each role's queue writes reach: a rep her own, a manager the team's, RevOps and admins every one.
@@ -95,7 +98,7 @@ CASES = [
 
 
 def test_the_table_covers_every_write_role_and_scope():
-    assert len(CASES) == 5 * 4 * 3 + 4 * 5 + 7 * 4 == 108
+    assert len(CASES) == 5 * 4 * 3 + 4 * 5 + 9 * 4 == 116
     assert {c.write for c in CASES} == set(MAY) and {c.role for c in CASES} == set(ROLES)
     # spot-check the table against the rule in words
     assert Case("reassign", "rep", "other team", "own").allowed is False  # the hole the audit found
@@ -272,6 +275,17 @@ def call(w: World, case: Case, actor: Actor):
         "save_meeting_note": lambda: in_transaction(
             w.url, review.save_meeting_note, week=WEEK, text="Agreed.", author="Ann", now=NOW, actor=actor
         ),
+        "close_week": lambda: in_transaction(
+            w.url,
+            review.close_week,
+            week=LAST_WEEK,
+            figures="{}",
+            sla_hours=24.0,
+            closed_by="Ann",
+            now=NOW,
+            actor=actor,
+        ),
+        "reopen_week": lambda: in_transaction(w.url, review.reopen_week, week=LAST_WEEK, now=NOW, actor=actor),
         "save_user": lambda: in_transaction(
             w.url,
             users.save_user,
@@ -286,6 +300,8 @@ def call(w: World, case: Case, actor: Actor):
         ),  # fmt: skip
     }
     made = _accepted(w, owner) if case.write in ("escalate", "undo") else None
+    if case.write == "reopen_week":  # a closed week to reopen, closed by the local user
+        in_transaction(w.url, review.close_week, week=LAST_WEEK, figures="{}", sla_hours=24.0, closed_by="Rev", now=NOW)
     return writes[case.write]
 
 

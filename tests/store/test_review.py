@@ -1,12 +1,15 @@
-"""The weekly review's repository on SQLite and PostgreSQL: action items and meeting notes."""
+"""The weekly review's repository on SQLite and PostgreSQL: action items, meeting notes and closing a week."""
 
 from __future__ import annotations
 
+import json
 from datetime import date, datetime
 
 import pytest
 
+from dashboard.auth import RIGHTS, Action, Actor, Role
 from dashboard.data import review_data
+from dashboard.models import AuditEntry, ReviewSnapshot
 from dashboard.refusals import Refused
 from dashboard.store import db
 from dashboard.store import review as review_store
@@ -130,3 +133,85 @@ def test_meeting_notes_are_saved_per_week_and_kept_as_typed(url):
             url, review_store.save_meeting_note, week=W("2026-W10"), text="Lost", author=" ", now=D(2026, 3, 9, 12)
         )
     assert review_data.meeting_note(url, W("2026-W10"))["text"] == "Revised"
+
+
+# ------------------------------------------------------------------------------------------------ closing a week
+
+FIGURES = json.dumps({"headline": [{"figure": "mqls", "this_week": 40.0}], "counts": {"decided": 30}})
+SUNDAY_NIGHT, MONDAY = D(2026, 11, 29, 23, 59), D(2026, 11, 30, 0, 0)  # 2026-W48 ends on Sunday 29 November
+
+
+def _closed_weeks(url: str) -> list[tuple]:
+    rows = db.read_table(ReviewSnapshot, url=url).sort("week")
+    return rows.select("week", "closed_by", "closed_at", "sla_hours", "figures").rows()
+
+
+def _audit(url: str) -> list[tuple]:
+    return db.read_table(AuditEntry, url=url).sort("id").select("actor", "action", "target").rows()
+
+
+def _close(url: str, *, now: datetime, closed_by: str = "Maria", actor: Actor | None = None):
+    return in_transaction(
+        url,
+        review_store.close_week,
+        week=W("2026-W48"),
+        figures=FIGURES,
+        sla_hours=24.0,
+        closed_by=closed_by,
+        now=now,
+        actor=actor,
+    )
+
+
+def test_closing_a_week_keeps_its_figures_with_who_closed_it_and_when_and_reopening_keeps_them_in_the_log(url):
+    closed = _close(url, now=D(2026, 11, 30, 9, 15))
+    assert (closed.week, closed.closed_by, closed.closed_at) == ("2026-W48", "Maria", D(2026, 11, 30, 9, 15))
+    assert _closed_weeks(url) == [("2026-W48", "Maria", D(2026, 11, 30, 9, 15), 24.0, FIGURES)]
+    (line,) = _audit(url)
+    assert line[:2] == ("local", "review")
+    assert json.loads(line[2]) == {"closed_review": "2026-W48", "closed_by": "Maria"}
+    reopened = in_transaction(url, review_store.reopen_week, week=W("2026-W48"), now=D(2026, 12, 1, 8))
+    assert reopened.figures == FIGURES
+    assert _closed_weeks(url) == []
+    kept = json.loads(_audit(url)[-1][2])  # the snapshot removed from the review stays in the audit log
+    assert kept == {
+        "reopened_review": "2026-W48",
+        "closed_by": "Maria",
+        "closed_at": "2026-11-30 09:15:00",
+        "sla_hours": 24.0,
+        "figures": json.loads(FIGURES),
+    }
+    with pytest.raises(Refused, match="2026-W48 is not closed"):
+        in_transaction(url, review_store.reopen_week, week=W("2026-W48"), now=D(2026, 12, 1, 9))
+    assert len(_audit(url)) == 2
+    _close(url, now=D(2026, 12, 1, 10), closed_by="Sam")  # reopened: it can be closed again
+    assert [(w, by) for w, by, *_ in _closed_weeks(url)] == [("2026-W48", "Sam")]
+
+
+@pytest.mark.parametrize(
+    ("setup", "call", "message"),
+    [
+        (None, {"now": SUNDAY_NIGHT}, r"2026-W48 is not over yet: its review can be closed from Monday 30 Nov 2026"),
+        (None, {"now": MONDAY, "closed_by": "  "}, "Please enter your name"),
+        (
+            {"now": MONDAY, "closed_by": "Maria"},
+            {"now": D(2026, 12, 1, 9), "closed_by": "Sam"},
+            "already closed by Maria on 30 Nov 2026 at 00:00",
+        ),
+        (
+            None,
+            {"now": MONDAY, "actor": Actor(email="ann@example.com", name="Ann", role=Role.REP)},
+            r"Ann \(Rep\) may not edit the weekly review",
+        ),
+    ],
+    ids=["week not over", "no name", "closed twice", "a role without the right"],
+)
+def test_a_refused_close_leaves_no_snapshot_and_no_audit_line(url, monkeypatch, setup, call, message):
+    # Every role may edit the review today: take the right from reps to see the check guard the close.
+    monkeypatch.setitem(RIGHTS, Action.REVIEW, RIGHTS[Action.REVIEW] - {Role.REP})
+    if setup:
+        _close(url, **setup)
+    before = (_closed_weeks(url), _audit(url))
+    with pytest.raises(Refused, match=message):
+        _close(url, **call)
+    assert (_closed_weeks(url), _audit(url)) == before
