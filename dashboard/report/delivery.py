@@ -28,10 +28,11 @@ class SentFigure:
     note: str  # its change on the week before, or why there is no figure
 
 
-def sent_figures(review: rd.Review) -> list[SentFigure]:
-    """The figures a post carries, each with its change on the week before or, as "–", the reason there is none."""
+def sent_figures(review: rd.Review, snapshot: rd.Snapshot | None = None) -> list[SentFigure]:
+    """The figures a post carries, each with its change on the week before or, as "–", the reason there is none: a
+    closed week's as the meeting saw them (its snapshot), an open week's live."""
     sent = []
-    for f in rd.headline_figures(review.headline):
+    for f in rd.headline_figures(snapshot.shown.headline if snapshot else review.headline):
         if f.key not in SENT_FIGURES:
             continue
         if f.value == "–":
@@ -44,19 +45,23 @@ def sent_figures(review: rd.Review) -> list[SentFigure]:
     return sent
 
 
-def headline_text(review: rd.Review, link: str | None) -> str:
+def headline_text(review: rd.Review, link: str | None, snapshot: rd.Snapshot | None = None) -> str:
     """The headline as plain text: the mail's plain part."""
-    lines = [f"Weekly review · {review.week.label}", ""]
-    lines += [f"{f.label}: {f.value} ({f.note})" for f in sent_figures(review)]
+    lines = [f"Weekly review · {review.week.label}", *([snapshot.as_of()] if snapshot else []), ""]
+    lines += [f"{f.label}: {f.value} ({f.note})" for f in sent_figures(review, snapshot)]
     if link:
         lines += ["", f"Open the weekly review: {link}"]
     return "\n".join(lines) + "\n"
 
 
-def slack_text(review: rd.Review, link: str | None) -> str:
+def slack_text(review: rd.Review, link: str | None, snapshot: rd.Snapshot | None = None) -> str:
     """The headline in Slack's markup, with the link to the week's review page."""
     lines = [f"*Weekly review · {slack.escaped(review.week.label)}*"]
-    lines += [f"• {f.label}: *{slack.escaped(f.value)}* ({slack.escaped(f.note)})" for f in sent_figures(review)]
+    if snapshot:
+        lines.append(f"_{snapshot.as_of(slack.escaped)}_")
+    lines += [
+        f"• {f.label}: *{slack.escaped(f.value)}* ({slack.escaped(f.note)})" for f in sent_figures(review, snapshot)
+    ]
     if link:
         lines.append(slack.link(link, f"Open the weekly review of {review.week}"))
     return "\n".join(lines)
@@ -66,6 +71,15 @@ def subject(week: IsoWeek) -> str:
     return f"Handoff weekly review {week.label}"
 
 
-def report_mail(review: rd.Review, html: str, *, sender: str, to: tuple[str, ...], link: str | None) -> EmailMessage:
+def report_mail(
+    review: rd.Review,
+    html: str,
+    *,
+    sender: str,
+    to: tuple[str, ...],
+    link: str | None,
+    snapshot: rd.Snapshot | None = None,
+) -> EmailMessage:
     """One message to every recipient: the report as its HTML body, the headline as its plain-text part."""
-    return mail.message(sender=sender, to=to, subject=subject(review.week), text=headline_text(review, link), html=html)
+    text = headline_text(review, link, snapshot)
+    return mail.message(sender=sender, to=to, subject=subject(review.week), text=text, html=html)

@@ -456,12 +456,15 @@ def _sending(args: argparse.Namespace) -> Sending:
     )
 
 
-def _send(review: rd.Review, html: str, sending: Sending) -> list[str]:
-    """Mail the report and post its headline, as asked; the sentence of each that failed."""
+def _send(review: rd.Review, html: str, sending: Sending, snapshot: rd.Snapshot | None) -> list[str]:
+    """Mail the report and post its headline (a closed week's as its snapshot kept it), as asked; the sentence of
+    each that failed."""
     failures = []
     link = delivery.review_link(sending.app_url, review.week) if sending.app_url else None
     if sending.mail_to:
-        message = delivery.report_mail(review, html, sender=sending.smtp.sender, to=sending.mail_to, link=link)
+        message = delivery.report_mail(
+            review, html, sender=sending.smtp.sender, to=sending.mail_to, link=link, snapshot=snapshot
+        )
         try:
             mail.send([message], sending.smtp)
             print(f"Mailed the weekly review of {review.week} to {', '.join(sending.mail_to)}.")
@@ -469,7 +472,7 @@ def _send(review: rd.Review, html: str, sending: Sending) -> list[str]:
             failures.append(f"The report was not mailed: {as_clause(exc)}")
     if sending.webhook:
         try:
-            slack.post(sending.webhook, delivery.slack_text(review, link))
+            slack.post(sending.webhook, delivery.slack_text(review, link, snapshot))
             unlinked = ", without a link to the app (set --app-url or HANDOFF_APP_URL for one)" if not link else ""
             print(f"Posted the headline of {review.week} to Slack{unlinked}.")
         except DeliveryError as exc:
@@ -506,6 +509,7 @@ def main(argv: list[str] | None = None, *, now: datetime | None = None) -> int:
             url, week, now=now, sla_hours=settings.sla_hours, maturity_days=settings.cohort_maturity_days
         )
         week = review.week
+        snapshot = rd.week_snapshot(url, week)
         html = report_html(
             review,
             images=chart_images(review_figures(review)),
@@ -513,7 +517,7 @@ def main(argv: list[str] | None = None, *, now: datetime | None = None) -> int:
             note=rd.meeting_note(url, week),
             generated_at=now,
             link=delivery.review_link(sending.app_url, week) if sending.app_url else None,
-            snapshot=rd.week_snapshot(url, week),
+            snapshot=snapshot,
         )
         if args.out:
             content = html_to_pdf(html) if args.out.suffix.lower() == ".pdf" else html.encode("utf-8")
@@ -523,7 +527,7 @@ def main(argv: list[str] | None = None, *, now: datetime | None = None) -> int:
     except (ReportError, DeliveryError, db.DatabaseUnavailable, OSError) as exc:
         print(f"{nothing}: {as_clause(exc)}", file=sys.stderr)
         return 1
-    failures = _send(review, html, sending)
+    failures = _send(review, html, sending, snapshot)
     for failure in failures:
         print(failure, file=sys.stderr)
     return 1 if failures else 0

@@ -152,6 +152,35 @@ def test_a_figure_the_data_cannot_support_is_posted_as_a_dash_with_the_reason():
     assert "Open the weekly review" not in delivery.slack_text(review, None)
 
 
+def test_a_closed_week_is_posted_as_the_meeting_saw_it():
+    from datetime import datetime
+
+    from dashboard.data import review_data as rd
+    from dashboard.report import delivery
+
+    def headline(mqls: float, wins: float) -> pl.DataFrame:
+        return pl.DataFrame(
+            {
+                "figure": ["mqls", "acceptance_rate", "sqls", "wins", "sla_compliance", "median_hours"],
+                "this_week": [mqls, 0.5, 3.0, wins, 0.9, 5.0],
+                "previous_week": [8.0, 0.5, 3.0, 1.0, 0.9, 5.0],
+                "four_week_average": [9.0, 0.5, 2.0, 1.0, 0.8, 5.0],
+            }
+        ).with_columns(
+            (pl.col("this_week") - pl.col("previous_week")).alias("change"),
+            (pl.col("this_week") - pl.col("four_week_average")).alias("change_vs_average"),
+        )
+
+    live = rd.Review(LAST, 24, headline(12.0, 4.0), *[pl.DataFrame()] * 7)
+    kept = rd.Snapshot(LAST, datetime(2026, 11, 30, 9, 5), "Maria <b>", 24, rd.Shown(headline(10.0, 2.0), {}, {}))
+    text = delivery.slack_text(live, None, kept)
+    assert "MQLs: *10* (+2 on the week before)" in text and "Wins: *2* (+1 on the week before)" in text
+    assert "_As of 30 Nov 2026 at 09:05, closed by Maria &lt;b&gt;_" in text
+    plain_part = delivery.headline_text(live, None, kept)
+    assert "As of 30 Nov 2026 at 09:05, closed by Maria <b>" in plain_part and "MQLs: 10 (+2" in plain_part
+    assert "MQLs: *12* (+4 on the week before)" in delivery.slack_text(live, None)  # an open week: live figures
+
+
 # ------------------------------------------------------------------------------------------------ failures
 
 
