@@ -523,42 +523,67 @@ KIND_COLORS = {"procedural": "#8064a2", "clerical": "#f79646", "definitional": "
 
 
 def pareto_chart(frame: pl.DataFrame, *, title: str) -> go.Figure:
-    """Rejection reasons as bars, largest first, with the cumulative share as a line."""
+    """Rejection reasons as horizontal bars, largest on top, each with its count and share; beside them, the share of
+    all rejections that the reasons down to that row explain. Reasons nobody gave in the period are left out."""
     if frame.is_empty() or frame["count"].sum() == 0:
         return empty_figure(title, "No MQLs were rejected in this period.")
-    fig = make_subplots(specs=[[{"secondary_y": True}]])
+    given = frame.filter(pl.col("count") > 0)
+    reasons = given["reason_label"].to_list()
+    kinds = [k.capitalize() if k else "Unclassified" for k in given["reason_kind"]]
+    fig = make_subplots(rows=1, cols=2, shared_yaxes=True, column_widths=[0.68, 0.32], horizontal_spacing=0.05)
     fig.add_trace(
         go.Bar(
-            x=frame["reason_label"].to_list(),
-            y=frame["count"].to_list(),
-            marker={"color": [KIND_COLORS.get(k, "#888") for k in frame["reason_kind"]]},
-            text=[f"{c:,}" for c in frame["count"]],
+            y=reasons,
+            x=given["count"].to_list(),
+            orientation="h",
+            marker={"color": [KIND_COLORS.get(k, "#888") for k in given["reason_kind"]]},
+            text=[f"{c:,} ({s:.0%})" for c, s in given.select("count", "share").iter_rows()],
             textposition="outside",
-            customdata=frame.select("reason_kind", "share").rows(),
-            hovertemplate="%{x}<br>%{y:,} rejections (%{customdata[1]:.0%}), %{customdata[0]}<extra></extra>",
-            name="Rejections",
+            cliponaxis=False,
+            customdata=[[kind, share] for kind, share in zip(kinds, given["share"], strict=True)],
+            hovertemplate="%{y}<br>%{x:,} rejections, %{customdata[1]:.0%} of all · %{customdata[0]} reason"
+            "<extra></extra>",
             showlegend=False,
         ),
-        secondary_y=False,
+        row=1,
+        col=1,
     )
     fig.add_trace(
         go.Scatter(
-            x=frame["reason_label"].to_list(),
-            y=frame["cumulative_share"].to_list(),
-            mode="lines+markers",
+            y=reasons,
+            x=given["cumulative_share"].to_list(),
+            mode="lines+markers+text",
             line={"color": "#333", "width": 1.5},
-            name="Cumulative share",
-            hovertemplate="Cumulative %{y:.0%}<extra></extra>",
+            marker={"size": 7},
+            text=[f"{s:.0%}" for s in given["cumulative_share"]],
+            textposition="top right",  # clear of the line, which runs down and to the right
+            cliponaxis=False,
+            hovertemplate="%{y} and the reasons above it: %{x:.0%} of rejections<extra></extra>",
+            showlegend=False,
         ),
-        secondary_y=True,
+        row=1,
+        col=2,
     )
-    for kind, color in KIND_COLORS.items():
-        fig.add_trace(go.Bar(x=[None], y=[None], marker={"color": color}, name=kind.capitalize(), showlegend=True))
-    fig.update_yaxes(title_text="Rejections", secondary_y=False, rangemode="tozero")
-    fig.update_yaxes(title_text="Cumulative share", tickformat=".0%", range=[0, 1.05], secondary_y=True)
-    fig.update_xaxes(tickangle=-20, automargin=True)
-    fig.update_layout(legend={"orientation": "h", "y": 1.08, "x": 1, "xanchor": "right"})
-    return _base(fig, title=title, height=440)
+    for kind, color in KIND_COLORS.items():  # the legend of the bars' colours, for the kinds drawn
+        if kind in given["reason_kind"]:
+            fig.add_trace(go.Bar(x=[None], y=[None], marker={"color": color}, name=kind.capitalize()), row=1, col=1)
+    fig.add_vline(x=0.8, line_dash="dot", line_color="#888", row=1, col=2)
+    most = int(given["count"].max())
+    fig.update_xaxes(title_text="Rejections", range=[0, most * 1.3], rangemode="tozero", row=1, col=1)
+    fig.update_xaxes(
+        title_text="Cumulative share of rejections", tickformat=".0%", range=[0, 1.2], tickvals=[0, 0.4, 0.8], row=1,
+        col=2,
+    )  # fmt: skip
+    fig.update_yaxes(autorange="reversed", automargin=True, ticksuffix="  ")
+    fig.update_layout(
+        legend={"orientation": "h", "y": 1.02, "x": 1, "xanchor": "right", "yanchor": "bottom"}, barmode="overlay"
+    )
+    fig = _base(fig, title=title, height=max(260, 140 + 34 * len(reasons)))
+    if left_out := frame.height - given.height:
+        reasons_word = "reason" if left_out == 1 else "reasons"
+        _note(fig, f"Left out: {left_out} {reasons_word} no rejection of this period gives", x=0, y=1.02,
+              anchor="left", yanchor="bottom")  # fmt: skip
+    return fig
 
 
 def kind_rate_bars(frame: pl.DataFrame, *, label: str, title: str) -> go.Figure:

@@ -8,7 +8,8 @@ import polars as pl
 import pytest
 
 from dashboard.charts import charts
-from queries import funnel
+from dashboard.domain import REJECTION_REASONS
+from queries import funnel, rejection
 
 FUNNEL = funnel.funnel_conversion(
     funnel.STAGE_ORDER.lazy().with_columns(pl.Series("count", [1000, 400, 200, 120, 60, 20], dtype=pl.Int64))
@@ -356,3 +357,52 @@ def test_weekly_compliance_names_each_worst_rep_in_its_own_colour():
     assert lines["Bo"].line.color != lines["Di"].line.color  # two worst reps: told apart without a legend
     assert lines["Ann"].line.color == lines["Cy"].line.color == charts.OTHERS_COLOR
     assert [a.text for a in fig.layout.annotations if a.xref == "paper" and a.x > 1] == ["Bo", "Di", "2 other reps"]
+
+
+def rejected_outcomes(counts: dict[str, int]) -> pl.LazyFrame:
+    """Rejected MQLs, counts[reason] of each, and as many accepted ones."""
+    rows = [{"outcome": "rejected", "reason": reason} for reason, n in counts.items() for _ in range(n)]
+    rows += [{"outcome": "accepted", "reason": None}] * sum(counts.values())
+    return pl.LazyFrame(rows, schema={"outcome": pl.String, "reason": pl.String})
+
+
+@pytest.mark.parametrize(
+    "counts",
+    [
+        {"duplicate": 12, "bad_contact": 30, "not_target_market": 7, "low_activity": 30, "wrong_territory": 1},
+        {"not_target_market": 50},  # a real export that maps one reason
+        {r.key: 10 + i for i, r in enumerate(REJECTION_REASONS)},  # every reason of the taxonomy
+    ],
+)
+def test_pareto_lists_the_given_reasons_in_plain_words_largest_on_top(counts):
+    fig = charts.pareto_chart(rejection.rejection_pareto(rejected_outcomes(counts)).collect(), title="Pareto")
+    labels = {r.key: r.label for r in REJECTION_REASONS}
+    ranked = sorted(counts, key=lambda key: (-counts[key], key))
+    bars, line = fig.data[0], fig.data[1]
+    assert bars.orientation == "h" and list(bars.y) == [labels[key] for key in ranked]
+    assert not set(bars.y) & set(labels)  # never the internal code
+    total = sum(counts.values())
+    assert list(bars.x) == [counts[key] for key in ranked]
+    assert list(bars.text) == [f"{counts[key]:,} ({counts[key] / total:.0%})" for key in ranked]
+    running = [sum(counts[k] for k in ranked[: i + 1]) / total for i in range(len(ranked))]
+    assert list(line.y) == list(bars.y) and list(line.x) == pytest.approx(running)
+    assert list(line.text) == [f"{share:.0%}" for share in running]
+    # readable: the first reason on top, names given the room they need, a row's height each
+    assert fig.layout.yaxis.autorange == "reversed" and fig.layout.yaxis.automargin
+    assert fig.layout.height >= 34 * len(ranked) + 100
+    left_out = len(REJECTION_REASONS) - len(counts)
+    notes = [a.text for a in fig.layout.annotations if a.text.startswith("Left out")]
+    assert notes == ([f"Left out: {left_out} reason{'s' if left_out > 1 else ''} no rejection of this period gives"]
+                     if left_out else [])  # fmt: skip
+    kinds = {r.key: r.kind.value.capitalize() for r in REJECTION_REASONS}
+    assert {t.name for t in fig.data[2:]} == {kinds[key] for key in counts}  # a legend entry per kind drawn
+
+
+def test_pareto_rows_grow_with_the_number_of_reasons():
+    def height(counts: dict[str, int]) -> int:
+        pareto = rejection.rejection_pareto(rejected_outcomes(counts)).collect()
+        return charts.pareto_chart(pareto, title="P").layout.height
+
+    keys = [r.key for r in REJECTION_REASONS]
+    assert height(dict.fromkeys(keys, 5)) - height(dict.fromkeys(keys[:4], 5)) >= 30 * 3  # 30 px or more a row
+    assert height({"duplicate": 3}) >= 240  # one reason still gets a readable chart
