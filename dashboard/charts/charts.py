@@ -361,11 +361,15 @@ def acceptance_heatmap(frame: pl.DataFrame, *, title: str) -> go.Figure:
         f"Colours span {low:.0%}–{high:.0%}, the rates shown; accepted/decided under each rate. "
         "* grey: fewer than 30 decisions, too few for a solid rate",
         x=0,
-        y=-0.02,
+        y=0,
         anchor="left",
         yanchor="top",
     )
-    return _base(fig, title=title, height=max(360, 140 + 32 * len(campaigns)))
+    fig.update_annotations(yshift=-6)
+    fig = _base(fig, title=title, height=max(360, 170 + 32 * len(campaigns)))
+    # room under the rows for the note, and above the channels' names for the title
+    fig.update_layout(margin={"b": 36}, title={"automargin": True, "yref": "container"})
+    return fig
 
 
 # A weekly chart of many groups draws at most five in colour, each named at its line's end; the others are thin grey

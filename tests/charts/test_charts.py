@@ -406,3 +406,21 @@ def test_pareto_rows_grow_with_the_number_of_reasons():
     keys = [r.key for r in REJECTION_REASONS]
     assert height(dict.fromkeys(keys, 5)) - height(dict.fromkeys(keys[:4], 5)) >= 30 * 3  # 30 px or more a row
     assert height({"duplicate": 3}) >= 240  # one reason still gets a readable chart
+
+
+def test_acceptance_heatmap_of_dozens_of_campaigns_gives_each_a_readable_row():
+    campaigns = [f"Campaign {i:02d} - a long landing page name" for i in range(48)]
+    channels = ["Email", "Paid search", "Connected TV (CTV)"]
+    rows = [
+        {"campaign": c, "channel_label": channels[i % 3], "accepted": 10 + i, "rejected": 20, "pending": 0,
+         "decided": 30 + i, "rate": (10 + i) / (30 + i), "rate_low": 0.1, "rate_high": 0.9, "small_sample": False}
+        for i, c in enumerate(campaigns)
+    ]  # fmt: skip
+    fig = charts.acceptance_heatmap(pl.DataFrame(rows), title="Matrix")
+    solid = fig.data[0]
+    assert sorted(solid.y) == sorted(campaigns) and len(solid.y) == len(campaigns)
+    assert fig.layout.height >= 30 * len(campaigns)  # a row per campaign, tall enough for the rate and its counts
+    assert fig.layout.yaxis.automargin and fig.layout.xaxis.automargin  # names never cut
+    assert fig.layout.title.automargin  # the title kept clear of the channels' names above the cells
+    note = next(a for a in fig.layout.annotations if a.text.startswith("Colours span"))
+    assert note.yanchor == "top" and note.y <= 0 and fig.layout.margin.b >= 30  # under the rows, inside the figure
