@@ -44,9 +44,10 @@ def _base(fig: go.Figure, *, title: str, height: int = 420) -> go.Figure:
 
 
 def _note(
-    fig: go.Figure, text: str, *, x: float, y: float, anchor: str, color: str = "#666", below: bool = False
+    fig: go.Figure, text: str, *, x: float, y: float, anchor: str, color: str = "#666", yanchor: str = "auto"
 ) -> None:
-    """A small explanatory line placed on the figure's paper, outside the data."""
+    """A small explanatory line placed on the figure's paper, outside the data (yanchor: which of its edges is at y;
+    top for a note under the plot, bottom for one over it)."""
     fig.add_annotation(
         text=text,
         xref="paper",
@@ -56,7 +57,8 @@ def _note(
         showarrow=False,
         font={"size": 12, "color": color},
         xanchor=anchor,
-        yanchor="top" if below else "auto",
+        align=anchor if anchor in ("left", "right") else "center",
+        yanchor=yanchor,
     )
 
 
@@ -359,106 +361,233 @@ def acceptance_heatmap(frame: pl.DataFrame, *, title: str) -> go.Figure:
         f"Colours span {low:.0%}–{high:.0%}, the rates shown; accepted/decided under each rate. "
         "* grey: fewer than 30 decisions, too few for a solid rate",
         x=0,
-        y=-0.02,
+        y=0,
         anchor="left",
-        below=True,
+        yanchor="top",
     )
-    return _base(fig, title=title, height=max(360, 140 + 32 * len(campaigns)))
+    fig.update_annotations(yshift=-6)
+    fig = _base(fig, title=title, height=max(360, 170 + 32 * len(campaigns)))
+    # room under the rows for the note, and above the channels' names for the title
+    fig.update_layout(margin={"b": 36}, title={"automargin": True, "yref": "container"})
+    return fig
+
+
+# A weekly chart of many groups draws at most five in colour, each named at its line's end; the others are thin grey
+# lines under one label, so that twenty channels still read as a handful of lines.
+HIGHLIGHT_COLORS = ("#2f6fbf", "#c0504d", "#5d9c59", "#8064a2", "#f79646")
+WORST_COLORS = ("#c0504d", "#e08a2c", "#8064a2")  # where the highlighted groups are the worst ones
+OTHERS_COLOR = "#bcc3cd"
+OTHERS_LABEL_COLOR = "#7d8591"  # their label darker than their lines, to be read
+HOVER_FOR_NAME = "(hover a line for its name)"
+END_LABEL_PX = 17  # the height of one end label: labels closer than this are pushed apart
+
+
+def top_by_volume(frame: pl.DataFrame, *, label: str, volume: str, n: int) -> list[str]:
+    """The n groups with the largest total volume over all weeks, largest first (ties by name); none without any."""
+    totals = frame.group_by(label).agg(pl.col(volume).sum()).filter(pl.col(volume) > 0)
+    return totals.sort([volume, label], descending=[True, False])[label].head(n).to_list()
+
+
+def _spread(values: list[float], *, gap: float, low: float, high: float) -> list[float]:
+    """The values moved apart, order kept, so that neighbours are at least gap apart, within low..high if they fit."""
+    order = sorted(range(len(values)), key=lambda i: values[i])
+    placed = [values[i] for i in order]
+    for k in range(1, len(placed)):  # upwards from the lowest
+        placed[k] = max(placed[k], placed[k - 1] + gap)
+    if placed and placed[-1] > high:  # then down from the top, if that went past it
+        placed[-1] = max(high, low + gap * (len(placed) - 1))
+        for k in range(len(placed) - 2, -1, -1):
+            placed[k] = min(placed[k], placed[k + 1] - gap)
+    spread = [0.0] * len(values)
+    for i, y in zip(order, placed, strict=True):
+        spread[i] = y
+    return spread
+
+
+def _end_labels(fig: go.Figure, labels: list[tuple[str, float, str]], *, gap: float, low: float, high: float) -> int:
+    """Name each line at the right of the plot, beside its last value (text, y, colour); returns the margin needed."""
+    spread = _spread([y for _, y, _ in labels], gap=gap, low=low, high=high)
+    for (text, _, color), y in zip(labels, spread, strict=True):
+        fig.add_annotation(
+            text=text, x=1.01, xref="paper", xanchor="left", y=y, yref="y", showarrow=False, font={"color": color}
+        )
+    return 20 + 7 * max((len(text) for text, _, _ in labels), default=0)
+
+
+def _highlighted_lines(
+    fig: go.Figure,
+    frame: pl.DataFrame,
+    *,
+    label: str,
+    value: str,
+    colors: dict[str, str],
+    noun: str,
+    period: Period | None,
+    customdata: list[str],
+    hovertemplate: str,
+) -> list[tuple[str, float, str]]:
+    """One weekly line per group: those in colors in their colour, the others thin and grey (drawn first, underneath);
+    returns the end labels: each coloured group's, then one for the others together (text, y, colour)."""
+    groups = frame[label].drop_nulls().unique().sort().to_list()
+    others = [g for g in groups if g not in colors]
+    ends: dict[str, float] = {}
+    for name in others + [g for g in colors if g in groups]:
+        part = frame.filter((pl.col(label) == name) & pl.col(value).is_not_null()).sort("week")
+        if part.is_empty():
+            continue
+        strong = name in colors
+        color = colors.get(name, OTHERS_COLOR)
+        weeks = part["week"].to_list()
+        _add_lines(
+            fig,
+            line_traces(
+                weeks,
+                part[value].to_list(),
+                partial_weeks(weeks, period),
+                name=name,
+                line={"color": color, "width": 2.5 if strong else 1},
+                mode="lines+markers" if strong else "lines",
+                marker={"size": 5},
+                legendgroup=name,
+                showlegend=False,
+                customdata=part.select(customdata).rows(),
+                hovertemplate=name + "<br>" + hovertemplate,
+            ),
+        )
+        ends[name] = part[value][-1]
+    labels = [(name, ends[name], color) for name, color in colors.items() if name in ends]
+    grey = [ends[name] for name in others if name in ends]
+    if grey:
+        text = f"{len(grey)} other {noun}{'s' if len(grey) > 1 else ''}"
+        labels.append((text, sum(grey) / len(grey), OTHERS_LABEL_COLOR))
+    return labels
 
 
 def weekly_acceptance_chart(
     current: pl.DataFrame, previous: pl.DataFrame, *, title: str, period: Period | None = None
 ) -> go.Figure:
-    """Weekly acceptance rate per channel; the previous period, shifted onto these weeks, dotted; partial weeks
-    drawn apart."""
-    if current.filter(pl.col("decided") > 0).is_empty():
+    """Weekly acceptance rate per channel: the top channels by decided MQLs in colour, named at their end, with the
+    previous period (shifted onto these weeks) dotted; the other channels thin and grey; partial weeks drawn apart."""
+    decided = current.filter(pl.col("decided") > 0)
+    if decided.is_empty():
         return empty_figure(title, "No MQLs were decided in this period.")
+    height = 460
     fig = go.Figure()
-    palette = [
-        "#2f6fbf",
-        "#c0504d",
-        "#5d9c59",
-        "#8064a2",
-        "#f79646",
-        "#4bacc6",
-        "#7f7f7f",
-        "#9bbb59",
-        "#e377c2",
-        "#17becf",
-        "#bcbd22",
-    ]
-    for i, channel in enumerate(current["channel_label"].unique().sort().to_list()):
-        color = palette[i % len(palette)]
-        for frame, dash, suffix, show in ((current, "solid", "", True), (previous, "dot", " (previous period)", False)):
-            part = frame.filter((pl.col("channel_label") == channel) & (pl.col("decided") > 0)).sort("week")
-            if part.is_empty():
-                continue
-            weeks = part["week"].to_list()
-            _add_lines(
-                fig,
-                line_traces(
-                    weeks,
-                    part["rate"].to_list(),
-                    partial_weeks(weeks, period) if dash == "solid" else [False] * len(weeks),
-                    name=channel + suffix,
-                    line={"color": color, "dash": dash, "width": 2 if dash == "solid" else 1},
-                    mode="lines+markers" if dash == "solid" else "lines",
-                    legendgroup=channel,
-                    showlegend=show,
-                    customdata=part.select("accepted", "decided").rows(),
-                    hovertemplate=channel + suffix + "<br>Week of %{x|%d %b}: %{y:.0%} "
-                    "(%{customdata[0]:,} of %{customdata[1]:,})<extra></extra>",
-                ),
+    top = top_by_volume(decided, label="channel_label", volume="decided", n=len(HIGHLIGHT_COLORS))
+    colors = dict(zip(top, HIGHLIGHT_COLORS, strict=False))
+    for channel, color in colors.items():
+        part = previous.filter((pl.col("channel_label") == channel) & (pl.col("decided") > 0)).sort("week")
+        if part.is_empty():
+            continue
+        fig.add_trace(
+            go.Scatter(
+                x=part["week"].to_list(),
+                y=part["rate"].to_list(),
+                name=f"{channel} (previous period)",
+                mode="lines",
+                line={"color": color, "dash": "dot", "width": 1},
+                opacity=0.7,
+                legendgroup=channel,
+                showlegend=False,
+                customdata=part.select("accepted", "decided").rows(),
+                hovertemplate=channel + " (previous period)<br>Week of %{x|%d %b}: %{y:.0%} accepted "
+                "(%{customdata[0]:,} of %{customdata[1]:,} decided)<extra></extra>",
             )
+        )
+    labels = _highlighted_lines(
+        fig,
+        decided,
+        label="channel_label",
+        value="rate",
+        colors=colors,
+        noun="channel",
+        period=period,
+        customdata=["accepted", "decided"],
+        hovertemplate="Week of %{x|%d %b %Y}: %{y:.0%} accepted (%{customdata[0]:,} of %{customdata[1]:,} decided)"
+        "<extra></extra>",
+    )
     fig.update_yaxes(title_text="Acceptance rate", tickformat=".0%", range=[0, 1])
     fig.update_xaxes(title_text="MQL week", tickformat="%d %b")
-    dotted = "Dotted: the previous period, shifted onto these weeks"
-    if _has_partial(current, period):
-        dotted += ". Hollow points, dashed: partial weeks"
-    _note(fig, dotted, x=0, y=1.06, anchor="left")
-    return _base(fig, title=title, height=440)
+    note = "Dotted: the previous period, shifted onto these weeks"
+    if _has_partial(decided, period):
+        note += " · hollow points, dashed: partial weeks"
+    if len(labels) > len(colors):  # some channels are grey: say which are in colour, and how to name a grey one
+        note = (
+            f"In colour: the {len(colors)} channels with the most decided MQLs; grey: the others "
+            f"{HOVER_FOR_NAME}<br>{note}"
+        )
+    _note(fig, note, x=0, y=1.03, anchor="left", yanchor="bottom")
+    fig = _base(fig, title=title, height=height)
+    right = _end_labels(fig, labels, gap=END_LABEL_PX / (height - 150), low=0.0, high=1.0)
+    fig.update_layout(margin={"t": 100, "r": right})
+    return fig
 
 
 KIND_COLORS = {"procedural": "#8064a2", "clerical": "#f79646", "definitional": "#c0504d"}
 
 
 def pareto_chart(frame: pl.DataFrame, *, title: str) -> go.Figure:
-    """Rejection reasons as bars, largest first, with the cumulative share as a line."""
+    """Rejection reasons as horizontal bars, largest on top, each with its count and share; beside them, the share of
+    all rejections that the reasons down to that row explain. Reasons nobody gave in the period are left out."""
     if frame.is_empty() or frame["count"].sum() == 0:
         return empty_figure(title, "No MQLs were rejected in this period.")
-    fig = make_subplots(specs=[[{"secondary_y": True}]])
+    given = frame.filter(pl.col("count") > 0)
+    reasons = given["reason_label"].to_list()
+    kinds = [k.capitalize() if k else "Unclassified" for k in given["reason_kind"]]
+    fig = make_subplots(rows=1, cols=2, shared_yaxes=True, column_widths=[0.68, 0.32], horizontal_spacing=0.05)
     fig.add_trace(
         go.Bar(
-            x=frame["reason_label"].to_list(),
-            y=frame["count"].to_list(),
-            marker={"color": [KIND_COLORS.get(k, "#888") for k in frame["reason_kind"]]},
-            text=[f"{c:,}" for c in frame["count"]],
+            y=reasons,
+            x=given["count"].to_list(),
+            orientation="h",
+            marker={"color": [KIND_COLORS.get(k, "#888") for k in given["reason_kind"]]},
+            text=[f"{c:,} ({s:.0%})" for c, s in given.select("count", "share").iter_rows()],
             textposition="outside",
-            customdata=frame.select("reason_kind", "share").rows(),
-            hovertemplate="%{x}<br>%{y:,} rejections (%{customdata[1]:.0%}), %{customdata[0]}<extra></extra>",
-            name="Rejections",
+            cliponaxis=False,
+            customdata=[[kind, share] for kind, share in zip(kinds, given["share"], strict=True)],
+            hovertemplate="%{y}<br>%{x:,} rejections, %{customdata[1]:.0%} of all · %{customdata[0]} reason"
+            "<extra></extra>",
             showlegend=False,
         ),
-        secondary_y=False,
+        row=1,
+        col=1,
     )
     fig.add_trace(
         go.Scatter(
-            x=frame["reason_label"].to_list(),
-            y=frame["cumulative_share"].to_list(),
-            mode="lines+markers",
+            y=reasons,
+            x=given["cumulative_share"].to_list(),
+            mode="lines+markers+text",
             line={"color": "#333", "width": 1.5},
-            name="Cumulative share",
-            hovertemplate="Cumulative %{y:.0%}<extra></extra>",
+            marker={"size": 7},
+            text=[f"{s:.0%}" for s in given["cumulative_share"]],
+            textposition="top right",  # clear of the line, which runs down and to the right
+            cliponaxis=False,
+            hovertemplate="%{y} and the reasons above it: %{x:.0%} of rejections<extra></extra>",
+            showlegend=False,
         ),
-        secondary_y=True,
+        row=1,
+        col=2,
     )
-    for kind, color in KIND_COLORS.items():
-        fig.add_trace(go.Bar(x=[None], y=[None], marker={"color": color}, name=kind.capitalize(), showlegend=True))
-    fig.update_yaxes(title_text="Rejections", secondary_y=False, rangemode="tozero")
-    fig.update_yaxes(title_text="Cumulative share", tickformat=".0%", range=[0, 1.05], secondary_y=True)
-    fig.update_xaxes(tickangle=-20, automargin=True)
-    fig.update_layout(legend={"orientation": "h", "y": 1.08, "x": 1, "xanchor": "right"})
-    return _base(fig, title=title, height=440)
+    for kind, color in KIND_COLORS.items():  # the legend of the bars' colours, for the kinds drawn
+        if kind in given["reason_kind"]:
+            fig.add_trace(go.Bar(x=[None], y=[None], marker={"color": color}, name=kind.capitalize()), row=1, col=1)
+    fig.add_vline(x=0.8, line_dash="dot", line_color="#888", row=1, col=2)
+    most = int(given["count"].max())
+    fig.update_xaxes(title_text="Rejections", range=[0, most * 1.3], rangemode="tozero", row=1, col=1)
+    fig.update_xaxes(
+        title_text="Cumulative share of rejections", tickformat=".0%", range=[0, 1.2], tickvals=[0, 0.4, 0.8], row=1,
+        col=2,
+    )  # fmt: skip
+    fig.update_yaxes(autorange="reversed", automargin=True, ticksuffix="  ")
+    fig.update_layout(
+        legend={"orientation": "h", "y": 1.02, "x": 1, "xanchor": "right", "yanchor": "bottom"}, barmode="overlay"
+    )
+    fig = _base(fig, title=title, height=max(260, 140 + 34 * len(reasons)))
+    if left_out := frame.height - given.height:
+        reasons_word = "reason" if left_out == 1 else "reasons"
+        _note(fig, f"Left out: {left_out} {reasons_word} no rejection of this period gives", x=0, y=1.02,
+              anchor="left", yanchor="bottom")  # fmt: skip
+    return fig
 
 
 def kind_rate_bars(frame: pl.DataFrame, *, label: str, title: str) -> go.Figure:
@@ -596,34 +725,34 @@ def hbar(
 def weekly_compliance_chart(
     frame: pl.DataFrame, *, title: str, highlight: list[str], period: Period | None = None
 ) -> go.Figure:
-    """SLA compliance per MQL week for each rep; the worst reps drawn in colour, the rest in grey."""
+    """SLA compliance per MQL week for each rep; the worst reps (highlight) in colour, named at their line's end, the
+    others thin and grey."""
     if frame.is_empty():
         return empty_figure(title, "No MQLs were decided in this period.")
+    height = 380
     fig = go.Figure()
-    for name in frame["decided_by_name"].drop_nulls().unique().sort().to_list():
-        part = frame.filter(pl.col("decided_by_name") == name).sort("week")
-        strong = name in highlight
-        weeks = part["week"].to_list()
-        _add_lines(
-            fig,
-            line_traces(
-                weeks,
-                part["sla_compliance"].to_list(),
-                partial_weeks(weeks, period),
-                name=name,
-                line={"color": LOW_RATE_COLOR if strong else "#c9ced6", "width": 2.5 if strong else 1},
-                mode="lines+markers" if strong else "lines",
-                showlegend=strong,
-                customdata=part["decisions"].to_list(),
-                hovertemplate=name
-                + " · week of %{x|%d %b}: %{y:.0%} within SLA (%{customdata} decisions)<extra></extra>",
-            ),
-        )
+    labels = _highlighted_lines(
+        fig,
+        frame,
+        label="decided_by_name",
+        value="sla_compliance",
+        colors=dict(zip(highlight, WORST_COLORS, strict=False)),
+        noun="rep",
+        period=period,
+        customdata=["decisions"],
+        hovertemplate="Week of %{x|%d %b}: %{y:.0%} decided within the SLA (of %{customdata[0]:,} decisions)"
+        "<extra></extra>",
+    )
+    notes = [f"In colour: the reps with the lowest compliance of the period; grey: the others {HOVER_FOR_NAME}"]
     if _has_partial(frame, period):
-        _note(fig, PARTIAL_NOTE, x=0, y=1.1, anchor="left")
+        notes.append(PARTIAL_NOTE)
+    _note(fig, "<br>".join(notes), x=0, y=1.03, anchor="left", yanchor="bottom")
     fig.update_yaxes(title_text="Decided within the SLA", tickformat=".0%", range=[0, 1.02])
     fig.update_xaxes(title_text="MQL week", tickformat="%d %b")
-    return _base(fig, title=title, height=360)
+    fig = _base(fig, title=title, height=height)
+    right = _end_labels(fig, labels, gap=END_LABEL_PX / (height - 150), low=0.0, high=1.02)
+    fig.update_layout(margin={"t": 95, "r": right})
+    return fig
 
 
 ACTUAL_COLOR = "#b0b8c4"

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 import polars as pl
 import pytest
 
 from dashboard.charts import charts
-from queries import funnel
+from dashboard.domain import REJECTION_REASONS
+from queries import funnel, rejection
 
 FUNNEL = funnel.funnel_conversion(
     funnel.STAGE_ORDER.lazy().with_columns(pl.Series("count", [1000, 400, 200, 120, 60, 20], dtype=pl.Int64))
@@ -254,3 +255,191 @@ def test_acceptance_heatmap_scale_spans_the_rates_shown_with_counts_in_the_cells
     assert (solid.zmin, solid.zmax) == (0.625, 0.75)  # the solid rates, not 0-100%
     cells = [t for row in solid.text for t in row if t]
     assert "75%<br>30/40" in cells and "62%<br>50/80" in cells
+
+
+# Weekly acceptance of eight channels over three weeks: (accepted, decided) per week, hand-picked so that the volumes
+# differ, two channels tie on volume, and the two largest end on the same rate (their end labels must not overlap).
+WEEKS = [date(2026, 11, 9), date(2026, 11, 16), date(2026, 11, 23)]
+CHANNEL_WEEKS = {
+    "Email": [(30, 50), (20, 40), (30, 60)],  # 150 decided, ends at 50%
+    "Paid search": [(10, 40), (25, 50), (25, 50)],  # 140, ends at 50%
+    "Webinar": [(8, 20), (9, 20), (12, 20)],  # 60
+    "Events": [(5, 10), (7, 10), (6, 10)],  # 30
+    "Direct": [(4, 10), (5, 10), (3, 10)],  # 30: ties with Events, after it by name
+    "Partner / referral": [(3, 9), (2, 9), (4, 9)],  # 27
+    "Connected TV (CTV)": [(1, 5), (2, 5), (1, 5)],  # 15
+    "OTT streaming": [(0, 2), (1, 2), (2, 2)],  # 6
+}
+
+
+def weekly_rates(channels: dict[str, list[tuple[int, int]]], weeks: list[date] = WEEKS) -> pl.DataFrame:
+    rows = [
+        {"week": week, "channel_label": name, "accepted": a, "decided": d, "rate": a / d}
+        for name, counts in channels.items()
+        for week, (a, d) in zip(weeks, counts, strict=True)
+    ]
+    return pl.DataFrame(rows)
+
+
+def volume_order(channels: dict[str, list[tuple[int, int]]]) -> list[str]:
+    """The channels by total decided, largest first, ties by name: worked out apart from the chart's code."""
+    totals = {name: sum(d for _, d in counts) for name, counts in channels.items()}
+    return sorted(totals, key=lambda name: (-totals[name], name))
+
+
+def solid_lines(fig) -> dict[str, object]:
+    """The traces that draw a group's complete weeks: neither a previous period nor a partial week."""
+    return {t.name: t for t in fig.data if not t.name.endswith(("(previous period)", "(partial week)"))}
+
+
+def test_top_by_volume_ranks_groups_by_their_total_and_breaks_ties_by_name():
+    frame = weekly_rates(CHANNEL_WEEKS)
+    expected = volume_order(CHANNEL_WEEKS)
+    assert charts.top_by_volume(frame, label="channel_label", volume="decided", n=5) == expected[:5]
+    assert expected[3:5] == ["Direct", "Events"]  # the tie, broken by name
+    assert charts.top_by_volume(frame, label="channel_label", volume="decided", n=20) == expected
+    none_decided = frame.with_columns(pl.lit(0).alias("decided"))
+    assert charts.top_by_volume(none_decided, label="channel_label", volume="decided", n=5) == []
+
+
+def test_weekly_acceptance_colours_the_largest_channels_and_still_draws_every_other():
+    current = weekly_rates(CHANNEL_WEEKS)
+    fig = charts.weekly_acceptance_chart(current, current, title="Weekly acceptance")
+    top = volume_order(CHANNEL_WEEKS)[:5]
+    lines = solid_lines(fig)
+    assert set(lines) == set(CHANNEL_WEEKS)  # every channel is drawn
+    coloured = [name for name, t in lines.items() if t.line.color != charts.OTHERS_COLOR]
+    assert sorted(coloured) == sorted(top)
+    assert len({lines[name].line.color for name in top}) == 5  # five colours, one each
+    for name in set(CHANNEL_WEEKS) - set(top):
+        assert lines[name].line.color == charts.OTHERS_COLOR and lines[name].line.width < lines[top[0]].line.width
+    # the legend is replaced by names at the lines' ends: the five, then the others together
+    assert not any(t.showlegend for t in fig.data)
+    ends = [a for a in fig.layout.annotations if a.xref == "paper" and a.x > 1]
+    assert [a.text for a in ends] == [*top, "3 other channels"]
+    # the previous period is dotted for the coloured channels only
+    previous = [t.name.removesuffix(" (previous period)") for t in fig.data if t.name.endswith("(previous period)")]
+    assert sorted(previous) == sorted(top)
+    assert "the 5 channels with the most decided MQLs" in " ".join(a.text for a in fig.layout.annotations)
+
+
+def test_weekly_acceptance_hover_gives_each_rate_its_counts():
+    current = weekly_rates(CHANNEL_WEEKS)
+    fig = charts.weekly_acceptance_chart(current, current.clear(), title="Weekly acceptance")
+    for name, counts in CHANNEL_WEEKS.items():
+        line = solid_lines(fig)[name]
+        assert [tuple(c) for c in line.customdata] == counts
+        assert list(line.y) == pytest.approx([a / d for a, d in counts])
+        assert name in line.hovertemplate and "%{customdata[0]:,} of %{customdata[1]:,} decided" in line.hovertemplate
+
+
+def test_end_labels_of_lines_ending_together_are_pushed_apart():
+    current = weekly_rates(CHANNEL_WEEKS)
+    fig = charts.weekly_acceptance_chart(current, current.clear(), title="Weekly acceptance")
+    ends = {a.text: a.y for a in fig.layout.annotations if a.xref == "paper" and a.x > 1}
+    assert CHANNEL_WEEKS["Email"][-1][0] / CHANNEL_WEEKS["Email"][-1][1] == 0.5 == 25 / 50  # both end at 50%
+    plot_px = fig.layout.height - 150
+    gaps = sorted(ends.values())
+    assert all((b - a) * plot_px >= charts.END_LABEL_PX - 1e-9 for a, b in zip(gaps, gaps[1:], strict=False))
+    assert all(0 <= y <= 1 for y in ends.values())
+    assert fig.layout.margin.r >= 7 * len("Partner / referral")  # the longest name fits right of the plot
+
+
+def test_weekly_acceptance_of_few_channels_colours_them_all_and_keeps_partial_weeks_apart():
+    few = {name: CHANNEL_WEEKS[name] for name in ("Email", "Webinar", "Direct")}
+    period = (WEEKS[0], WEEKS[-1] + timedelta(days=2))  # the last week is not over
+    fig = charts.weekly_acceptance_chart(weekly_rates(few), weekly_rates(few).clear(), title="W", period=period)
+    lines = solid_lines(fig)
+    assert set(lines) == set(few) and charts.OTHERS_COLOR not in {t.line.color for t in lines.values()}
+    ends = [a.text for a in fig.layout.annotations if a.xref == "paper" and a.x > 1]
+    assert ends == volume_order(few)  # no "other channels" label
+    partial = {t.name for t in fig.data if t.name.endswith("(partial week)")}
+    assert partial == {f"{name} (partial week)" for name in few}
+    for name in few:
+        assert list(lines[name].y)[-1] is None  # the partial week is not drawn solid
+    notes = " ".join(a.text for a in fig.layout.annotations)
+    assert "partial weeks" in notes and "grey" not in notes
+
+
+def test_weekly_compliance_names_each_worst_rep_in_its_own_colour():
+    reps = {"Ann": [0.9, 0.95, 0.92], "Bo": [0.4, 0.5, 0.45], "Cy": [0.99, 0.97, 0.98], "Di": [0.7, 0.8, 0.75]}
+    frame = pl.DataFrame(
+        [
+            {"week": w, "decided_by_name": name, "sla_compliance": v, "decisions": 20}
+            for name, values in reps.items()
+            for w, v in zip(WEEKS, values, strict=True)
+        ]
+    )
+    fig = charts.weekly_compliance_chart(frame, title="SLA", highlight=["Bo", "Di"])
+    lines = solid_lines(fig)
+    assert set(lines) == set(reps)
+    assert lines["Bo"].line.color != lines["Di"].line.color  # two worst reps: told apart without a legend
+    assert lines["Ann"].line.color == lines["Cy"].line.color == charts.OTHERS_COLOR
+    assert [a.text for a in fig.layout.annotations if a.xref == "paper" and a.x > 1] == ["Bo", "Di", "2 other reps"]
+
+
+def rejected_outcomes(counts: dict[str, int]) -> pl.LazyFrame:
+    """Rejected MQLs, counts[reason] of each, and as many accepted ones."""
+    rows = [{"outcome": "rejected", "reason": reason} for reason, n in counts.items() for _ in range(n)]
+    rows += [{"outcome": "accepted", "reason": None}] * sum(counts.values())
+    return pl.LazyFrame(rows, schema={"outcome": pl.String, "reason": pl.String})
+
+
+@pytest.mark.parametrize(
+    "counts",
+    [
+        {"duplicate": 12, "bad_contact": 30, "not_target_market": 7, "low_activity": 30, "wrong_territory": 1},
+        {"not_target_market": 50},  # a real export that maps one reason
+        {r.key: 10 + i for i, r in enumerate(REJECTION_REASONS)},  # every reason of the taxonomy
+    ],
+)
+def test_pareto_lists_the_given_reasons_in_plain_words_largest_on_top(counts):
+    fig = charts.pareto_chart(rejection.rejection_pareto(rejected_outcomes(counts)).collect(), title="Pareto")
+    labels = {r.key: r.label for r in REJECTION_REASONS}
+    ranked = sorted(counts, key=lambda key: (-counts[key], key))
+    bars, line = fig.data[0], fig.data[1]
+    assert bars.orientation == "h" and list(bars.y) == [labels[key] for key in ranked]
+    assert not set(bars.y) & set(labels)  # never the internal code
+    total = sum(counts.values())
+    assert list(bars.x) == [counts[key] for key in ranked]
+    assert list(bars.text) == [f"{counts[key]:,} ({counts[key] / total:.0%})" for key in ranked]
+    running = [sum(counts[k] for k in ranked[: i + 1]) / total for i in range(len(ranked))]
+    assert list(line.y) == list(bars.y) and list(line.x) == pytest.approx(running)
+    assert list(line.text) == [f"{share:.0%}" for share in running]
+    # readable: the first reason on top, names given the room they need, a row's height each
+    assert fig.layout.yaxis.autorange == "reversed" and fig.layout.yaxis.automargin
+    assert fig.layout.height >= 34 * len(ranked) + 100
+    left_out = len(REJECTION_REASONS) - len(counts)
+    notes = [a.text for a in fig.layout.annotations if a.text.startswith("Left out")]
+    assert notes == ([f"Left out: {left_out} reason{'s' if left_out > 1 else ''} no rejection of this period gives"]
+                     if left_out else [])  # fmt: skip
+    kinds = {r.key: r.kind.value.capitalize() for r in REJECTION_REASONS}
+    assert {t.name for t in fig.data[2:]} == {kinds[key] for key in counts}  # a legend entry per kind drawn
+
+
+def test_pareto_rows_grow_with_the_number_of_reasons():
+    def height(counts: dict[str, int]) -> int:
+        pareto = rejection.rejection_pareto(rejected_outcomes(counts)).collect()
+        return charts.pareto_chart(pareto, title="P").layout.height
+
+    keys = [r.key for r in REJECTION_REASONS]
+    assert height(dict.fromkeys(keys, 5)) - height(dict.fromkeys(keys[:4], 5)) >= 30 * 3  # 30 px or more a row
+    assert height({"duplicate": 3}) >= 240  # one reason still gets a readable chart
+
+
+def test_acceptance_heatmap_of_dozens_of_campaigns_gives_each_a_readable_row():
+    campaigns = [f"Campaign {i:02d} - a long landing page name" for i in range(48)]
+    channels = ["Email", "Paid search", "Connected TV (CTV)"]
+    rows = [
+        {"campaign": c, "channel_label": channels[i % 3], "accepted": 10 + i, "rejected": 20, "pending": 0,
+         "decided": 30 + i, "rate": (10 + i) / (30 + i), "rate_low": 0.1, "rate_high": 0.9, "small_sample": False}
+        for i, c in enumerate(campaigns)
+    ]  # fmt: skip
+    fig = charts.acceptance_heatmap(pl.DataFrame(rows), title="Matrix")
+    solid = fig.data[0]
+    assert sorted(solid.y) == sorted(campaigns) and len(solid.y) == len(campaigns)
+    assert fig.layout.height >= 30 * len(campaigns)  # a row per campaign, tall enough for the rate and its counts
+    assert fig.layout.yaxis.automargin and fig.layout.xaxis.automargin  # names never cut
+    assert fig.layout.title.automargin  # the title kept clear of the channels' names above the cells
+    note = next(a for a in fig.layout.annotations if a.text.startswith("Colours span"))
+    assert note.yanchor == "top" and note.y <= 0 and fig.layout.margin.b >= 30  # under the rows, inside the figure
