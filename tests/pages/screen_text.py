@@ -225,7 +225,8 @@ def frame_texts(frame: pd.DataFrame, configs: dict, where: str) -> Iterator[Show
             fmt = (config.get("type_config") or {}).get("format")
             values = column.dropna()
             if "hour" in title.lower():
-                yield from (Shown(f"{where} column {title!r}", f"{title} {v:g}") for v in values)
+                words = title.replace("_", " ")
+                yield from (Shown(f"{where} column {title!r}", f"{words} {v:g}") for v in values)
             if re.search(rf"\b{COUNT_NOUNS}\b", title, re.IGNORECASE) and pd.api.types.is_float_dtype(column):
                 yield from (Shown(f"{where} column {title!r}", _printf(fmt, v), LABEL) for v in values)
             continue
@@ -295,7 +296,7 @@ def csv_texts(data: bytes, where: str) -> Iterator[Shown]:
     for row in body:
         for name, value in zip(header, row, strict=False):
             if "hour" in name.lower() and re.fullmatch(NUMBER, value):
-                yield Shown(f"{where} column {name!r}", f"{name} {value}")
+                yield Shown(f"{where} column {name!r}", f"{name.replace('_', ' ')} {value}")
             elif value and not re.fullmatch(r"-?[\d.,]+(?:e-?\d+)?", value):
                 yield Shown(f"{where} column {name!r}", value, LABEL, table=where)
 

@@ -23,10 +23,12 @@ from tests.pages.screen_text import (
     Downloads,
     Shown,
     chart_texts,
+    csv_texts,
     cut_labels,
     domain_codes,
     findings,
     frame_texts,
+    html_texts,
     screen_texts,
 )
 
@@ -139,6 +141,24 @@ def test_a_chart_is_read_from_its_spec():
     assert any("y category" in f and "'junior'" in f for f in found)
     assert any("text" in f and "hours above 48" in f for f in found)
     assert len(found) == 2
+
+
+def test_the_downloads_are_read_their_titles_and_cells():
+    csv = b"external_id,Reason,hours_waiting\r\nL1,not_target_market,1838.7\r\nL2,Duplicate record,3.5\r\n"
+    found = findings(csv_texts(csv, "p · download leads.csv"), CODES)
+    assert any("internal name 'external_id'" in f for f in found)
+    assert any("'not_target_market'" in f for f in found)
+    assert any("1838.7" in f and "hours above 48" in f for f in found)
+    assert not any("3.5" in f or "Duplicate record" in f for f in found)
+    report = (
+        "<html><style>td{color:red}</style><body><h1>Weekly review</h1><p>Reason wrong_territory</p>"
+        "<table><tr><th>Rate</th></tr><tr><td>40.22%</td></tr><tr><td>56.1%</td></tr></table>"
+        "<table><tr><td>67%</td></tr></table></body></html>"
+    )
+    found = findings(html_texts(report.encode(), "p · download review.html"), CODES)
+    assert any("'wrong_territory'" in f for f in found)
+    assert ["percentages in 2 formats" in f for f in found].count(True) == 1  # the second table is apart
+    assert not any("color" in f for f in found)
 
 
 # ----- the sweep: every page, on the demo database and on imported exports --------------------------------------------
