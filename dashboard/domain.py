@@ -43,6 +43,21 @@ STAGE_LABELS: dict[Stage, str] = {
 }
 
 
+# One lead at a stage, as a history names it ("became an MQL": the stage MQL).
+STAGE_NAMES: dict[Stage, str] = {
+    Stage.INQUIRY: "Inquiry",
+    Stage.MQL: "MQL",
+    Stage.SAL: "SAL",
+    Stage.SQL: "SQL",
+    Stage.OPPORTUNITY: "Opportunity",
+    Stage.CUSTOMER: "Customer (won)",
+    Stage.REJECTED: "Rejected",
+    Stage.DISQUALIFIED: "Disqualified",
+    Stage.RECYCLED: "Recycled",
+    Stage.LOST: "Lost",
+}
+
+
 class ReasonKind(StrEnum):
     PROCEDURAL = "procedural"
     CLERICAL = "clerical"

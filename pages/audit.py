@@ -21,6 +21,6 @@ log = audit_data.audit_log(settings.database_url, since=since, actions=tuple(act
 if log.is_empty():
     st.info("No write matches these filters.", icon=":material/search_off:")
     st.stop()
-st.caption(f"{log.height:,} writes, newest first")
-st.dataframe(log, hide_index=True, width="stretch")
-components.table_downloads(log, file_stem="audit_log")
+st.caption(f"{log.height:,} {'write' if log.height == 1 else 'writes'}, newest first")
+st.dataframe(components.readable(log), hide_index=True, width="stretch", column_config=components.AUDIT_COLUMNS)
+components.table_downloads(log, file_stem="audit_log", columns=components.AUDIT_COLUMNS)

@@ -85,7 +85,7 @@ if facts.decision_times_recorded:
 
 st.subheader("Junior → senior escalation and load")
 st.dataframe(view.escalation, hide_index=True, width="stretch", column_config=components.ESCALATION_COLUMNS)
-components.table_downloads(view.escalation, file_stem="sla_escalation")
+components.table_downloads(view.escalation, file_stem="sla_escalation", columns=components.ESCALATION_COLUMNS)
 if view.load["leads"].fill_null(0).sum() or work_recorded:
     st.plotly_chart(components.load_chart(view.load), key="sla_load")
 else:

@@ -21,8 +21,8 @@ st.caption(
 )
 people = users_data.people(url)
 rep_names = people.rep_names
-st.dataframe(people.table, hide_index=True, width="stretch")
-components.table_downloads(people.table, file_stem="users")
+st.dataframe(people.table, hide_index=True, width="stretch", column_config=components.USER_COLUMNS)
+components.table_downloads(people.table, file_stem="users", columns=components.USER_COLUMNS)
 
 with st.form("users_form", border=True):
     st.markdown("**Add a user, or change one (by email)**")
@@ -34,7 +34,9 @@ with st.form("users_form", border=True):
     rep = rep_col.selectbox(
         "Rep record (reps)", options=[None, *rep_names], format_func=lambda i: rep_names.get(i, "—"), key="users_rep"
     )
-    team = team_col.selectbox("Team (sales managers)", options=[None, *people.teams], key="users_team")
+    team = team_col.selectbox(
+        "Team (sales managers)", options=[None, *people.teams], format_func=lambda t: t or "—", key="users_team"
+    )
     active = st.checkbox("Active", value=True, key="users_active")
     if st.form_submit_button("Save user", type="primary", icon=":material/person_add:"):
         try:

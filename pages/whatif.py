@@ -149,7 +149,7 @@ def proposal() -> None:
     )
     st.caption("How well the MQL gate predicts sales' decisions, on the leads sales decided:")
     st.dataframe(view.quality, hide_index=True, width="stretch", column_config=widgets.QUALITY_COLUMNS)
-    components.table_downloads(view.quality, file_stem="whatif_gate_quality")
+    components.table_downloads(view.quality, file_stem="whatif_gate_quality", columns=widgets.QUALITY_COLUMNS)
 
     facts_first = facts.first_day or today
     widgets.track_record_panel(

@@ -518,12 +518,18 @@ def _before_after(before: float | None, after: float | None, unit: str) -> str:
     return f"{text} ({change})" if change else text
 
 
+def _weeks(weeks: float) -> str:
+    """ "1 week", "2.5 weeks"."""
+    figure = f"{weeks:.1f}".removesuffix(".0")
+    return f"{figure} week" if figure == "1" else f"{figure} weeks"
+
+
 def _projection(row: dict) -> str:
     """What the what-if projected for the new rule: its change against the live rule on the same leads."""
     projected, live = row["projected_mqls_per_week"], row["projected_actual_mqls_per_week"]
     if projected is None or live is None:
         return "–"
-    relative = f", {(projected - live) / live:+.0%}" if live else ""
+    relative = f", {(projected - live) / live:+.1%}" if live else ""  # one decimal, as every rate in the table
     rate, live_rate = row["projected_rate"], row["projected_actual_rate"]
     acceptance = f"acceptance {figure_text(rate, 'rate')}"
     if rate is not None and live_rate is not None:
@@ -553,7 +559,7 @@ def decisions_table(frame: pl.DataFrame) -> pl.DataFrame:
             "week": row["week"],
             "why": f"{row['author']}: {row['note']}" if row["note"] else row["author"],
             "mqls": _before_after(row["mqls_per_week_before"], row["mqls_per_week_after"], "count")
-            + (f" (first {row['weeks_after']:.1f} weeks)" if row["weeks_after"] < review.AVERAGE_WEEKS else ""),
+            + (f" (first {_weeks(row['weeks_after'])})" if row["weeks_after"] < review.AVERAGE_WEEKS else ""),
             "acceptance": _before_after(row["rate_before"], row["rate_after"], "rate"),
             "projected": _projection(row),
             "track_record": _track_record(row),

@@ -756,7 +756,14 @@ def lead_detail(*, session: Session, lead_id: int) -> LeadDetail:
         .limit(20)
     ).all()
     row = dict(lead)
-    scored = component_scores(pl.DataFrame([row], infer_schema_length=None).lazy()).collect().row(0, named=True)
+    # An imported lead may hold nothing in a column: type it as the table does, not as polars' Null.
+    frame = pl.DataFrame([row], infer_schema_length=None)
+    frame = frame.with_columns(
+        pl.col(name).cast(pl.Float64 if isinstance(LEAD.c[name].type, sa.Integer | sa.Float) else pl.String)
+        for name, kind in frame.schema.items()
+        if kind == pl.Null and name in LEAD.c
+    )
+    scored = component_scores(frame.lazy()).collect().row(0, named=True)
     history = pl.DataFrame(
         [tuple(e) for e in events],
         schema={"stage": pl.String, "occurred_at": pl.Datetime("us"), "actor": pl.String},

@@ -10,6 +10,7 @@ import polars as pl
 import streamlit as st
 
 from dashboard import export
+from dashboard.auth import ACTION_LABELS, ROLE_LABELS
 from dashboard.charts import charts
 from dashboard.config import Settings
 from dashboard.data import data
@@ -237,25 +238,37 @@ def waited(frame: pl.DataFrame) -> pl.DataFrame:
 
 OUTCOME_LABELS = {"accepted": "Accepted", "rejected": "Rejected", "pending": "Pending"}
 REASON_LABELS = {r.key: r.label for r in REJECTION_REASONS}
+# The columns that hold codes, and the labels a person reads instead.
+CODE_LABELS = {
+    "outcome": OUTCOME_LABELS,
+    "reason": REASON_LABELS,
+    "tier": TIER_NAMES,
+    "decider_tier": TIER_NAMES,
+    "role": {role.value: label for role, label in ROLE_LABELS.items()},
+    "action": {action.value: label.capitalize() for action, label in ACTION_LABELS.items()},
+}
+
+
+def labelled(frame: pl.DataFrame) -> pl.DataFrame:
+    """frame with the codes of its code columns (outcomes, rejection reasons, tiers) replaced by their labels."""
+    return frame.with_columns(
+        pl.col(c).cast(pl.String).replace(labels) for c, labels in CODE_LABELS.items() if c in frame.columns
+    )
 
 
 def readable(frame: pl.DataFrame) -> pl.DataFrame:
-    """frame as a person reads it: outcomes and rejection reasons by their labels, not their codes, and "–" for a
-    value that does not apply (a pending lead's decision time), never "None"."""
-    labelled = frame.with_columns(
-        pl.col(c).cast(pl.String).replace(labels)
-        for c, labels in (("outcome", OUTCOME_LABELS), ("reason", REASON_LABELS))
-        if c in frame.columns
-    )
-    return labelled.with_columns(
+    """frame as a person reads it: codes by their labels, and "–" for a value that does not apply (a pending lead's
+    decision time), never "None"."""
+    labelled_ = labelled(frame)
+    return labelled_.with_columns(
         *(
             pl.col(c).dt.strftime("%Y-%m-%d %H:%M").fill_null("–")
-            for c, t in labelled.schema.items()
+            for c, t in labelled_.schema.items()
             if t.is_temporal()
         ),
         *(
             pl.col(c).cast(pl.String).fill_null("–")
-            for c, t in labelled.schema.items()
+            for c, t in labelled_.schema.items()
             if t in (pl.String, pl.Categorical)
         ),
     )
@@ -274,25 +287,44 @@ LEAD_COLUMNS = {
 SHOWN_ROWS = 1_000
 
 
-def table_downloads(frame: pl.DataFrame | Callable[[], pl.DataFrame], *, file_stem: str, what: str = "") -> None:
-    """CSV and Excel downloads of a table (frame, or a function that makes it when a button is pressed).
+def table_downloads(
+    frame: pl.DataFrame | Callable[[], pl.DataFrame], *, file_stem: str, what: str = "", columns: dict | None = None
+) -> None:
+    """CSV and Excel downloads of a table (frame, or a function that makes it when a button is pressed), with the
+    table's column titles (columns: the column_config it is shown with) and labels in place of codes.
 
     Written only when pressed, not on every rerun; text that a spreadsheet would run as a formula is neutralised.
     """
 
     def table() -> pl.DataFrame:
-        return frame() if callable(frame) else frame
+        return download_frame(frame() if callable(frame) else frame, columns or {})
 
     label = f" {what}" if what else ""
-    for column, (kind, suffix, mime, write, icon) in zip(st.columns([1, 1, 3]), DOWNLOADS, strict=False):
-        column.download_button(
-            f"Download{label} ({kind})",
-            data=lambda write=write: write(table()),
-            file_name=f"{file_stem}.{suffix}",
-            mime=mime,
-            key=f"download_{file_stem}_{suffix}",
-            icon=icon,
-        )
+    # A row of buttons as wide as their labels, each label wrapping rather than cut short.
+    with st.container(horizontal=True):
+        for kind, suffix, mime, write, icon in DOWNLOADS:
+            st.download_button(
+                f"Download{label} ({kind})",
+                data=lambda write=write: write(table()),
+                file_name=f"{file_stem}.{suffix}",
+                mime=mime,
+                key=f"download_{file_stem}_{suffix}",
+                icon=icon,
+                width="content",
+                wrap=True,
+            )
+
+
+def download_frame(frame: pl.DataFrame, columns: dict) -> pl.DataFrame:
+    """frame as a download holds it: waits as the page writes them, labels in place of codes, the columns the page
+    hides left out and the others under the titles the page gives them (columns: its column_config)."""
+    hidden = [name for name, config in columns.items() if config is None and name in frame.columns]
+    titles = {
+        name: config if isinstance(config, str) else config.get("label") or name
+        for name, config in columns.items()
+        if config is not None and name in frame.columns
+    }
+    return labelled(waited(frame)).drop(hidden).rename(titles)
 
 
 DOWNLOADS = (
@@ -311,7 +343,9 @@ def leads_table(frame: pl.DataFrame, *, caption: str, file_stem: str, reverse: b
     more = f"; the first {SHOWN_ROWS:,} shown, all in the download" if frame.height > SHOWN_ROWS else ""
     st.caption(caption + more)
     st.dataframe(readable(waited(shown)), hide_index=True, width="stretch", column_config=LEAD_COLUMNS)
-    table_downloads(lambda: frame.reverse() if reverse else frame, file_stem=file_stem, what="these leads")
+    table_downloads(
+        lambda: frame.reverse() if reverse else frame, file_stem=file_stem, what="these leads", columns=LEAD_COLUMNS
+    )
 
 
 def leave_legacy_multipage_mode() -> None:
@@ -337,6 +371,7 @@ def page_context() -> tuple[Settings, Filters]:
 
 def timing_chart(frame: pl.DataFrame, *, label: str, title: str, key: str) -> None:
     """SLA compliance bars per group with the median and p90 hours beside each."""
+    frame = labelled(frame)
     text = [
         f"{c:.0%} · median {duration(m)} · p90 {duration(p)} · {n:,} decisions"
         for c, m, p, n in frame.select("sla_compliance", "median_hours", "p90_hours", "decisions").iter_rows()
@@ -365,9 +400,27 @@ ESCALATION_COLUMNS = {
 }
 
 
+USER_COLUMNS = {
+    "email": st.column_config.TextColumn("Email"),
+    "name": st.column_config.TextColumn("Name"),
+    "role": st.column_config.TextColumn("Role"),
+    "rep": st.column_config.TextColumn("Rep record"),
+    "team": st.column_config.TextColumn("Team"),
+    "active": st.column_config.CheckboxColumn("Active"),
+}
+AUDIT_COLUMNS = {
+    "at": st.column_config.TextColumn("When"),
+    "actor": st.column_config.TextColumn("Signed in as"),
+    "actor_name": st.column_config.TextColumn("Name"),
+    "role": st.column_config.TextColumn("Role"),
+    "action": st.column_config.TextColumn("Action"),
+    "target": st.column_config.TextColumn("What"),
+}
+
+
 def load_chart(frame: pl.DataFrame):
     """Each rep's leads worked per week against their weekly capacity."""
-    labels = frame.with_columns(pl.format("{} ({})", "name", "tier").alias("rep"))
+    labels = labelled(frame).with_columns(pl.format("{} ({})", "name", "tier").alias("rep"))
     text = [
         f"{w:.0f} of {c} per week" + (f" · over capacity ({u:.0%})" if u is not None and u > 1 else "")
         for w, c, u in labels.select("per_week", "weekly_capacity", "utilisation").iter_rows()
@@ -410,18 +463,21 @@ def comments_table(frame: pl.DataFrame, *, shown: int) -> None:
     plural = "" if frame.height == 1 else "s"
     st.caption(f"{frame.height:,} rejection{plural} with a comment; the newest {min(shown, frame.height):,} shown.")
     st.table(
-        plain_table(frame.head(shown).with_columns(pl.col("decided_at").dt.strftime("%Y-%m-%d %H:%M"))).rename(
-            {
-                "decided_at": "Decided",
-                "external_id": "Lead",
-                "campaign": "Campaign",
-                "reason": "Reason",
-                "decided_by_name": "Rep",
-                "comment": "Comment",
-            }
-        )
+        plain_table(
+            labelled(frame.head(shown)).with_columns(pl.col("decided_at").dt.strftime("%Y-%m-%d %H:%M"))
+        ).rename(COMMENT_TITLES)
     )
-    table_downloads(frame, file_stem="rejection_comments", what="all comments")
+    table_downloads(frame, file_stem="rejection_comments", what="all comments", columns=COMMENT_TITLES)
+
+
+COMMENT_TITLES = {
+    "decided_at": "Decided",
+    "external_id": "Lead",
+    "campaign": "Campaign",
+    "reason": "Reason",
+    "decided_by_name": "Rep",
+    "comment": "Comment",
+}
 
 
 def _share(part: int, whole: int) -> str:

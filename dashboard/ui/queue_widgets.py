@@ -10,7 +10,7 @@ import streamlit as st
 
 from dashboard.auth import ROLE_LABELS, Action, Role
 from dashboard.data import queue_data
-from dashboard.domain import REJECTION_REASONS, Tier
+from dashboard.domain import REJECTION_REASONS, STAGE_NAMES, Tier
 from dashboard.refusals import Refused
 from dashboard.store.db import DatabaseUnavailable
 from dashboard.store.queue import UNDO_WINDOW
@@ -117,21 +117,33 @@ def lead_card(url: str, lead_id: int) -> None:
     scores = st.columns(4)
     for column, (component, value) in zip(scores, detail.scores.items(), strict=True):
         column.metric(component.capitalize(), f"{value:.0f}", help="Sub-score 0-100")
-    facts = [
-        f"{lead['web_visits']} visits",
-        f"{lead['content_downloads']} downloads",
-        f"{lead['email_clicks']} email clicks",
-        f"{lead['ctv_completions']} CTV/OTT completions",
-        f"{lead['event_attendance']} events",
-        f"{lead['sales_engagement']} replies",
-    ]
-    st.caption("Activity: " + " · ".join(facts))
+    facts = [_counted(lead[name], *words) for name, words in ACTIVITY_WORDS.items() if lead[name] is not None]
+    st.caption("Activity: " + (" · ".join(facts) or "not recorded in this data"))
     st.dataframe(
-        detail.history.with_columns(pl.col("occurred_at").dt.strftime("%Y-%m-%d %H:%M")),
+        detail.history.with_columns(
+            pl.col("occurred_at").dt.strftime("%Y-%m-%d %H:%M"),
+            pl.col("stage").replace({s.value: label for s, label in STAGE_NAMES.items()}),
+            pl.col("actor").replace({"import": "CRM import"}),  # the events an import wrote, not a person's
+        ),
         hide_index=True,
         width="stretch",
         column_config={"stage": "Stage", "occurred_at": "When (UTC)", "actor": "By"},
     )
+
+
+# The activity counts of a lead (domain.ACTIVITY_COUNTS), as one and as many.
+ACTIVITY_WORDS = {
+    "web_visits": ("visit", "visits"),
+    "content_downloads": ("download", "downloads"),
+    "email_clicks": ("email click", "email clicks"),
+    "ctv_completions": ("CTV/OTT completion", "CTV/OTT completions"),
+    "event_attendance": ("event", "events"),
+    "sales_engagement": ("reply", "replies"),
+}
+
+
+def _counted(count: int, one: str, many: str) -> str:
+    return f"{count:,} {one if count == 1 else many}"
 
 
 def act(label: str, write: Callable[[], object], *, undoable: bool = True) -> None:

@@ -345,6 +345,8 @@ def report_downloads(url: str, review: rd.Review, today: date, snapshot: rd.Snap
         key="review_report_html",
         on_click="ignore",
         icon=":material/download:",
+        width="content",
+        wrap=True,  # in a column a label is otherwise cut short
     )
     if report.chromium_path() is None:
         pdf_col.caption("No PDF: it is printed by Chromium, which is not installed on this server.")
@@ -357,4 +359,6 @@ def report_downloads(url: str, review: rd.Review, today: date, snapshot: rd.Snap
         key="review_report_pdf",
         on_click="ignore",
         icon=":material/picture_as_pdf:",
+        width="content",
+        wrap=True,
     )

@@ -281,8 +281,8 @@ FIGURE_COLUMNS = {
     "projected_rate": st.column_config.NumberColumn("Projected acceptance", format="percent"),
     "projected_rate_low": st.column_config.NumberColumn("95% low", format="percent"),
     "projected_rate_high": st.column_config.NumberColumn("95% high", format="percent"),
-    "baseline_wins": st.column_config.NumberColumn("Live rule wins", format="%.1f"),
-    "projected_wins": st.column_config.NumberColumn("Projected wins", format="%.1f"),
+    "baseline_wins": st.column_config.NumberColumn("Live rule wins", format="%.0f"),
+    "projected_wins": st.column_config.NumberColumn("Projected wins", format="%.0f"),
     "lost_accepted": st.column_config.NumberColumn("Accepted lost", format="localized"),
     **columns("lost_wins"),
     "added": st.column_config.NumberColumn("Added", format="localized"),
@@ -294,7 +294,7 @@ def figures_table(frame: pl.DataFrame, *, label: str, file_stem: str) -> None:
     """Actual against projected per group, sorted by the size of the change."""
     shown = frame.select(label, *[c for c in FIGURE_COLUMNS if c in frame.columns and c != label])
     st.dataframe(shown, hide_index=True, width="stretch", column_config=FIGURE_COLUMNS)
-    components.table_downloads(shown, file_stem=file_stem)
+    components.table_downloads(shown, file_stem=file_stem, columns=FIGURE_COLUMNS)
 
 
 LIST_COLUMNS = {
@@ -315,7 +315,7 @@ def leads_list(frame: pl.DataFrame, *, total: int, columns: list[str], file_stem
     more = f"; the first {frame.height:,} shown, all {total:,} in the download" if total > frame.height else ""
     st.caption(f"{total:,} leads{more}")
     st.dataframe(frame.select(columns), hide_index=True, width="stretch", column_config=LIST_COLUMNS)
-    components.table_downloads(every, file_stem=file_stem, what="all")
+    components.table_downloads(lambda: every().select(columns), file_stem=file_stem, what="all", columns=LIST_COLUMNS)
 
 
 def scenario_panel(url: str, rule: ScoringRule, view_of) -> None:
@@ -355,7 +355,7 @@ def scenario_panel(url: str, rule: ScoringRule, view_of) -> None:
     rows.append(_comparison_row("Current proposal", "", rule, view_of(rule).total.row(0, named=True)))
     comparison = pl.DataFrame(rows)
     st.dataframe(comparison, hide_index=True, width="stretch", column_config=COMPARISON_COLUMNS)
-    components.table_downloads(comparison, file_stem="whatif_scenarios")
+    components.table_downloads(comparison, file_stem="whatif_scenarios", columns=COMPARISON_COLUMNS)
     with st.form("whatif_apply", border=True):
         st.markdown("**Apply a scenario as the new active scoring model**")
         choice = st.selectbox("Scenario", options=names, key="whatif_apply_choice")
@@ -418,7 +418,9 @@ def model_history(frame: pl.DataFrame) -> None:
         pl.col("author").alias("Author"),
         pl.col("note").alias("Reason"),
     )
-    st.dataframe(shown, hide_index=True, width="stretch")
+    st.dataframe(
+        shown, hide_index=True, width="stretch", column_config={"Threshold": st.column_config.NumberColumn(format="%g")}
+    )
     components.table_downloads(shown, file_stem="scoring_models")
 
 

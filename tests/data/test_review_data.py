@@ -77,8 +77,9 @@ def test_each_change_gets_the_what_ifs_estimate_for_the_weeks_before_it():
     assert result["projected_mqls_per_week"].to_list() == pytest.approx([40 / 4, 40 / 2])
     assert result["projected_actual_mqls_per_week"].to_list() == pytest.approx([28 / 4, 28 / 2])
     text = review_data.decisions_table(result).row(0, named=True)
-    assert text["What-if projected for it (estimated)"] == "+3 MQLs per week, +43%; acceptance 50.0% (-10.0 pp)"
-    assert text["MQLs per week, before → after"] == "0.5 → 1.5 (+1) (first 2.0 weeks)"
+    # +3 on 7 per week is +42.9%: one decimal, as the rates in the same table
+    assert text["What-if projected for it (estimated)"] == "+3 MQLs per week, +42.9%; acceptance 50.0% (-10.0 pp)"
+    assert text["MQLs per week, before → after"] == "0.5 → 1.5 (+1) (first 2 weeks)"
     assert text["By, and why"] == "Marketing Ops: More weight on behaviour"
     assert text["Took effect"] == "2026-W06"
     unprojected = review_data.with_projections(changes, None)

@@ -32,4 +32,4 @@ def test_saving_a_user_shows_them_in_the_table_and_the_audit_log(monkeypatch, de
     at.switch_page("pages/audit.py").run()
     assert not at.exception
     log = at.dataframe[0].value
-    assert log[["actor", "action"]].values.tolist() == [["local", "manage_users"]]
+    assert log[["actor", "action"]].values.tolist() == [["local", "Manage users"]]  # the label, not the code
