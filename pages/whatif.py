@@ -8,6 +8,7 @@ from dashboard.charts import charts
 from dashboard.data import data
 from dashboard.ui import components
 from dashboard.ui import whatif_widgets as widgets
+from queries.scoring import ScoringRule
 
 settings, filters = components.page_context()
 url, today, maturity = settings.database_url, date.today(), settings.cohort_maturity_days
@@ -76,7 +77,50 @@ def proposal() -> None:
     )
     st.plotly_chart(weekly, key="whatif_weekly")
 
-    st.subheader("What it costs and what it adds")
+    # The sections below run only when opened (lazy tabs): a slider move and the page's first paint draw the
+    # headline, the weekly chart and one section, not every chart and table of the page.
+    sections = [s for s in widgets.SECTIONS if not (crm and s == widgets.SCENARIOS)]
+    tabs = dict(zip(sections, st.tabs(sections, key=widgets.SECTION_KEY, on_change="rerun"), strict=True))
+    if tabs["What it costs and adds"].open:
+        with tabs["What it costs and adds"]:
+            _costs_and_additions(view, total, rule)
+    if tabs["Load on sales"].open:
+        with tabs["Load on sales"]:
+            _load_on_sales(view, period)
+    if tabs["By channel and campaign"].open:
+        with tabs["By channel and campaign"]:
+            by_channel, by_campaign = st.tabs(["By channel", "By campaign"])
+            with by_channel:
+                widgets.figures_table(view.by_channel, label="channel_label", file_stem="whatif_by_channel")
+            with by_campaign:
+                widgets.figures_table(view.by_campaign, label="campaign", file_stem="whatif_by_campaign")
+    if tabs["Trade-off"].open:
+        with tabs["Trade-off"]:
+            _tradeoff(view, rule)
+    if tabs["Track record"].open:
+        with tabs["Track record"]:
+            widgets.track_record_panel(
+                lambda cutoff: data.track_record(url, today, maturity, crm, cutoff),
+                first=facts.first_day or today,
+                last=facts.last_day or today,
+            )
+    if crm:
+        st.caption(
+            ":material/info: Scenarios and scoring model versions are Handoff's own scoring model; a threshold on the "
+            "CRM's score is changed in the CRM itself. Switch to Handoff's scoring model to save or apply one."
+            if facts.model_scored_leads
+            else ":material/info: A threshold on the CRM's score is changed in the CRM itself: this page shows what it "
+            "would change, and scenarios apply to Handoff's own scoring model."
+        )
+    elif tabs[widgets.SCENARIOS].open:
+        with tabs[widgets.SCENARIOS]:
+            widgets.scenario_panel(url, rule, lambda r: data.whatif_view(url, filters, r, today, maturity))
+            with st.expander("Scoring model history"):
+                widgets.model_history(data.model_history(url))
+
+
+def _costs_and_additions(view: data.WhatIf, total: dict, rule: ScoringRule) -> None:
+    """The accepted leads and wins the proposal would exclude, and the leads it adds."""
     costs = st.columns(3)
     costs[0].metric("Accepted leads excluded", f"{total['lost_accepted']:,}", border=True)
     costs[1].metric("Wins excluded", f"{total['lost_wins']:,}", border=True)
@@ -106,7 +150,9 @@ def proposal() -> None:
             every=lambda: data.whatif_list(url, filters, rule, today, maturity, which="added", crm=crm),
         )
 
-    st.subheader("Load on each sales tier")
+
+def _load_on_sales(view: data.WhatIf, period: charts.Period | None) -> None:
+    """Each sales tier's weekly work under the live rule and the proposal, against its capacity."""
     juniors, seniors = st.columns(2)
     juniors.plotly_chart(
         charts.tier_load_chart(view.load, tier="junior", title="Junior reps: MQLs to decide", period=period),
@@ -126,13 +172,10 @@ def proposal() -> None:
             )
             + "."
         )
-    by_channel, by_campaign = st.tabs(["By channel", "By campaign"])
-    with by_channel:
-        widgets.figures_table(view.by_channel, label="channel_label", file_stem="whatif_by_channel")
-    with by_campaign:
-        widgets.figures_table(view.by_campaign, label="campaign", file_stem="whatif_by_campaign")
 
-    st.subheader("Trade-off")
+
+def _tradeoff(view: data.WhatIf, rule: ScoringRule) -> None:
+    """The threshold swept with the proposal's weights and gates, and the decided leads by score."""
     live = base.crm_threshold if crm else base.active.rule.mql_threshold
     left, right = st.columns([3, 2])
     left.plotly_chart(
@@ -150,26 +193,6 @@ def proposal() -> None:
     st.caption("How well the MQL gate predicts sales' decisions, on the leads sales decided:")
     st.dataframe(view.quality, hide_index=True, width="stretch", column_config=widgets.QUALITY_COLUMNS)
     components.table_downloads(view.quality, file_stem="whatif_gate_quality", columns=widgets.QUALITY_COLUMNS)
-
-    facts_first = facts.first_day or today
-    widgets.track_record_panel(
-        lambda cutoff: data.track_record(url, today, maturity, crm, cutoff),
-        first=facts_first,
-        last=facts.last_day or today,
-    )
-    if crm:
-        st.caption(
-            ":material/info: Scenarios and scoring model versions are Handoff's own scoring model; a threshold on the "
-            "CRM's score is changed in the CRM itself. Switch to Handoff's scoring model to save or apply one."
-            if facts.model_scored_leads
-            else ":material/info: A threshold on the CRM's score is changed in the CRM itself: this page shows what it "
-            "would change, and scenarios apply to Handoff's own scoring model."
-        )
-        return
-    st.subheader("Scenarios")
-    widgets.scenario_panel(url, rule, lambda r: data.whatif_view(url, filters, r, today, maturity))
-    with st.expander("Scoring model history"):
-        widgets.model_history(data.model_history(url))
 
 
 proposal()

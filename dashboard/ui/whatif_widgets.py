@@ -20,6 +20,17 @@ from queries.whatif import LiveRule
 
 WEIGHT_KEYS = {c: f"whatif_w_{c.value}" for c in ScoreComponent}
 THRESHOLD_KEY = "whatif_threshold"
+# The page's sections below the headline and the weekly chart, each run only when its tab is open.
+SCENARIOS = "Scenarios"
+SECTIONS = (
+    "What it costs and adds",
+    "Load on sales",
+    "By channel and campaign",
+    "Trade-off",
+    "Track record",
+    SCENARIOS,
+)
+SECTION_KEY = "whatif_section"
 GATE_KEYS = {
     "gate_known_company": ("whatif_gate_company", "Known company"),
     "gate_budget": ("whatif_gate_budget", "Budget confirmed"),

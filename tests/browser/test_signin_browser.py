@@ -108,6 +108,7 @@ def test_a_rep_signs_in_sees_only_their_queue_is_refused_a_forbidden_action_and_
     # a forbidden action: saving a what-if scenario is for RevOps and admins
     nav.get_by_text("Threshold what-if").click()
     main = tab.locator(MAIN)
+    main.locator('[role="tab"]').filter(has_text="Scenarios").click()
     main.get_by_text("Scoring model history").wait_for(timeout=60_000)
     main.get_by_label("Scenario name", exact=True).fill("Mine")
     main.get_by_text(f"Author: {rep['name']} (signed in)").wait_for(timeout=30_000)  # the user, not a typed name

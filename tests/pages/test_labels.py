@@ -17,6 +17,7 @@ from dashboard.data.data import read_tables
 from dashboard.domain import CHANNELS, REJECTION_REASONS, STAGE_LABELS, Stage
 from dashboard.ingest.cli import import_files
 from dashboard.ingest.mapping import Mapping
+from dashboard.ui import whatif_widgets
 from tests.pages.screen_text import (
     LABEL,
     TITLE,
@@ -214,10 +215,18 @@ def _states(at: AppTest, page: str):
         at.session_state["queue_table"] = {"selection": {"rows": [0], "columns": [], "cells": []}}
         at.run()
         yield f"{page} (a lead selected)"
-    elif page == "whatif" and any(s.key == "whatif_threshold" for s in at.slider):
-        slider = at.slider(key="whatif_threshold")
-        slider.set_value(max(slider.value - 15, 0.0)).run()
-        yield f"{page} (threshold lowered)"
+    elif page == "whatif":
+        if any(s.key == "whatif_threshold" for s in at.slider):
+            slider = at.slider(key="whatif_threshold")
+            slider.set_value(max(slider.value - 15, 0.0)).run()
+            yield f"{page} (threshold lowered)"
+        sections = [t.label for t in at.tabs if t.label in whatif_widgets.SECTIONS]
+        for section in sections[1:]:  # the first is open from the start
+            at.session_state[whatif_widgets.SECTION_KEY] = section
+            at.run()
+            yield f"{page} ({section})"
+        if sections:
+            at.session_state[whatif_widgets.SECTION_KEY] = sections[0]
     elif page == "users":
         at.text_input(key="users_email").set_value("ann@example.com")
         at.text_input(key="users_name").set_value("Ann")

@@ -10,6 +10,7 @@ from streamlit.testing.v1 import AppTest
 
 from dashboard.apptest import app_test
 from dashboard.ui.text import plain
+from dashboard.ui.whatif_widgets import SCENARIOS, SECTION_KEY
 from tests.conftest import in_transaction
 
 
@@ -181,6 +182,7 @@ def test_saving_and_applying_a_scenario_creates_a_model_version(monkeypatch, fre
 
     at = _app(monkeypatch, fresh_url)
     at.run()
+    at.session_state[SECTION_KEY] = SCENARIOS
     at.switch_page("pages/whatif.py").run()
     at.slider(key="whatif_threshold").set_value(55.0).run()
     at.text_input(key="whatif_scenario_name").set_value("Stricter 55")
@@ -220,6 +222,7 @@ def test_saving_and_applying_a_scenario_creates_a_model_version(monkeypatch, fre
 def test_applying_without_a_reason_is_refused_and_writes_nothing(monkeypatch, fresh_url):
     at = _app(monkeypatch, fresh_url)
     at.run()
+    at.session_state[SECTION_KEY] = SCENARIOS
     at.switch_page("pages/whatif.py").run()
     at.text_input(key="whatif_scenario_name").set_value("Looser")
     at.text_input(key="whatif_scenario_author").set_value("Sam")
@@ -280,6 +283,9 @@ def test_whatif_track_record_replays_the_model_change_and_a_chosen_cutoff(monkey
     at.run()
     at.switch_page("pages/whatif.py").run()
     assert not at.exception
+    assert not any("Forecast made" in d.value.columns for d in at.dataframe)  # the section runs only when opened
+    at.session_state[SECTION_KEY] = "Track record"
+    at.run()
     record = next(d.value for d in at.dataframe if "Forecast made" in d.value.columns)
     assert record["Forecast made"].str.startswith("v1 → v2 on ").all() and len(record) == 1
     at.date_input(key="whatif_backtest_cutoff").set_value(DEMO_PLAN.now.date() - timedelta(weeks=10)).run()

@@ -17,6 +17,7 @@ from dashboard.apptest import app_test
 from dashboard.models import Lead, LeadAttribute, Rep, SalesDecision
 from dashboard.store import db, queue, review
 from dashboard.ui.text import JOINER, plain
+from dashboard.ui.whatif_widgets import SCENARIOS, SECTION_KEY
 from queries.review import IsoWeek
 from seed import populate
 from seed.generator import today_plan
@@ -215,6 +216,7 @@ def test_caption_label_and_error_of_an_imported_file(monkeypatch, url):
 def test_toast_and_success_of_a_scenario(monkeypatch, url):
     at = _app(monkeypatch, url)
     at.run()
+    at.session_state[SECTION_KEY] = SCENARIOS
     at.switch_page("pages/whatif.py").run()
     at.text_input(key="whatif_scenario_name").set_value(LINK)
     at.text_input(key="whatif_scenario_author").set_value(HEADER)
