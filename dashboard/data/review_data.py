@@ -345,6 +345,15 @@ def figure_text(value: float | None, unit: str) -> str:
     return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.1f}"
 
 
+def as_shown(value: float, unit: str) -> float:
+    """value rounded as figure_text shows it: a rate to a tenth of a percent, hours to a tenth."""
+    if unit == "rate":
+        return round(value, 3)
+    if unit == "hours" or not float(value).is_integer():
+        return round(value, 1)
+    return value
+
+
 def change_text(value: float | None, unit: str) -> str | None:
     """A change in its unit: +12, -3.5 pp, +0.4 h; None when either side is missing."""
     if value is None:
@@ -706,9 +715,11 @@ class Moved:
 
     @property
     def change(self) -> str:
+        """The change between the two figures as they read (53.9% → 53.6% is -0.3 pp, whatever the digits
+        behind them), so the sentence adds up for whoever reads it."""
         if self.then is None or self.now is None:
             return "–"
-        return change_text(self.now - self.then, self.unit) or "–"
+        return change_text(as_shown(self.now, self.unit) - as_shown(self.then, self.unit), self.unit) or "–"
 
     @property
     def text(self) -> str:

@@ -118,13 +118,14 @@ def test_the_kept_figures_read_back_as_they_were_written():
 @pytest.mark.parametrize(
     ("then", "now", "sla_now", "sentence"),
     [
-        # 20/30 accepted, then 2 more decisions (1 accepted): 21/32, 1.04 pp less; 27/30 within the SLA, then 27/32
+        # 20/30 accepted, then 2 more decisions (1 accepted): 21/32; 27/30 within the SLA, then 27/32. Changes are
+        # between the figures as they read (66.7% → 65.6% is -1.1 pp, although 21/32 - 20/30 is -1.04 pp)
         ((2 / 3, 27 / 30, 4.25, 30, 20, 10), (21 / 32, 27 / 32, 4.25, 32, 21, 8), 24.0,
-         "Since then: acceptance rate 66.7% → 65.6% (-1.0 pp), SLA compliance 90.0% → 84.4% (-5.6 pp), "
+         "Since then: acceptance rate 66.7% → 65.6% (-1.1 pp), SLA compliance 90.0% → 84.4% (-5.6 pp), "
          "2 more decisions (+1 accepted, +1 rejected), pending 10 → 8 (-2)."),
         # a decision undone: one fewer, back to pending; the median moves by less than its last digit shown
         ((2 / 3, 0.9, 4.21, 30, 20, 10), (19 / 29, 0.9, 4.24, 29, 19, 11), 24.0,
-         "Since then: acceptance rate 66.7% → 65.5% (-1.1 pp), 1 fewer decision (-1 accepted), pending 10 → 11 (+1)."),
+         "Since then: acceptance rate 66.7% → 65.5% (-1.2 pp), 1 fewer decision (-1 accepted), pending 10 → 11 (+1)."),
         ((2 / 3, 0.9, 4.25, 30, 20, 10), (2 / 3, 0.8, 4.25, 30, 20, 10), 48.0,
          "Since then: SLA compliance 90.0% → 80.0% (-10.0 pp). The SLA was 24 hours then and is 48 hours now: the "
          "SLA figures differ partly for that reason."),
