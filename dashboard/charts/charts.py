@@ -673,6 +673,11 @@ def count_bars(frame: pl.DataFrame, *, label: str, title: str, x_title: str, col
     return _base(fig, title=title, height=max(260, 80 + 30 * rows.height))
 
 
+# The share of a plot's width (~700 px) one character of a bar's outside text takes (~7 px), and the share its right
+# margin adds: the x axis reaches far enough that every bar's text fits beside it instead of being cut at the edge.
+CHAR_SHARE, MARGIN_SHARE = 0.01, 0.15
+
+
 def hbar(
     frame: pl.DataFrame,
     *,
@@ -714,8 +719,20 @@ def hbar(
         )
     )
     if reference is not None:
-        fig.add_vline(x=reference[0], line_dash="dot", line_color="#888", annotation_text=reference[1])
-    fig.update_xaxes(title_text=x_title, tickformat=tickformat, rangemode="tozero")
+        fig.add_vline(
+            x=reference[0],
+            line_dash="dot",
+            line_color="#888",
+            annotation_text=reference[1],
+            annotation_position="top",
+            annotation_yshift=4,
+        )
+    # room beside the longest bar for its text: a label cut at the plot's edge says nothing
+    needed = [
+        (v or 0) / max(0.3, 1 + MARGIN_SHARE - CHAR_SHARE * len(t)) for v, t in zip(values, reversed(text), strict=True)
+    ]
+    reach = max([*needed, reference[0] * 1.1] if reference is not None else needed)
+    fig.update_xaxes(title_text=x_title, tickformat=tickformat, range=[0, reach] if reach > 0 else None)
     fig.update_yaxes(automargin=True)
     fig = _base(fig, title=title, height=max(240, 80 + 26 * rows.height))
     fig.update_layout(margin={"r": 160})

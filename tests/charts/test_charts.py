@@ -443,3 +443,15 @@ def test_acceptance_heatmap_of_dozens_of_campaigns_gives_each_a_readable_row():
     assert fig.layout.title.automargin  # the title kept clear of the channels' names above the cells
     note = next(a for a in fig.layout.annotations if a.text.startswith("Colours span"))
     assert note.yanchor == "top" and note.y <= 0 and fig.layout.margin.b >= 30  # under the rows, inside the figure
+
+
+def test_bars_leave_room_for_their_text():
+    frame = pl.DataFrame({"rep": ["A", "B", "C"], "share": [1.95, 0.4, 0.01]})
+    text = ["39 of 20 per week · over capacity (195%)", "8 of 20 per week", "a long note beside a tiny bar here"]
+    fig = charts.hbar(frame, label="rep", value="share", title="t", x_title="x", text=text, reference=(1.0, "cap"))
+    reach = fig.layout.xaxis.range[1]
+    for value, label in zip(frame["share"], text, strict=True):
+        # where the text ends, in shares of the plot: the bar, then its characters
+        ends = value / reach + charts.CHAR_SHARE * len(label)
+        assert ends <= 1 + charts.MARGIN_SHARE + 1e-9, (label, ends)
+    assert reach < 3 * max(frame["share"])  # and not so far that the bars shrink to nothing
