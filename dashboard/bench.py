@@ -79,11 +79,11 @@ def _whatif(url: str, tables, period: Filters, now: datetime, args) -> None:
     """The what-if: its once-per-load base, one proposal's recompute, the page's figures, and a page rerun."""
     base = _timed("whatif_base", args.leads, 1, lambda: whatif_base_frames(tables, now=now, maturity_days=56))
     proposals = iter([replace(base.active.rule, mql_threshold=t) for t in range(20, 20 + 10 * args.runs, 2)] * 10)
-    errors = base.propensities.calibration_error
+    fitted = base.propensities
 
     def recompute():
-        sums = whatif.contribution_sums(_projected(base, period, next(proposals)), by=[])
-        return whatif.projection_by(sums, by=[], errors=errors).collect()
+        sums = whatif.contribution_sums(_projected(base, period, next(proposals)), by=[], propensities=fitted)
+        return whatif.projection_by(sums, by=[], propensities=fitted).collect()
 
     _timed("whatif_recompute", args.leads, args.runs, recompute)
     rule = replace(base.active.rule, mql_threshold=33)

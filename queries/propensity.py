@@ -8,7 +8,11 @@ components and the BANT and record facts, fitted by Newton's method with a small
   - the below-threshold leads that sales reviewed anyway (spot checks, hand-raisers) are in the fit and are the
     only direct evidence below the threshold, so the model is also checked on them alone (calibration below);
   - it is calibrated by construction on the fitted sample (a logistic fit matches the observed rate overall and
-    per feature), and its calibration error on held-out leads is measured and used to widen every interval.
+    per feature), and its calibration error on held-out leads is measured and shown as a check;
+  - its own uncertainty is known: the inverse of the information at the fit is the coefficients' covariance, and
+    the delta method carries it to any sum of estimated chances (g' cov g, g the sum's gradient), so an interval
+    widens where a proposal reaches leads unlike the ones the model was fitted on. No scipy or statsmodels is
+    installed; tests check the covariance against refits on data drawn from a known model.
 Later steps are fitted only on leads old enough to have got there (maturity days), so that recent leads that
 simply have not had time to reach SQL or a win do not pull the probabilities down.
 """
@@ -17,6 +21,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 
 import numpy as np
 import polars as pl
@@ -57,6 +62,8 @@ class Fit:
     rows: int  # leads it was fitted on
     base_rate: float  # the observed rate among them
     calibration_error: float  # weighted mean |observed - predicted| over probability bins, held-out leads
+    # how uncertain the coefficients are: the inverse of the (penalised) information at the fit, intercept first
+    covariance: tuple[tuple[float, ...], ...]
 
     def probability(self) -> pl.Expr:
         """The fitted probability, as an expression over a lead's columns."""
@@ -71,19 +78,33 @@ def _design(frame: pl.DataFrame, features: dict[str, pl.Expr]) -> np.ndarray:
     return np.column_stack([np.ones(frame.height), features])
 
 
+def _penalty(k: int) -> np.ndarray:
+    penalty = RIDGE * np.eye(k)
+    penalty[0, 0] = 0.0  # the intercept is not shrunk
+    return penalty
+
+
+def _information(x: np.ndarray, beta: np.ndarray) -> np.ndarray:
+    """The penalised log-likelihood's negative Hessian at beta (its inverse is the coefficients' covariance)."""
+    p = 1.0 / (1.0 + np.exp(-(x @ beta)))
+    return (x * (p * (1 - p))[:, None]).T @ x + _penalty(x.shape[1])
+
+
 def _newton(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     beta = np.zeros(x.shape[1])
-    penalty = RIDGE * np.eye(x.shape[1])
-    penalty[0, 0] = 0.0  # the intercept is not shrunk
+    penalty = _penalty(x.shape[1])
     for _ in range(50):
         p = 1.0 / (1.0 + np.exp(-(x @ beta)))
         gradient = x.T @ (y - p) - penalty @ beta
-        hessian = (x * (p * (1 - p))[:, None]).T @ x + penalty
-        step = np.linalg.solve(hessian, gradient)
+        step = np.linalg.solve(_information(x, beta), gradient)
         beta += step
         if np.max(np.abs(step)) < 1e-8:
             break
     return beta
+
+
+def _as_tuples(matrix: np.ndarray) -> tuple[tuple[float, ...], ...]:
+    return tuple(tuple(float(v) for v in row) for row in matrix)
 
 
 def calibration_error(predicted: np.ndarray, observed: np.ndarray) -> float:
@@ -112,7 +133,17 @@ def fit(frame: pl.DataFrame, *, outcome: str, seed: int = 0, features: dict[str,
     if labelled.height < MIN_FIT_ROWS or y_all.min() == y_all.max():
         rate = float(np.clip(y_all.mean(), 0.001, 0.999))
         flat = (float(np.log(rate / (1 - rate))),) + (0.0,) * len(features)
-        return Fit(flat, tuple(features), labelled.height, float(y_all.mean()), UNMEASURED_CALIBRATION_ERROR)
+        # only the intercept is estimated: the variance of a logit of a rate from n leads
+        covariance = np.zeros((len(flat), len(flat)))
+        covariance[0, 0] = 1.0 / (labelled.height * rate * (1 - rate))
+        return Fit(
+            flat,
+            tuple(features),
+            labelled.height,
+            float(y_all.mean()),
+            UNMEASURED_CALIBRATION_ERROR,
+            _as_tuples(covariance),
+        )
     rng = np.random.default_rng(seed)
     x_all = _design(labelled, features)
     held_out = rng.random(labelled.height) < 0.2
@@ -123,7 +154,27 @@ def fit(frame: pl.DataFrame, *, outcome: str, seed: int = 0, features: dict[str,
     if sample.size > MAX_FIT_ROWS:
         sample = rng.choice(sample, size=MAX_FIT_ROWS, replace=False)
     beta = _newton(x_all[sample], y_all[sample])
-    return Fit(tuple(float(b) for b in beta), tuple(features), int(sample.size), float(y_all.mean()), error)
+    covariance = np.linalg.inv(_information(x_all[sample], beta))
+    return Fit(
+        tuple(float(b) for b in beta),
+        tuple(features),
+        int(sample.size),
+        float(y_all.mean()),
+        error,
+        _as_tuples(covariance),
+    )
+
+
+# Each estimated figure, the per-lead chance it sums, and the steps that chance is the product of.
+FIGURE_CHANCE = {"accepted": "p_accept", "sqls": "p_sql", "wins": "p_win"}
+FIGURE_STEPS = {"accepted": ("accept",), "sqls": ("accept", "sql"), "wins": ("accept", "sql", "win")}
+STEP_CHANCE = {"accept": "p_accept", "sql": "q_sql", "win": "q_win"}  # a step's own chance per lead
+
+
+def _quadratic_form(gradients: list[pl.Series], *, covariance: np.ndarray) -> pl.Series:
+    """g' cov g for each row, g being the row's values of the gradients (one series per coefficient)."""
+    g = np.column_stack([series.to_numpy().astype(np.float64) for series in gradients])
+    return pl.Series(np.einsum("ij,jk,ik->i", g, covariance, g), dtype=pl.Float64)
 
 
 @dataclass(frozen=True)
@@ -135,13 +186,62 @@ class Propensities:
     win: Fit | None
 
     def expressions(self) -> dict[str, pl.Expr]:
-        """p_accept, p_sql and p_win (each the probability of getting that far from an MQL) per lead."""
+        """Per lead: p_accept, p_sql and p_win (each the probability of getting that far from an MQL); the later
+        steps' own chances q_sql (SQL once accepted) and q_win (a win once an SQL); and the models' inputs (x_*),
+        which the delta method weighs (estimate_gradients)."""
 
         def step(model: Fit | None) -> pl.Expr:
             return model.probability() if model else pl.repeat(0.0, pl.len())
 
         accept, sql, win = step(self.accept), step(self.sql), step(self.win)
-        return {"p_accept": accept, "p_sql": accept * sql, "p_win": accept * sql * win}
+        inputs = {name: (FEATURES | CRM_FEATURES)[name] for model in self.fitted.values() for name in model.features}
+        chances = {"p_accept": accept, "p_sql": accept * sql, "p_win": accept * sql * win, "q_sql": sql, "q_win": win}
+        return chances | inputs
+
+    @property
+    def fitted(self) -> dict[str, Fit]:
+        """The steps that have a model, by name (accept, sql, win)."""
+        return {name: model for name, model in (("accept", self.accept), ("sql", self.sql), ("win", self.win)) if model}
+
+    def estimate_gradients(self, figure: str, *, prefix: str) -> dict[str, pl.Expr]:
+        """Per lead, how its chance in figure (accepted, sqls or wins) moves with each coefficient of each step it
+        rests on: d p / d beta = p (1 - q_step) x. Summed over a set of leads, this is the gradient g of their
+        estimated sum, and g' cov g its variance from the coefficients' uncertainty (estimate_variance).
+
+        Reads the columns expressions() makes (p_sql and p_win may be scaled to now: the derivative scales alike).
+        Named <prefix>_<step>_<coefficient index>.
+        """
+        p = pl.col(FIGURE_CHANCE[figure])
+        out = {}
+        for step in FIGURE_STEPS[figure]:
+            model = self.fitted.get(step)
+            if model is None:
+                continue
+            weight = p * (1 - pl.col(STEP_CHANCE[step]))
+            out[f"{prefix}_{step}_0"] = weight
+            for index, name in enumerate(model.features, start=1):
+                out[f"{prefix}_{step}_{index}"] = weight * pl.col(name)
+        return out
+
+    def estimate_variance(self, figure: str, *, prefix: str) -> pl.Expr:
+        """The variance of an estimated sum owing to the coefficients' uncertainty, g' cov g per step (the steps are
+        fitted on separate leads, so independently), from the sums of estimate_gradients(figure, prefix=prefix)."""
+        parts = []
+        for step in FIGURE_STEPS[figure]:
+            model = self.fitted.get(step)
+            if model is None:
+                continue
+            columns = [f"{prefix}_{step}_{i}" for i in range(len(model.covariance))]
+            # one small matrix product per row of sums (a handful of rows), not a polars term per covariance entry
+            parts.append(
+                pl.map_batches(
+                    columns,
+                    partial(_quadratic_form, covariance=np.array(model.covariance)),
+                    return_dtype=pl.Float64,
+                    is_elementwise=True,
+                )
+            )
+        return pl.sum_horizontal(parts) if parts else pl.lit(0.0)
 
     @property
     def calibration_error(self) -> dict[str, float]:

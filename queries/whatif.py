@@ -20,10 +20,12 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 import polars as pl
+import polars.selectors as cs
 
 from dashboard.domain import Decision
 from queries.acceptance import Z_95, wilson_bounds
 from queries.leads import period_bounds
+from queries.propensity import Propensities
 from queries.scoring import CRM_SCORE, SCORE_COLUMNS, ScoringRule, gates_expr, qualifies_expr, score_expr
 
 
@@ -189,7 +191,7 @@ def _contributions() -> dict[str, pl.Expr]:
     estimates = {"est_lost_accepted": _where(removed & ~mql, pl.col("p_accept"))}
     estimates["est_lost_wins"] = _where(removed & ~mql, pl.col("p_win"))
     for side in SIDES:
-        inside = pl.col(f"in_{'proposal' if side == 'projected' else 'baseline'}")
+        inside = _inside(side)
         counts[f"{side}_mqls"] = inside
         counts[f"{side}_estimated"] = inside & ~mql
         for name, outcome in observed.items():
@@ -201,37 +203,59 @@ def _contributions() -> dict[str, pl.Expr]:
     return {**{k: v.cast(pl.Int64) for k, v in counts.items()}, **estimates}
 
 
-CONTRIBUTIONS = tuple(_contributions())
+def _inside(side: str) -> pl.Expr:
+    return pl.col("in_proposal" if side == "projected" else "in_baseline")
 
 
-def contribution_sums(projected: pl.LazyFrame, *, by: list[str]) -> pl.LazyFrame:
-    """Every summed figure per group (by: the finest grouping any view needs), in one pass over the leads.
+def contribution_sums(projected: pl.LazyFrame, *, by: list[str], propensities: Propensities) -> pl.LazyFrame:
+    """Every summed figure per group (by: the finest grouping any view needs), in one pass over the leads, and
+    each side's estimated leads' gradients (propensity.estimate_gradients), from which their intervals are made.
 
-    projected is project(...) of leads that carry p_accept, p_sql and p_win; projection_by and tier_load roll
-    these sums up to coarser groups.
+    projected is project(...) of leads that carry propensities.expressions() (p_accept, p_sql, p_win and what
+    their gradients need); projection_by and tier_load roll these sums up to coarser groups.
     """
-    return _rolled_up(projected.select(*by, **_contributions()), by)
+    sums = _rolled_up(projected.select(*by, **_contributions()), by)
+    for side in SIDES:
+        # summed over the estimated leads alone, filtered once: dozens of columns, far cheaper on the few leads
+        # a replay estimates than masked on every lead
+        gradients = {
+            key: g.sum()
+            for name, _ in STEPS
+            for key, g in propensities.estimate_gradients(name, prefix=f"{side}_grad_{name}").items()
+        }
+        if not gradients:
+            continue
+        estimated = projected.filter(_inside(side) & ~pl.col("mql"))
+        if not by:
+            sums = pl.concat([sums, estimated.select(**gradients)], how="horizontal")
+            continue
+        summed = estimated.group_by(by).agg(**gradients)
+        sums = sums.join(summed, on=by, how="left", nulls_equal=True).with_columns(pl.col(gradients).fill_null(0.0))
+    return sums
+
+
+# The summed columns: the same for every model, and the gradients, as many as the models have coefficients.
+CONTRIBUTIONS = cs.by_name(*_contributions()) | cs.contains("_grad_")
 
 
 def _rolled_up(sums: pl.LazyFrame, by: list[str]) -> pl.LazyFrame:
     if not by:
-        return sums.select(pl.col(CONTRIBUTIONS).sum())
-    return sums.group_by(by).agg(pl.col(CONTRIBUTIONS).sum())
+        return sums.select(CONTRIBUTIONS.sum())
+    return sums.group_by(by).agg(CONTRIBUTIONS.sum())
 
 
-def _side_figures(side: str, errors: dict[str, float]) -> list[pl.Expr]:
+def _side_figures(side: str) -> list[pl.Expr]:
     """One replay's figures from its sums: observed plus estimated, with 95% intervals.
 
-    The estimated part's half-width is z * sqrt(sum of p(1-p)) (the leads' own chance) plus the model's held-out
-    calibration error times the leads estimated (how wrong the probabilities themselves may be).
+    The estimated part's half-width is z * sqrt(variance), the variance being the leads' own chance (the sum of
+    p(1-p)) plus the models' own uncertainty (the delta method: g' cov g from the fit's covariance, where g is the
+    sum's gradient in the coefficients). An estimate far from the leads the model was fitted on rests on
+    coefficients that are less sure there, and its interval widens by that much.
     """
     estimated = pl.col(f"{side}_estimated").cast(pl.Float64)
-    step_error = {"accepted": errors["accept"]}
-    step_error["sqls"] = step_error["accepted"] + errors["sql"]
-    step_error["wins"] = step_error["sqls"] + errors["win"]
 
     def half(name: str) -> pl.Expr:
-        return Z_95 * pl.col(f"{side}_var_{name}").sqrt() + step_error[name] * estimated
+        return Z_95 * (pl.col(f"{side}_var_{name}") + pl.col(f"{side}_var_model_{name}")).sqrt()
 
     accepted = pl.col(f"{side}_observed_accepted") + pl.col(f"{side}_est_accepted")
     decided = pl.col(f"{side}_observed_decided") + pl.col(f"{side}_estimated")
@@ -256,15 +280,20 @@ def _side_figures(side: str, errors: dict[str, float]) -> list[pl.Expr]:
     ]
 
 
-def _figures(sums: pl.LazyFrame, errors: dict[str, float]) -> pl.LazyFrame:
+def _figures(sums: pl.LazyFrame, propensities: Propensities) -> pl.LazyFrame:
     """The proposal's and the baseline's figures with their intervals, what actually happened, and the changes:
     proposal minus baseline (zero everywhere when the proposal is the live rule)."""
     actual_rate = pl.col("actual_accepted") / pl.col("actual_decided")
-    variances = [f"{side}_var_{name}" for side in SIDES for name, _ in STEPS]
+    model_variances = {
+        f"{side}_var_model_{name}": propensities.estimate_variance(name, prefix=f"{side}_grad_{name}")
+        for side in SIDES
+        for name, _ in STEPS
+    }
     return (
-        sums.with_columns(
-            *_side_figures("projected", errors),
-            *_side_figures("baseline", errors),
+        sums.with_columns(**model_variances)
+        .with_columns(
+            *_side_figures("projected"),
+            *_side_figures("baseline"),
             pl.when(pl.col("actual_decided") > 0).then(actual_rate).alias("actual_rate"),
         )
         .with_columns(
@@ -274,16 +303,16 @@ def _figures(sums: pl.LazyFrame, errors: dict[str, float]) -> pl.LazyFrame:
             (pl.col("projected_wins") - pl.col("baseline_wins")).alias("wins_change"),
             (pl.col("baseline_mqls") - pl.col("actual_mqls")).alias("replay_mql_difference"),
         )
-        .drop(variances)
+        .drop(cs.contains("_var_", "_grad_"))
     )
 
 
-def projection_by(sums: pl.LazyFrame, *, by: list[str], errors: dict[str, float]) -> pl.LazyFrame:
+def projection_by(sums: pl.LazyFrame, *, by: list[str], propensities: Propensities) -> pl.LazyFrame:
     """Actual and projected figures per group (one row when by is empty), largest MQL change first.
 
-    sums is contribution_sums(...) by these or finer groups; errors is Propensities.calibration_error.
+    sums is contribution_sums(...) by these or finer groups, with the same propensities.
     """
-    figures = _figures(_rolled_up(sums, by), errors)
+    figures = _figures(_rolled_up(sums, by), propensities)
     if not by:
         return figures
     return figures.sort(pl.col("mql_change").abs(), *by, descending=[True] + [False] * len(by))

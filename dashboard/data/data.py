@@ -651,14 +651,15 @@ def whatif_frames(base: WhatIfBase, filters: Filters, rule: ScoringRule) -> What
     """The what-if's figures for a proposal over the filtered history (leads created in the period)."""
     # Materialised once: every figure reads it; the sums are taken in one pass and rolled up per view.
     projected = _projected(base, filters, rule).collect().lazy()
-    sums = whatif.contribution_sums(projected, by=["week", "campaign", "channel_label"]).collect().lazy()
-    errors = base.propensities.calibration_error
+    fitted = base.propensities
+    sums = whatif.contribution_sums(projected, by=["week", "campaign", "channel_label"], propensities=fitted)
+    sums = sums.collect().lazy()
     frames = pl.collect_all(
         [
-            whatif.projection_by(sums, by=[], errors=errors),
-            whatif.projection_by(sums, by=["week"], errors=errors).sort("week"),
-            whatif.projection_by(sums, by=["campaign", "channel_label"], errors=errors),
-            whatif.projection_by(sums, by=["channel_label"], errors=errors),
+            whatif.projection_by(sums, by=[], propensities=fitted),
+            whatif.projection_by(sums, by=["week"], propensities=fitted).sort("week"),
+            whatif.projection_by(sums, by=["campaign", "channel_label"], propensities=fitted),
+            whatif.projection_by(sums, by=["channel_label"], propensities=fitted),
             whatif.tier_load(sums, junior_capacity=base.junior_capacity, senior_capacity=base.senior_capacity),
             whatif.threshold_sweep(projected, rule=rule, top=base.score_top),
             whatif.score_distribution(projected),
@@ -672,8 +673,8 @@ def whatif_frames(base: WhatIfBase, filters: Filters, rule: ScoringRule) -> What
 
 def whatif_total(base: WhatIfBase, filters: Filters, rule: ScoringRule) -> pl.DataFrame:
     """The what-if's headline alone (one row): what a slider move shows first, before the charts and tables."""
-    sums = whatif.contribution_sums(_projected(base, filters, rule), by=[])
-    return whatif.projection_by(sums, by=[], errors=base.propensities.calibration_error).collect()
+    sums = whatif.contribution_sums(_projected(base, filters, rule), by=[], propensities=base.propensities)
+    return whatif.projection_by(sums, by=[], propensities=base.propensities).collect()
 
 
 @st.cache_data(ttl=TTL_SECONDS, max_entries=256, show_spinner=False)
