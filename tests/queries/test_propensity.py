@@ -117,3 +117,51 @@ def test_reached_by_age_and_as_of_now():
     # the old leads keep their chance; the lead 3 days old has had the time two in three of them needed
     assert scaled.to_list() == pytest.approx([0.6, 0.6, 0.6, 0.6, 0.4])
     assert reached_by_age(leads.head(0), at="sql_at", now=now, horizon_days=5) == dict.fromkeys(range(6), 1.0)
+
+
+def test_the_covariance_is_how_much_the_coefficients_move_between_samples():
+    """Refits on fresh outcomes drawn from the same known model scatter as much as one fit's covariance says."""
+    frame, truth = with_outcome(leads())
+    rng = np.random.default_rng(11)
+    refits = np.array(
+        [
+            propensity.fit(
+                frame.with_columns(pl.Series("accepted", rng.random(N) < truth)), outcome="accepted"
+            ).coefficients
+            for _ in range(60)
+        ]
+    )
+    stated = np.sqrt(np.diag(propensity.fit(frame, outcome="accepted").covariance))
+    ratio = refits.std(axis=0, ddof=1) / stated
+    assert np.all((ratio > 0.7) & (ratio < 1.3)), ratio
+
+
+def _drawn_sums(fits: list[propensity.Fit], frame: pl.DataFrame, draws: int) -> np.ndarray:
+    """Brute force: the sum over frame of the product of the steps' chances, with coefficients drawn from each
+    fit's stated distribution, once per draw."""
+    rng = np.random.default_rng(5)
+    product = np.ones((draws, frame.height))
+    for f in fits:
+        x = np.column_stack([np.ones(frame.height), frame.select(*f.features).to_numpy()])
+        beta = rng.multivariate_normal(f.coefficients, f.covariance, size=draws)
+        product *= 1 / (1 + np.exp(-(beta @ x.T)))
+    return product.sum(axis=1)
+
+
+@pytest.mark.parametrize("figure", ["accepted", "sqls"])
+def test_the_delta_method_gives_the_spread_of_an_estimated_sum(figure):
+    """Where the model extrapolates (leads below a cut it was fitted above), the variance of a sum of estimated
+    chances from the summed gradients matches the spread of that sum over coefficients drawn from the fit."""
+    frame, truth = with_outcome(leads())
+    seen = frame.filter(pl.col("score_firmographic") >= 50)
+    accept = propensity.fit(seen, outcome="accepted")
+    sql = propensity.fit(seen.with_columns(pl.col("accepted").alias("sql")).head(1_500), outcome="sql")
+    fitted = propensity.Propensities(accept=accept, sql=sql, win=None)
+    below = frame.filter(pl.col("score_firmographic") < 50).with_columns(**fitted.expressions())
+    gradients = {k: g.sum() for k, g in fitted.estimate_gradients(figure, prefix="g").items()}
+    variance = below.select(**gradients).select(fitted.estimate_variance(figure, prefix="g")).item()
+    drawn = _drawn_sums(
+        [accept] if figure == "accepted" else [accept, sql], below.with_columns(**fitted.expressions()), 4_000
+    )
+    assert variance == pytest.approx(drawn.var(), rel=0.15)
+    assert variance > 0.5  # a real spread, not a rounding error
