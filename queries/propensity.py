@@ -13,8 +13,13 @@ components and the BANT and record facts, fitted by Newton's method with a small
     the delta method carries it to any sum of estimated chances (g' cov g, g the sum's gradient), so an interval
     widens where a proposal reaches leads unlike the ones the model was fitted on. No scipy or statsmodels is
     installed; tests check the covariance against refits on data drawn from a known model.
-Later steps are fitted only on leads old enough to have got there (maturity days), so that recent leads that
-simply have not had time to reach SQL or a win do not pull the probabilities down.
+The later steps are fitted on one window each (step_outcomes): whether an accepted lead reached SQL, and an SQL a
+win, within the maturity days after it, on the leads at least that old, so that recent leads that simply have not
+had time do not pull the chances down, and every fitted lead is watched for the same time. by_now_shares turns those
+chances into a lead's chance of having got there by now, from how long the leads that got there took, each lead
+watched only for as long as it has existed (a 56-day window from creation would miss the slow wins, and make the
+estimate for a lead a few weeks old too high). The shares rest on thousands of delays: their own spread moves an
+estimated sum by about a tenth of its interval's spread (measured by bootstrap), so the intervals leave it out.
 """
 
 from __future__ import annotations
@@ -268,21 +273,95 @@ def fit_propensities(decided: pl.DataFrame, *, seed: int = 0, crm: bool = False)
     )
 
 
-def reached_by_age(leads: pl.DataFrame, *, at: str, now: datetime, horizon_days: int) -> dict[int, float]:
-    """For each age in whole days (0..horizon_days), the share of the leads that got to a step (column at: when)
-    within the horizon that had got there by that age since creation: how far an eventual outcome has come by now.
+# A delay is measured only up to the last day at least this many leads that got there were old enough to show; the
+# days after it rest on a handful of leads (one of them could move every share) and count as having got there.
+MIN_WATCHED = 20
 
-    Measured on leads old enough to have had the whole horizon; without any, every age gets 1 (nothing to scale by).
+
+def reached_by_age(
+    leads: pl.DataFrame,
+    *,
+    at: str,
+    now: datetime,
+    horizon_days: int,
+    since: str = "created_at",
+    min_watched: int = MIN_WATCHED,
+) -> dict[int, float]:
+    """For each age in whole days (0..horizon_days) since since (a lead's creation, or the step before), the share
+    of the leads that get to a step (column at: when) within the horizon that have got there by that age: how far
+    an eventual outcome has come by then.
+
+    Each lead shows its delay only if it is old enough: a recent lead's slow outcome has not happened yet, so the
+    share is not counted over the recent leads alone (that would make every outcome look quick). Day by day from
+    the horizon down, the share that had got there a day sooner is taken among the leads old enough to have shown
+    both (the product-limit estimate for delays seen only when shorter than the time watched, Lynden-Bell's).
+    Where fewer than min_watched leads that got there were watched long enough, every age gets 1 (nothing to
+    scale by).
     """
-    done = leads.filter(
-        (pl.col("created_at") <= now - timedelta(days=horizon_days))
-        & pl.col(at).is_not_null()
-        & ((pl.col(at) - pl.col("created_at")) <= timedelta(days=horizon_days))
-    )
-    if done.is_empty():
+    start, end = leads[since], leads[at]
+    watched = ((now - start).dt.total_seconds() / 86_400).fill_null(-1.0).to_numpy()
+    delay = ((end - start).dt.total_seconds() / 86_400).to_numpy()
+    reached = ~np.isnan(delay) & (delay <= watched) & (delay <= horizon_days)
+    delay, watched = np.maximum(delay[reached], 0.0), watched[reached]
+    day = np.maximum(np.ceil(delay), 1).astype(np.int64)  # the day (d-1, d] a lead got there in
+    last = np.minimum(np.floor(watched), horizon_days).astype(np.int64)  # the last whole day it was watched to
+    shown = day <= last
+    # day d: among the leads that got there within d days and were watched d days, those that took the whole d
+    at_risk = np.zeros(horizon_days + 2)
+    np.add.at(at_risk, day[shown], 1.0)
+    np.add.at(at_risk, last[shown] + 1, -1.0)
+    at_risk = np.cumsum(at_risk)[: horizon_days + 1]
+    on_day = np.bincount(day[shown], minlength=horizon_days + 1)[: horizon_days + 1].astype(np.float64)
+    enough = np.flatnonzero(at_risk >= min_watched)
+    if not enough.size:
         return dict.fromkeys(range(horizon_days + 1), 1.0)
-    delays = (done[at] - done["created_at"]).dt.total_seconds().to_numpy() / 86_400
-    return {age: float((delays <= age).mean()) for age in range(horizon_days + 1)}
+    step = 1.0 - on_day / np.maximum(at_risk, 1.0)
+    step[enough[-1] + 1 :] = 1.0
+    # share by age a: the product of day d's step over the days after a
+    share = np.append(np.cumprod(step[:0:-1])[::-1], 1.0)
+    return {age: float(value) for age, value in enumerate(share)}
+
+
+# The later steps, in order: the fit's outcome, the figure that counts it, when the step before happened and when
+# the lead got there (an SQL follows an acceptance, a win an SQL).
+LATER_STEPS = (("sql", "sqls", "sal_at", "sql_at"), ("won", "wins", "sql_at", "customer_at"))
+
+
+def step_outcomes(decided: pl.DataFrame, *, now: datetime, horizon_days: int) -> pl.DataFrame:
+    """decided with sql and won as the later steps' fits read them: whether the lead got there within horizon_days
+    of the step before (an SQL from its acceptance, a win from its SQL), known where that step is at least
+    horizon_days old and null elsewhere (too recent to tell). Every fitted lead is watched for the same time."""
+    window = timedelta(days=horizon_days)
+    return decided.with_columns(
+        pl.when(pl.col(before) <= now - window)
+        .then(pl.col(at).is_not_null() & ((pl.col(at) - pl.col(before)) <= window))
+        .alias(outcome)
+        for outcome, _, before, at in LATER_STEPS
+    )
+
+
+def by_now_shares(leads: pl.DataFrame, *, now: datetime, horizon_days: int) -> dict[str, dict[int, float]]:
+    """For the later figures (sqls, wins): per age of a lead in whole days, what its chance from the fits (each
+    step within horizon_days of the one before, step_outcomes) is multiplied by for its chance of having got
+    there by now, as the leads it is counted beside are counted by what they did by now.
+
+    Three measured shares, each on the leads old enough to show it (reached_by_age over the whole history):
+      - of the MQLs old enough, the share sales decided (the fits start from a decision: an MQL never decided
+        never gets further);
+      - of the leads that get to a step, the share that got there within horizon_days of the step before
+        (what the fit counts); dividing by it gives the eventual chance;
+      - of the leads that get to the figure's stage, the share that got there by a lead's age since creation.
+    """
+    history = max(horizon_days, (now - leads["created_at"].min()).days if leads.height else 0)
+    mature = leads.filter(pl.col("mql") & (pl.col("mql_at") <= now - timedelta(days=horizon_days)))
+    scale = float(mature["decided"].mean()) if mature.height else 1.0
+    shares = {}
+    for _, figure, before, at in LATER_STEPS:
+        within = reached_by_age(leads, at=at, since=before, now=now, horizon_days=history)[horizon_days]
+        scale /= within if within > 0 else 1.0
+        by_age = reached_by_age(leads, at=at, now=now, horizon_days=history)
+        shares[figure] = {age: scale * share for age, share in by_age.items()}
+    return shares
 
 
 def as_of_now(p: pl.Expr, shares: dict[int, float], *, now: datetime) -> pl.Expr:

@@ -580,26 +580,19 @@ def whatif_base_frames(t: Tables, *, now: datetime, maturity_days: int, crm: boo
     if crm:
         top = max(100, math.ceil(base["crm_score"].max() or 0))
         reproduced = whatif.reproduced_threshold(base.lazy(), top=top).collect()
-    mature = pl.lit(now - timedelta(days=maturity_days))
     # sorted: the held-out split follows row order, and the same data must always give the same fit and intervals
-    decided = (
-        base.filter(pl.col("decided"))
-        .sort("lead_id")
-        .with_columns(
-            pl.when(pl.col("sal_at") <= mature).then(pl.col("sql")).alias("sql"),
-            pl.when(pl.col("sql_at") <= mature).then(pl.col("won")).alias("won"),
-        )
+    decided = propensity.step_outcomes(
+        base.filter(pl.col("decided")).sort("lead_id"), now=now, horizon_days=maturity_days
     )
     fitted = propensity.fit_propensities(decided, crm=crm)
     # One horizon for every lead, as of now: a lead added by a proposal gets the chance it would have had by now of
     # reaching SQL or a win, as the leads it is counted beside are counted by what they did by now.
-    sql_by_age = propensity.reached_by_age(base, at="sql_at", now=now, horizon_days=maturity_days)
-    won_by_age = propensity.reached_by_age(base, at="customer_at", now=now, horizon_days=maturity_days)
+    shares = propensity.by_now_shares(base, now=now, horizon_days=maturity_days)
     frame = (
         base.with_columns(**fitted.expressions())
         .with_columns(
-            propensity.as_of_now(pl.col("p_sql"), sql_by_age, now=now).alias("p_sql"),
-            propensity.as_of_now(pl.col("p_win"), won_by_age, now=now).alias("p_win"),
+            propensity.as_of_now(pl.col("p_sql"), shares["sqls"], now=now).alias("p_sql"),
+            propensity.as_of_now(pl.col("p_win"), shares["wins"], now=now).alias("p_win"),
         )
         .drop("company_size_band", "revenue_band", "owner_rep_id", strict=False)
     )
