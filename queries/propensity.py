@@ -11,8 +11,9 @@ components and the BANT and record facts, fitted by Newton's method with a small
     per feature), and its calibration error on held-out leads is measured and shown as a check;
   - its own uncertainty is known: the inverse of the information at the fit is the coefficients' covariance, and
     the delta method carries it to any sum of estimated chances (g' cov g, g the sum's gradient), so an interval
-    widens where a proposal reaches leads unlike the ones the model was fitted on. No scipy or statsmodels is
-    installed; tests check the covariance against refits on data drawn from a known model.
+    widens where a proposal reaches leads unlike the ones the model was fitted on. The fit is numpy alone at run
+    time; tests hold its coefficients and covariance to statsmodels' Logit, and where a fact separates the outcomes
+    (every student rejected), where only the small ridge keeps a coefficient finite, to statsmodels' ridge fit.
 The later steps are fitted on one window each (step_outcomes): whether an accepted lead reached SQL, and an SQL a
 win, within the maturity days after it, on the leads at least that old, so that recent leads that simply have not
 had time do not pull the chances down, and every fitted lead is watched for the same time. by_now_shares turns those

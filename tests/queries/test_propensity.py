@@ -7,6 +7,8 @@ from datetime import datetime, timedelta
 import numpy as np
 import polars as pl
 import pytest
+import statsmodels.api as sm
+from statsmodels.tools.sm_exceptions import ConvergenceWarning
 
 from queries import propensity
 
@@ -271,3 +273,49 @@ def test_by_now_shares_turn_the_fitted_chances_into_the_chance_of_having_got_the
         won_by_now = 0.9 * 0.5 * 0.6 * 0.4 * np.mean(to_win <= age)
         assert p_accept * q_sql * shares["sqls"][age] == pytest.approx(sql_by_now, rel=0.06, abs=0.002), age
         assert p_accept * q_sql * q_win * shares["wins"][age] == pytest.approx(won_by_now, rel=0.08, abs=0.002), age
+
+
+def _same_design(frame: pl.DataFrame, fit: propensity.Fit) -> tuple[np.ndarray, np.ndarray]:
+    """The fit's inputs (an intercept, then its features in order) and outcome, as statsmodels takes them."""
+    x = frame.select(*(propensity.FEATURES[name] for name in fit.features)).to_numpy()
+    return np.column_stack([np.ones(frame.height), x]), frame["accepted"].cast(pl.Float64).to_numpy()
+
+
+def test_the_fit_and_its_covariance_are_statsmodels_logit():
+    """On a design with both outcomes everywhere, the coefficients and their covariance are statsmodels' Logit's:
+    the small ridge moves no coefficient by a thousandth of its standard error."""
+    frame, _ = with_outcome(leads())
+    fit = propensity.fit(frame, outcome="accepted")
+    x, y = _same_design(frame, fit)
+    logit = sm.Logit(y, x).fit(method="newton", disp=0, tol=1e-12)
+    standard_errors = np.sqrt(np.diag(logit.cov_params()))
+    assert np.abs(np.array(fit.coefficients) - logit.params).max() < 1e-3 * standard_errors.min()
+    np.testing.assert_allclose(np.array(fit.covariance), logit.cov_params(), rtol=1e-3, atol=1e-9)
+
+
+def test_where_a_fact_separates_the_outcomes_the_fit_is_statsmodels_ridge_fit():
+    """Every student rejected: the unpenalised Logit has no maximum (the student coefficient runs off to minus
+    infinity and statsmodels says it did not converge); the ridge keeps it finite. The penalised fit is statsmodels'
+    ridge GLM with the same penalty (alpha = ridge / n, the intercept unpenalised); the optimum is where statsmodels'
+    score equals the penalty's pull, and the covariance is the inverse of statsmodels' information plus the penalty.
+    statsmodels' ridge is a general optimiser, so it is held to a thousandth of each standard error."""
+    frame, _ = with_outcome(leads())
+    separated = frame.with_columns(
+        pl.when(pl.col("role") == "student").then(False).otherwise(pl.col("accepted")).alias("accepted")
+    )
+    fit = propensity.fit(separated, outcome="accepted")
+    x, y = _same_design(separated, fit)
+    beta, covariance = np.array(fit.coefficients), np.array(fit.covariance)
+    with pytest.warns(ConvergenceWarning):
+        sm.Logit(y, x).fit(method="newton", disp=0)
+    penalty = np.full(x.shape[1], propensity.RIDGE)
+    penalty[0] = 0.0
+    ridge = sm.GLM(y, x, family=sm.families.Binomial()).fit_regularized(
+        alpha=penalty / len(y), L1_wt=0.0, opt_method="trust-constr"
+    )
+    standard_errors = np.sqrt(np.diag(covariance))
+    assert np.all(np.abs(beta - ridge.params) < 1e-3 * standard_errors)
+    assert beta[fit.features.index("x_non_buyer") + 1] < -8  # far out, but finite
+    model = sm.Logit(y, x)
+    np.testing.assert_allclose(model.score(beta), penalty * beta, atol=1e-8)
+    np.testing.assert_allclose(covariance, np.linalg.inv(-model.hessian(beta) + np.diag(penalty)), rtol=1e-8)
