@@ -87,11 +87,15 @@ def forecast(
     """
     known = _known_at(base, cutoff, maturity_days).sort("lead_id")
     fitted = propensity.fit_propensities(known, crm=crm)
-    after = base.filter(
-        pl.col("created_at").is_between(cutoff, until, closed="left")
-        & pl.col("mql")
-        & (qualifies_expr(rule, crm=crm) | pl.col("spot_check"))
-    ).with_columns(**fitted.expressions())
+    after = (
+        base.filter(
+            pl.col("created_at").is_between(cutoff, until, closed="left")
+            & pl.col("mql")
+            & (qualifies_expr(rule, crm=crm) | pl.col("spot_check"))
+        )
+        .with_columns(**fitted.expressions())
+        .with_columns(**fitted.gradient_weights())
+    )
     decided = after.filter(pl.col("decided"))
     mature = after.filter(pl.col("created_at") <= now - timedelta(days=maturity_days))
 

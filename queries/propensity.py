@@ -177,6 +177,11 @@ FIGURE_STEPS = {"accepted": ("accept",), "sqls": ("accept", "sql"), "wins": ("ac
 STEP_CHANCE = {"accept": "p_accept", "sql": "q_sql", "win": "q_win"}  # a step's own chance per lead
 
 
+def _weight(figure: str, step: str) -> str:
+    """The column holding a figure's gradient weight in one step's coefficients (Propensities.gradient_weights)."""
+    return f"w_{figure}_{step}"
+
+
 def _quadratic_form(gradients: list[pl.Series], *, covariance: np.ndarray) -> pl.Series:
     """g' cov g for each row, g being the row's values of the gradients (one series per coefficient)."""
     g = np.column_stack([series.to_numpy().astype(np.float64) for series in gradients])
@@ -209,21 +214,32 @@ class Propensities:
         """The steps that have a model, by name (accept, sql, win)."""
         return {name: model for name, model in (("accept", self.accept), ("sql", self.sql), ("win", self.win)) if model}
 
+    def gradient_weights(self) -> dict[str, pl.Expr]:
+        """Per lead, p (1 - q_step) for each figure (its chance p) and each step it rests on: the part of the
+        chance's gradient the coefficients share (estimate_gradients multiplies it by each input). Made once for a
+        set of leads, not on every proposal, from the columns expressions() makes, after any scaling of p_sql and
+        p_win to now (the derivative scales alike)."""
+        return {
+            _weight(figure, step): pl.col(FIGURE_CHANCE[figure]) * (1 - pl.col(STEP_CHANCE[step]))
+            for figure, steps in FIGURE_STEPS.items()
+            for step in steps
+            if step in self.fitted
+        }
+
     def estimate_gradients(self, figure: str, *, prefix: str) -> dict[str, pl.Expr]:
         """Per lead, how its chance in figure (accepted, sqls or wins) moves with each coefficient of each step it
         rests on: d p / d beta = p (1 - q_step) x. Summed over a set of leads, this is the gradient g of their
         estimated sum, and g' cov g its variance from the coefficients' uncertainty (estimate_variance).
 
-        Reads the columns expressions() makes (p_sql and p_win may be scaled to now: the derivative scales alike).
-        Named <prefix>_<step>_<coefficient index>.
+        Reads the models' inputs (expressions()) and the weights p (1 - q_step) (gradient_weights()). Named
+        <prefix>_<step>_<coefficient index>.
         """
-        p = pl.col(FIGURE_CHANCE[figure])
         out = {}
         for step in FIGURE_STEPS[figure]:
             model = self.fitted.get(step)
             if model is None:
                 continue
-            weight = p * (1 - pl.col(STEP_CHANCE[step]))
+            weight = pl.col(_weight(figure, step))
             out[f"{prefix}_{step}_0"] = weight
             for index, name in enumerate(model.features, start=1):
                 out[f"{prefix}_{step}_{index}"] = weight * pl.col(name)

@@ -172,8 +172,8 @@ SIDES = ("projected", "baseline")  # the proposal replayed, and the rule live to
 
 
 def _contributions() -> dict[str, pl.Expr]:
-    """What each lead adds to every summed figure, as plain per-row columns: a group-by then only sums them
-    (far faster than filtering inside the aggregation)."""
+    """What each lead adds to every count (and to the removed leads' estimates), as plain per-row columns: a
+    group-by then only sums them (far faster than filtering inside the aggregation)."""
     mql, removed, added = pl.col("mql"), pl.col("removed"), pl.col("added")
     decided, accepted, sql, won = (pl.col(c) for c in ("decided", "accepted", "sql", "won"))
     observed = {"decided": decided, "accepted": accepted, "sqls": sql, "wins": won}
@@ -193,14 +193,22 @@ def _contributions() -> dict[str, pl.Expr]:
     for side in SIDES:
         inside = _inside(side)
         counts[f"{side}_mqls"] = inside
-        counts[f"{side}_estimated"] = inside & ~mql
         for name, outcome in observed.items():
             counts[f"{side}_observed_{name}"] = inside & mql & outcome
-        for name, column in STEPS:
-            p = pl.col(column)
-            estimates[f"{side}_est_{name}"] = _where(inside & ~mql, p)
-            estimates[f"{side}_var_{name}"] = _where(inside & ~mql, p * (1 - p))
     return {**{k: v.cast(pl.Int64) for k, v in counts.items()}, **estimates}
+
+
+def _estimated(side: str, propensities: Propensities) -> dict[str, pl.Expr]:
+    """What one replay's estimated leads add up to, summed over them alone: how many they are, their estimated
+    acceptances, SQLs and wins, each figure's variance from the leads' own chance (the sum of p(1-p)), and its
+    gradients in the models' coefficients (propensity.estimate_gradients)."""
+    sums = {f"{side}_estimated": pl.len().cast(pl.Int64)}
+    for name, column in STEPS:
+        p = pl.col(column)
+        sums[f"{side}_est_{name}"] = p.sum()
+        sums[f"{side}_var_{name}"] = (p * (1 - p)).sum()
+        sums |= {k: g.sum() for k, g in propensities.estimate_gradients(name, prefix=f"{side}_grad_{name}").items()}
+    return sums
 
 
 def _inside(side: str) -> pl.Expr:
@@ -208,34 +216,34 @@ def _inside(side: str) -> pl.Expr:
 
 
 def contribution_sums(projected: pl.LazyFrame, *, by: list[str], propensities: Propensities) -> pl.LazyFrame:
-    """Every summed figure per group (by: the finest grouping any view needs), in one pass over the leads, and
-    each side's estimated leads' gradients (propensity.estimate_gradients), from which their intervals are made.
+    """Every summed figure per group (by: the finest grouping any view needs): the counts in one pass over the
+    leads, and each side's estimates with their intervals' sums in one pass over its estimated leads.
 
     projected is project(...) of leads that carry propensities.expressions() (p_accept, p_sql, p_win and what
     their gradients need); projection_by and tier_load roll these sums up to coarser groups.
     """
-    sums = _rolled_up(projected.select(*by, **_contributions()), by)
+    if by:
+        sums = _rolled_up(projected.select(*by, **_contributions()), by)
+    else:  # one row: each count summed as it is made, without a column per count (twice as fast)
+        sums = projected.select(**{name: count.sum() for name, count in _contributions().items()})
     for side in SIDES:
-        # summed over the estimated leads alone, filtered once: dozens of columns, far cheaper on the few leads
-        # a replay estimates than masked on every lead
-        gradients = {
-            key: g.sum()
-            for name, _ in STEPS
-            for key, g in propensities.estimate_gradients(name, prefix=f"{side}_grad_{name}").items()
-        }
-        if not gradients:
-            continue
-        estimated = projected.filter(_inside(side) & ~pl.col("mql"))
+        # filtered once: dozens of sums (the gradients), far cheaper on the leads a replay estimates than masked on
+        # every lead, and cheaper in two filtered passes than in one pass masking both sides
+        estimated, summed = projected.filter(_inside(side) & ~pl.col("mql")), _estimated(side, propensities)
         if not by:
-            sums = pl.concat([sums, estimated.select(**gradients)], how="horizontal")
+            sums = pl.concat([sums, estimated.select(**summed)], how="horizontal")
             continue
-        summed = estimated.group_by(by).agg(**gradients)
-        sums = sums.join(summed, on=by, how="left", nulls_equal=True).with_columns(pl.col(gradients).fill_null(0.0))
+        per_group = estimated.group_by(by).agg(**summed)
+        sums = sums.join(per_group, on=by, how="left", nulls_equal=True).with_columns(
+            pl.col(f"{side}_estimated").fill_null(0), cs.by_name(*summed).exclude(f"{side}_estimated").fill_null(0.0)
+        )
     return sums
 
 
-# The summed columns: the same for every model, and the gradients, as many as the models have coefficients.
-CONTRIBUTIONS = cs.by_name(*_contributions()) | cs.contains("_grad_")
+# The summed columns: the counts, and each side's estimates and gradients (as many as the models have coefficients);
+# the counts are summed before the estimates are joined to them.
+_ESTIMATED = tuple(name for side in SIDES for name in _estimated(side, Propensities(None, None, None)))
+CONTRIBUTIONS = cs.by_name(*_contributions()) | cs.by_name(*_ESTIMATED, require_all=False) | cs.contains("_grad_")
 
 
 def _rolled_up(sums: pl.LazyFrame, by: list[str]) -> pl.LazyFrame:

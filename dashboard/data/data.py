@@ -594,6 +594,7 @@ def whatif_base_frames(t: Tables, *, now: datetime, maturity_days: int, crm: boo
             propensity.as_of_now(pl.col("p_sql"), shares["sqls"], now=now).alias("p_sql"),
             propensity.as_of_now(pl.col("p_win"), shares["wins"], now=now).alias("p_win"),
         )
+        .with_columns(**fitted.gradient_weights())
         .drop("company_size_band", "revenue_band", "owner_rep_id", strict=False)
     )
     capacity = dict(t.reps.filter(pl.col("active")).group_by("tier").agg(pl.col("weekly_capacity").sum()).iter_rows())

@@ -181,7 +181,11 @@ def test_the_delta_method_gives_the_spread_of_an_estimated_sum(figure):
     accept = propensity.fit(seen, outcome="accepted")
     sql = propensity.fit(seen.with_columns(pl.col("accepted").alias("sql")).head(1_500), outcome="sql")
     fitted = propensity.Propensities(accept=accept, sql=sql, win=None)
-    below = frame.filter(pl.col("score_firmographic") < 50).with_columns(**fitted.expressions())
+    below = (
+        frame.filter(pl.col("score_firmographic") < 50)
+        .with_columns(**fitted.expressions())
+        .with_columns(**fitted.gradient_weights())
+    )
     gradients = {k: g.sum() for k, g in fitted.estimate_gradients(figure, prefix="g").items()}
     variance = below.select(**gradients).select(fitted.estimate_variance(figure, prefix="g")).item()
     drawn = _drawn_sums(

@@ -34,37 +34,41 @@ def rule(threshold: float) -> ScoringRule:
 LIVE = rule(40)
 # L1-L3 became MQLs by score; L4 never qualified; L5 came through a spot check below the threshold;
 # L6 qualified under the live rule but had not become an MQL yet (too recent).
-HISTORY = pl.LazyFrame(
-    {
-        "lead_id": [1, 2, 3, 4, 5, 6],
-        "external_id": ["L1", "L2", "L3", "L4", "L5", "L6"],
-        "campaign": ["A", "A", "B", "B", "A", "B"],
-        "channel_label": ["Email", "Email", "CTV", "CTV", "Email", "CTV"],
-        "created_at": [datetime(2026, 3, d) for d in (2, 3, 9, 10, 11, 12)],
-        "week": [date(2026, 3, 2)] * 2 + [date(2026, 3, 9)] * 4,
-        "score_demographic": [0.0] * 6,
-        "score_firmographic": [0.0] * 6,
-        "score_behavioural": [80.0, 60.0, 45.0, 30.0, 20.0, 50.0],
-        "score_engagement": [0.0] * 6,
-        "company": ["Acme", "Beta", None, "Delta", "Echo", "Fox"],
-        "has_budget": [True, False, True, None, True, True],
-        "is_authority": [True, True, True, True, True, True],
-        "timeline_months": [3, 3, 3, 3, 3, 3],
-        "spot_check": [False, False, False, False, True, False],
-        "live_qualifies": [True, True, True, False, False, True],
-        "mql": [True, True, True, False, True, False],
-        "decided": [True, True, True, False, True, False],
-        "accepted": [True, False, True, False, True, False],
-        "sql": [True, False, False, False, False, False],
-        "won": [True, False, False, False, False, False],
-        "p_accept": [0.9, 0.3, 0.6, 0.5, 0.4, 0.7],
-        "p_sql": [0.5, 0.1, 0.3, 0.2, 0.2, 0.4],
-        "p_win": [0.2, 0.05, 0.1, 0.1, 0.1, 0.2],
-    }
-).with_columns(
-    (pl.col("p_sql") / pl.col("p_accept")).alias("q_sql"),
-    (pl.col("p_win") / pl.col("p_sql")).alias("q_win"),
-    (pl.col("score_behavioural") / 100).alias("x_behavioural"),
+HISTORY = (
+    pl.LazyFrame(
+        {
+            "lead_id": [1, 2, 3, 4, 5, 6],
+            "external_id": ["L1", "L2", "L3", "L4", "L5", "L6"],
+            "campaign": ["A", "A", "B", "B", "A", "B"],
+            "channel_label": ["Email", "Email", "CTV", "CTV", "Email", "CTV"],
+            "created_at": [datetime(2026, 3, d) for d in (2, 3, 9, 10, 11, 12)],
+            "week": [date(2026, 3, 2)] * 2 + [date(2026, 3, 9)] * 4,
+            "score_demographic": [0.0] * 6,
+            "score_firmographic": [0.0] * 6,
+            "score_behavioural": [80.0, 60.0, 45.0, 30.0, 20.0, 50.0],
+            "score_engagement": [0.0] * 6,
+            "company": ["Acme", "Beta", None, "Delta", "Echo", "Fox"],
+            "has_budget": [True, False, True, None, True, True],
+            "is_authority": [True, True, True, True, True, True],
+            "timeline_months": [3, 3, 3, 3, 3, 3],
+            "spot_check": [False, False, False, False, True, False],
+            "live_qualifies": [True, True, True, False, False, True],
+            "mql": [True, True, True, False, True, False],
+            "decided": [True, True, True, False, True, False],
+            "accepted": [True, False, True, False, True, False],
+            "sql": [True, False, False, False, False, False],
+            "won": [True, False, False, False, False, False],
+            "p_accept": [0.9, 0.3, 0.6, 0.5, 0.4, 0.7],
+            "p_sql": [0.5, 0.1, 0.3, 0.2, 0.2, 0.4],
+            "p_win": [0.2, 0.05, 0.1, 0.1, 0.1, 0.2],
+        }
+    )
+    .with_columns(
+        (pl.col("p_sql") / pl.col("p_accept")).alias("q_sql"),
+        (pl.col("p_win") / pl.col("p_sql")).alias("q_win"),
+        (pl.col("score_behavioural") / 100).alias("x_behavioural"),
+    )
+    .with_columns(**FITTED.gradient_weights())
 )
 
 
