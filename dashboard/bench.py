@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import resource
 import statistics
@@ -34,7 +35,8 @@ from dashboard.data.data import (
 )
 from dashboard.domain import CHANNELS, CountingMode
 from dashboard.filters import Filters
-from queries import whatif
+from queries import propensity, whatif
+from queries.acceptance import Z_95
 from queries.leads import period_bounds
 from queries.scoring import gates_expr, score_expr
 from seed import populate
@@ -53,51 +55,111 @@ def _timed(name: str, n: int, runs: int, work: Callable[[], object]) -> object:
     return result
 
 
-def reference_headline(frame: pl.DataFrame, period: Filters, rule, baseline) -> dict[str, float]:
+def _timed_in_turn(n: int, runs: int, works: dict[str, Callable[[int], object]]) -> None:
+    """Time each work once per run, in turn, on the run's own input (work(run)): the machine's noise slows them alike,
+    and each does the same work as the others. Prints each one's median."""
+    times = {name: [] for name in works}
+    for run in range(runs):
+        for name, work in works.items():
+            started = time.perf_counter()
+            work(run)
+            times[name].append((time.perf_counter() - started) * 1000)
+    for name, measured in times.items():
+        figures = {"name": name, "n": n, "median_ms": round(statistics.median(measured), 1), "runs": runs}
+        print(json.dumps(figures), flush=True)
+
+
+def reference_headline(
+    frame: pl.DataFrame, period: Filters, rule, baseline, fitted: propensity.Propensities
+) -> dict[str, float]:
     """One proposal's headline written plainly in polars, as a yardstick for the what-if's own recompute: the same
-    inputs (the scored leads with their estimates) and the same outputs (MQLs, accepted, decided, SQLs and wins
-    under the proposal and under the live rule), no shared code beyond the scoring expression."""
+    inputs (the scored leads with their estimates, the fitted models) and the same outputs (MQLs, accepted, decided,
+    SQLs and wins under the proposal and under the live rule, and the 95% half-widths of the estimated accepted,
+    SQLs and wins), no shared code beyond the scoring expression and the models' inputs."""
     lo, hi = period_bounds(period.start, period.end)
-    leads = frame.lazy().filter(pl.col("created_at").is_between(lo, hi, closed="left"))
     mql = pl.col("mql")
-    figures = []
-    for side, r in (("projected", rule), ("baseline", baseline)):
-        passes = (score_expr(r) >= r.mql_threshold) & gates_expr(r)
-        inside = (mql & pl.col("spot_check")) | (passes & (mql | ~pl.col("live_qualifies")))
-        seen, unseen = inside & mql, inside & ~mql
-        figures += [
-            inside.sum().alias(f"{side}_mqls"),
-            ((seen & pl.col("accepted")).sum() + pl.col("p_accept").filter(unseen).sum()).alias(f"{side}_accepted"),
-            ((seen & pl.col("decided")).sum() + unseen.sum()).alias(f"{side}_decided"),
-            ((seen & pl.col("sql")).sum() + pl.col("p_sql").filter(unseen).sum()).alias(f"{side}_sqls"),
-            ((seen & pl.col("won")).sum() + pl.col("p_win").filter(unseen).sum()).alias(f"{side}_wins"),
-        ]
-    return leads.select(figures).collect().row(0, named=True)
+    sides = {"projected": rule, "baseline": baseline}
+    leads = (
+        frame.lazy()
+        .filter(pl.col("created_at").is_between(lo, hi, closed="left"))
+        .with_columns(
+            (
+                (mql & pl.col("spot_check"))
+                | ((score_expr(r) >= r.mql_threshold) & gates_expr(r) & (mql | ~pl.col("live_qualifies")))
+            ).alias(side)
+            for side, r in sides.items()
+        )
+    )
+    own_chance = {"accepted": "p_accept", "sqls": "p_sql", "wins": "p_win"}
+    # the chain each figure's chance is the product of: (step model, the step's own chance per lead)
+    chains = {
+        "accepted": [(fitted.accept, "p_accept")],
+        "sqls": [(fitted.accept, "p_accept"), (fitted.sql, "q_sql")],
+        "wins": [(fitted.accept, "p_accept"), (fitted.sql, "q_sql"), (fitted.win, "q_win")],
+    }
+    queries = []
+    for side in sides:
+        seen = pl.col(side) & mql
+        queries.append(
+            leads.select(
+                pl.col(side).sum().alias(f"{side}_mqls"),
+                (seen & pl.col("accepted")).sum().alias(f"{side} seen accepted"),
+                (seen & pl.col("decided")).sum().alias(f"{side} seen decided"),
+                (seen & pl.col("sql")).sum().alias(f"{side} seen sqls"),
+                (seen & pl.col("won")).sum().alias(f"{side} seen wins"),
+            )
+        )
+        unseen = [pl.len().alias(f"{side} unseen decided")]
+        for figure, column in own_chance.items():
+            p = pl.col(column)
+            unseen += [p.sum().alias(f"{side} unseen {figure}"), (p * (1 - p)).sum().alias(f"{side} {figure} own")]
+            for step, (model, q) in enumerate(chains[figure]):
+                if model is None:
+                    continue
+                inputs = [pl.lit(1.0)] + [pl.col(name) for name in model.features]
+                unseen += [
+                    (p * (1 - pl.col(q)) * x).sum().alias(f"{side} {figure} {step} {i}") for i, x in enumerate(inputs)
+                ]
+        queries.append(leads.filter(pl.col(side) & ~mql).select(unseen))
+    sums = {name: value for part in pl.collect_all(queries) for name, value in part.row(0, named=True).items()}
+    headline = {}
+    for side in sides:
+        headline[f"{side}_mqls"] = sums[f"{side}_mqls"]
+        for figure in ("accepted", "decided", "sqls", "wins"):
+            headline[f"{side}_{figure}"] = sums[f"{side} seen {figure}"] + sums[f"{side} unseen {figure}"]
+    for side, suffix in (("projected", ""), ("baseline", "_baseline")):
+        for figure in own_chance:
+            variance = sums[f"{side} {figure} own"]
+            for step, (model, _) in enumerate(chains[figure]):
+                if model is None:
+                    continue
+                g = np.array([sums[f"{side} {figure} {step} {i}"] for i in range(len(model.covariance))])
+                variance += g @ np.array(model.covariance) @ g
+            headline[f"{figure}_half_width{suffix}"] = Z_95 * math.sqrt(variance)
+    return headline
 
 
 def _whatif(url: str, tables, period: Filters, now: datetime, args) -> None:
     """The what-if: its once-per-load base, one proposal's recompute, the page's figures, and a page rerun."""
     base = _timed("whatif_base", args.leads, 1, lambda: whatif_base_frames(tables, now=now, maturity_days=56))
     proposals = iter([replace(base.active.rule, mql_threshold=t) for t in range(20, 20 + 10 * args.runs, 2)] * 10)
-    errors = base.propensities.calibration_error
-
-    def recompute():
-        sums = whatif.contribution_sums(_projected(base, period, next(proposals)), by=[])
-        return whatif.projection_by(sums, by=[], errors=errors).collect()
-
-    _timed("whatif_recompute", args.leads, args.runs, recompute)
+    fitted = base.propensities
     rule = replace(base.active.rule, mql_threshold=33)
     ours = whatif_frames(base, period, rule).total.row(0, named=True)
-    theirs = reference_headline(base.frame, period, rule, base.baseline)
+    theirs = reference_headline(base.frame, period, rule, base.baseline, fitted)
     for name, value in theirs.items():  # the yardstick must give the same figures, or the comparison means nothing
         if abs(float(ours[name]) - float(value)) > 1e-6 * max(1.0, abs(float(value))):
             raise SystemExit(f"the reference differs on {name}: {ours[name]} against {value}")
-    _timed(
-        "whatif_recompute_reference",
-        args.leads,
-        args.runs,
-        lambda: reference_headline(base.frame, period, next(proposals), base.baseline),
-    )
+    moves = [replace(base.active.rule, mql_threshold=t) for t in range(20, 20 + 2 * args.runs, 2)]
+
+    def recompute(run: int) -> pl.DataFrame:
+        sums = whatif.contribution_sums(_projected(base, period, moves[run]), by=[], propensities=fitted)
+        return whatif.projection_by(sums, by=[], propensities=fitted).collect()
+
+    def reference(run: int) -> dict[str, float]:
+        return reference_headline(base.frame, period, moves[run], base.baseline, fitted)
+
+    _timed_in_turn(args.leads, args.runs, {"whatif_recompute": recompute, "whatif_recompute_reference": reference})
     _timed("whatif_page_figures", args.leads, args.runs, lambda: whatif_frames(base, period, next(proposals)))
     os.environ.update(DATABASE_URL=url, HANDOFF_SEED_DEMO="0")
     at = app_test(timeout=600)

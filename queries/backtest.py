@@ -87,24 +87,30 @@ def forecast(
     """
     known = _known_at(base, cutoff, maturity_days).sort("lead_id")
     fitted = propensity.fit_propensities(known, crm=crm)
-    after = base.filter(
-        pl.col("created_at").is_between(cutoff, until, closed="left")
-        & pl.col("mql")
-        & (qualifies_expr(rule, crm=crm) | pl.col("spot_check"))
-    ).with_columns(**fitted.expressions())
+    after = (
+        base.filter(
+            pl.col("created_at").is_between(cutoff, until, closed="left")
+            & pl.col("mql")
+            & (qualifies_expr(rule, crm=crm) | pl.col("spot_check"))
+        )
+        .with_columns(**fitted.expressions())
+        .with_columns(**fitted.gradient_weights())
+    )
     decided = after.filter(pl.col("decided"))
     mature = after.filter(pl.col("created_at") <= now - timedelta(days=maturity_days))
-    errors = fitted.calibration_error
 
-    def summed(frame: pl.DataFrame, column: str, error: float) -> tuple[float, float]:
-        p = frame[column]
-        half = Z_95 * float((p * (1 - p)).sum()) ** 0.5 + error * frame.height
-        return float(p.sum()), half
+    def summed(frame: pl.DataFrame, figure: str) -> tuple[float, float]:
+        """The estimated sum and its 95% half-width: the leads' own chance and the models' uncertainty."""
+        p = pl.col(propensity.FIGURE_CHANCE[figure])
+        gradients = {k: g.sum() for k, g in fitted.estimate_gradients(figure, prefix="g").items()}
+        sums = frame.select(p.sum().alias("estimate"), (p * (1 - p)).sum().alias("own"), **gradients)
+        row = sums.with_columns(fitted.estimate_variance(figure, prefix="g").alias("model")).row(0, named=True)
+        return float(row["estimate"]), Z_95 * float(row["own"] + row["model"]) ** 0.5
 
-    expected, half = summed(decided, "p_accept", errors["accept"])
+    expected, half = summed(decided, "accepted")
     n = decided.height
-    sqls, sqls_half = summed(mature, "p_sql", errors["accept"] + errors["sql"])
-    wins, wins_half = summed(mature, "p_win", errors["accept"] + errors["sql"] + errors["win"])
+    sqls, sqls_half = summed(mature, "sqls")
+    wins, wins_half = summed(mature, "wins")
     return Forecast(
         cutoff=cutoff,
         until=until,

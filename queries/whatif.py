@@ -20,10 +20,12 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 import polars as pl
+import polars.selectors as cs
 
 from dashboard.domain import Decision
 from queries.acceptance import Z_95, wilson_bounds
 from queries.leads import period_bounds
+from queries.propensity import Propensities
 from queries.scoring import CRM_SCORE, SCORE_COLUMNS, ScoringRule, gates_expr, qualifies_expr, score_expr
 
 
@@ -170,8 +172,8 @@ SIDES = ("projected", "baseline")  # the proposal replayed, and the rule live to
 
 
 def _contributions() -> dict[str, pl.Expr]:
-    """What each lead adds to every summed figure, as plain per-row columns: a group-by then only sums them
-    (far faster than filtering inside the aggregation)."""
+    """What each lead adds to every count (and to the removed leads' estimates), as plain per-row columns: a
+    group-by then only sums them (far faster than filtering inside the aggregation)."""
     mql, removed, added = pl.col("mql"), pl.col("removed"), pl.col("added")
     decided, accepted, sql, won = (pl.col(c) for c in ("decided", "accepted", "sql", "won"))
     observed = {"decided": decided, "accepted": accepted, "sqls": sql, "wins": won}
@@ -189,49 +191,79 @@ def _contributions() -> dict[str, pl.Expr]:
     estimates = {"est_lost_accepted": _where(removed & ~mql, pl.col("p_accept"))}
     estimates["est_lost_wins"] = _where(removed & ~mql, pl.col("p_win"))
     for side in SIDES:
-        inside = pl.col(f"in_{'proposal' if side == 'projected' else 'baseline'}")
+        inside = _inside(side)
         counts[f"{side}_mqls"] = inside
-        counts[f"{side}_estimated"] = inside & ~mql
         for name, outcome in observed.items():
             counts[f"{side}_observed_{name}"] = inside & mql & outcome
-        for name, column in STEPS:
-            p = pl.col(column)
-            estimates[f"{side}_est_{name}"] = _where(inside & ~mql, p)
-            estimates[f"{side}_var_{name}"] = _where(inside & ~mql, p * (1 - p))
     return {**{k: v.cast(pl.Int64) for k, v in counts.items()}, **estimates}
 
 
-CONTRIBUTIONS = tuple(_contributions())
+def _estimated(side: str, propensities: Propensities) -> dict[str, pl.Expr]:
+    """What one replay's estimated leads add up to, summed over them alone: how many they are, their estimated
+    acceptances, SQLs and wins, each figure's variance from the leads' own chance (the sum of p(1-p)), and its
+    gradients in the models' coefficients (propensity.estimate_gradients)."""
+    sums = {f"{side}_estimated": pl.len().cast(pl.Int64)}
+    for name, column in STEPS:
+        p = pl.col(column)
+        sums[f"{side}_est_{name}"] = p.sum()
+        sums[f"{side}_var_{name}"] = (p * (1 - p)).sum()
+        sums |= {k: g.sum() for k, g in propensities.estimate_gradients(name, prefix=f"{side}_grad_{name}").items()}
+    return sums
 
 
-def contribution_sums(projected: pl.LazyFrame, *, by: list[str]) -> pl.LazyFrame:
-    """Every summed figure per group (by: the finest grouping any view needs), in one pass over the leads.
+def _inside(side: str) -> pl.Expr:
+    return pl.col("in_proposal" if side == "projected" else "in_baseline")
 
-    projected is project(...) of leads that carry p_accept, p_sql and p_win; projection_by and tier_load roll
-    these sums up to coarser groups.
+
+def contribution_sums(projected: pl.LazyFrame, *, by: list[str], propensities: Propensities) -> pl.LazyFrame:
+    """Every summed figure per group (by: the finest grouping any view needs): the counts in one pass over the
+    leads, and each side's estimates with their intervals' sums in one pass over its estimated leads.
+
+    projected is project(...) of leads that carry propensities.expressions() (p_accept, p_sql, p_win and what
+    their gradients need); projection_by and tier_load roll these sums up to coarser groups.
     """
-    return _rolled_up(projected.select(*by, **_contributions()), by)
+    if by:
+        sums = _rolled_up(projected.select(*by, **_contributions()), by)
+    else:  # one row: each count summed as it is made, without a column per count (twice as fast)
+        sums = projected.select(**{name: count.sum() for name, count in _contributions().items()})
+    for side in SIDES:
+        # filtered once: dozens of sums (the gradients), far cheaper on the leads a replay estimates than masked on
+        # every lead, and cheaper in two filtered passes than in one pass masking both sides
+        estimated, summed = projected.filter(_inside(side) & ~pl.col("mql")), _estimated(side, propensities)
+        if not by:
+            sums = pl.concat([sums, estimated.select(**summed)], how="horizontal")
+            continue
+        per_group = estimated.group_by(by).agg(**summed)
+        sums = sums.join(per_group, on=by, how="left", nulls_equal=True).with_columns(
+            pl.col(f"{side}_estimated").fill_null(0), cs.by_name(*summed).exclude(f"{side}_estimated").fill_null(0.0)
+        )
+    return sums
+
+
+# The summed columns: the counts, and each side's estimates and gradients (as many as the models have coefficients);
+# the counts are summed before the estimates are joined to them.
+_ESTIMATED = tuple(name for side in SIDES for name in _estimated(side, Propensities(None, None, None)))
+CONTRIBUTIONS = cs.by_name(*_contributions()) | cs.by_name(*_ESTIMATED, require_all=False) | cs.contains("_grad_")
 
 
 def _rolled_up(sums: pl.LazyFrame, by: list[str]) -> pl.LazyFrame:
     if not by:
-        return sums.select(pl.col(CONTRIBUTIONS).sum())
-    return sums.group_by(by).agg(pl.col(CONTRIBUTIONS).sum())
+        return sums.select(CONTRIBUTIONS.sum())
+    return sums.group_by(by).agg(CONTRIBUTIONS.sum())
 
 
-def _side_figures(side: str, errors: dict[str, float]) -> list[pl.Expr]:
+def _side_figures(side: str) -> list[pl.Expr]:
     """One replay's figures from its sums: observed plus estimated, with 95% intervals.
 
-    The estimated part's half-width is z * sqrt(sum of p(1-p)) (the leads' own chance) plus the model's held-out
-    calibration error times the leads estimated (how wrong the probabilities themselves may be).
+    The estimated part's half-width is z * sqrt(variance), the variance being the leads' own chance (the sum of
+    p(1-p)) plus the models' own uncertainty (the delta method: g' cov g from the fit's covariance, where g is the
+    sum's gradient in the coefficients). An estimate far from the leads the model was fitted on rests on
+    coefficients that are less sure there, and its interval widens by that much.
     """
     estimated = pl.col(f"{side}_estimated").cast(pl.Float64)
-    step_error = {"accepted": errors["accept"]}
-    step_error["sqls"] = step_error["accepted"] + errors["sql"]
-    step_error["wins"] = step_error["sqls"] + errors["win"]
 
     def half(name: str) -> pl.Expr:
-        return Z_95 * pl.col(f"{side}_var_{name}").sqrt() + step_error[name] * estimated
+        return Z_95 * (pl.col(f"{side}_var_{name}") + pl.col(f"{side}_var_model_{name}")).sqrt()
 
     accepted = pl.col(f"{side}_observed_accepted") + pl.col(f"{side}_est_accepted")
     decided = pl.col(f"{side}_observed_decided") + pl.col(f"{side}_estimated")
@@ -256,15 +288,20 @@ def _side_figures(side: str, errors: dict[str, float]) -> list[pl.Expr]:
     ]
 
 
-def _figures(sums: pl.LazyFrame, errors: dict[str, float]) -> pl.LazyFrame:
+def _figures(sums: pl.LazyFrame, propensities: Propensities) -> pl.LazyFrame:
     """The proposal's and the baseline's figures with their intervals, what actually happened, and the changes:
     proposal minus baseline (zero everywhere when the proposal is the live rule)."""
     actual_rate = pl.col("actual_accepted") / pl.col("actual_decided")
-    variances = [f"{side}_var_{name}" for side in SIDES for name, _ in STEPS]
+    model_variances = {
+        f"{side}_var_model_{name}": propensities.estimate_variance(name, prefix=f"{side}_grad_{name}")
+        for side in SIDES
+        for name, _ in STEPS
+    }
     return (
-        sums.with_columns(
-            *_side_figures("projected", errors),
-            *_side_figures("baseline", errors),
+        sums.with_columns(**model_variances)
+        .with_columns(
+            *_side_figures("projected"),
+            *_side_figures("baseline"),
             pl.when(pl.col("actual_decided") > 0).then(actual_rate).alias("actual_rate"),
         )
         .with_columns(
@@ -274,16 +311,16 @@ def _figures(sums: pl.LazyFrame, errors: dict[str, float]) -> pl.LazyFrame:
             (pl.col("projected_wins") - pl.col("baseline_wins")).alias("wins_change"),
             (pl.col("baseline_mqls") - pl.col("actual_mqls")).alias("replay_mql_difference"),
         )
-        .drop(variances)
+        .drop(cs.contains("_var_", "_grad_"))
     )
 
 
-def projection_by(sums: pl.LazyFrame, *, by: list[str], errors: dict[str, float]) -> pl.LazyFrame:
+def projection_by(sums: pl.LazyFrame, *, by: list[str], propensities: Propensities) -> pl.LazyFrame:
     """Actual and projected figures per group (one row when by is empty), largest MQL change first.
 
-    sums is contribution_sums(...) by these or finer groups; errors is Propensities.calibration_error.
+    sums is contribution_sums(...) by these or finer groups, with the same propensities.
     """
-    figures = _figures(_rolled_up(sums, by), errors)
+    figures = _figures(_rolled_up(sums, by), propensities)
     if not by:
         return figures
     return figures.sort(pl.col("mql_change").abs(), *by, descending=[True] + [False] * len(by))

@@ -21,10 +21,11 @@ Planted patterns, for the dashboard to let a user discover:
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 
 import numpy as np
+import polars as pl
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
@@ -32,7 +33,7 @@ from dashboard.domain import CHANNELS
 from dashboard.models import Campaign, ChannelRow, Disqualification, Lead, Rep, SalesDecision, ScoringModel, StageEvent
 from dashboard.store import db
 from seed import reference as ref
-from seed.generator import BATCH_SIZE, Cast, Plan, batches
+from seed.generator import BATCH_SIZE, Batch, Cast, Plan, batches
 
 Progress = Callable[[int, int], None]
 
@@ -82,8 +83,8 @@ def _reference_rows(session: Session, plan: Plan) -> Cast:
     )
 
 
-def populate(url: str, plan: Plan, *, progress: Progress | None = None) -> int:
-    """Create the schema and write the plan's demo data into an empty database; returns the leads written."""
+def _written(url: str, plan: Plan, progress: Progress | None) -> Iterator[Batch]:
+    """Create the schema, write the plan's demo data into an empty database, and yield each batch once written."""
     db.create_schema(url)
     with db.transaction(url) as session:
         if session.exec(select(sa.func.count()).select_from(ChannelRow)).one():
@@ -98,8 +99,19 @@ def populate(url: str, plan: Plan, *, progress: Progress | None = None) -> int:
         written += batch.leads.height
         if progress:
             progress(written, plan.leads)
+        yield batch
     db.move_id_sequences(url)  # the batches carry their own ids
-    return written
 
 
-__all__ = ["BATCH_SIZE", "Plan", "populate"]
+def populate(url: str, plan: Plan, *, progress: Progress | None = None) -> int:
+    """Create the schema and write the plan's demo data into an empty database; returns the leads written."""
+    return sum(batch.leads.height for batch in _written(url, plan, progress))
+
+
+def populate_with_truth(url: str, plan: Plan) -> pl.DataFrame:
+    """populate(url, plan), returning per lead (lead_id) whether it was or would have been accepted, and reached SQL
+    and a win by now, had it been handed to sales: the truth the what-if's estimates are checked against."""
+    return pl.concat([batch.would_have for batch in _written(url, plan, None)])
+
+
+__all__ = ["BATCH_SIZE", "Plan", "populate", "populate_with_truth"]

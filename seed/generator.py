@@ -216,6 +216,9 @@ class Batch:
     events: pl.DataFrame
     decisions: pl.DataFrame
     disqualifications: pl.DataFrame
+    # per lead, what it did or would have done by now had it been handed to sales when it qualified (the same draws
+    # as the history): the truth a what-if estimate for a lead that never reached sales is checked against
+    would_have: pl.DataFrame
 
 
 def misrouted_leads(plan: Plan, campaign_names: np.ndarray, created: np.ndarray) -> np.ndarray:
@@ -288,7 +291,8 @@ def history(plan: Plan, cast: Cast, rng: np.random.Generator, leads: pl.DataFram
     decided_at = mql_at + hours(delay_h)
     forgotten = rng.random(n) < 0.01
     decided = mql & (decided_at <= now) & ~forgotten
-    accepted = decided & (rng.random(n) < p_accept)
+    would_accept = rng.random(n) < p_accept
+    accepted = decided & would_accept
     rejected = decided & ~accepted
 
     # Rejection reasons follow what is wrong with the lead.
@@ -313,15 +317,29 @@ def history(plan: Plan, cast: Cast, rng: np.random.Generator, leads: pl.DataFram
     reason_kinds = np.asarray([r.kind.value for r in REJECTION_REASONS], dtype=object)[reason_idx]
 
     sql_at = decided_at + hours(rng.exponential(5 * 24.0, size=n))
-    reached_sql = accepted & (rng.random(n) < props["p_sql"].to_numpy())
+    would_qualify = rng.random(n) < props["p_sql"].to_numpy()
+    reached_sql = accepted & would_qualify
     disq_at = decided_at + hours(rng.exponential(6 * 24.0, size=n))
     disqualified = accepted & ~reached_sql & (disq_at <= now)
     sql = reached_sql & (sql_at <= now)
     opp_at = sql_at + hours(rng.exponential(7 * 24.0, size=n))
-    opp = sql & (rng.random(n) < 0.7) & (opp_at <= now)
+    would_open = rng.random(n) < 0.7
+    opp = sql & would_open & (opp_at <= now)
     close_at = opp_at + hours(rng.exponential(21 * 24.0, size=n))
     closed = opp & (close_at <= now)
-    won = closed & (rng.random(n) < props["p_win"].to_numpy())
+    would_win = rng.random(n) < props["p_win"].to_numpy()
+    won = closed & would_win
+    # The same draws for a lead that never became an MQL: what it would have done by now, had it been handed over.
+    decided_by_now = (decided_at <= now) & ~forgotten
+    sql_by_now = decided_by_now & would_accept & would_qualify & (sql_at <= now)
+    would_have = pl.DataFrame(
+        {
+            "lead_id": leads["id"],
+            "accepted": would_accept,
+            "sql": sql_by_now,
+            "won": sql_by_now & would_open & (close_at <= now) & would_win,
+        }
+    )
     lost = closed & ~won
     recycled_at = decided_at + hours(np.full(n, 24.0))
     recycled = rejected & (reason_kinds == "definitional") & (rng.random(n) < 0.3) & (recycled_at <= now)
@@ -399,7 +417,7 @@ def history(plan: Plan, cast: Cast, rng: np.random.Generator, leads: pl.DataFram
         _masked(np.round(score, 2), mql, pl.Float64).alias("mql_score"),
         _masked(model_id, mql, pl.Int64).alias("scoring_model_id"),
     ).join(current, on="id", how="left")
-    return Batch(leads_out, events, decisions, disqualifications)
+    return Batch(leads_out, events, decisions, disqualifications, would_have)
 
 
 def batches(plan: Plan, cast: Cast, first_id: int = 1):

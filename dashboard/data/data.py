@@ -593,27 +593,21 @@ def whatif_base_frames(t: Tables, *, now: datetime, maturity_days: int, crm: boo
     if crm:
         top = max(100, math.ceil(base["crm_score"].max() or 0))
         reproduced = whatif.reproduced_threshold(base.lazy(), top=top).collect()
-    mature = pl.lit(now - timedelta(days=maturity_days))
     # sorted: the held-out split follows row order, and the same data must always give the same fit and intervals
-    decided = (
-        base.filter(pl.col("decided"))
-        .sort("lead_id")
-        .with_columns(
-            pl.when(pl.col("sal_at") <= mature).then(pl.col("sql")).alias("sql"),
-            pl.when(pl.col("sql_at") <= mature).then(pl.col("won")).alias("won"),
-        )
+    decided = propensity.step_outcomes(
+        base.filter(pl.col("decided")).sort("lead_id"), now=now, horizon_days=maturity_days
     )
     fitted = propensity.fit_propensities(decided, crm=crm)
     # One horizon for every lead, as of now: a lead added by a proposal gets the chance it would have had by now of
     # reaching SQL or a win, as the leads it is counted beside are counted by what they did by now.
-    sql_by_age = propensity.reached_by_age(base, at="sql_at", now=now, horizon_days=maturity_days)
-    won_by_age = propensity.reached_by_age(base, at="customer_at", now=now, horizon_days=maturity_days)
+    shares = propensity.by_now_shares(base, now=now, horizon_days=maturity_days)
     frame = (
         base.with_columns(**fitted.expressions())
         .with_columns(
-            propensity.as_of_now(pl.col("p_sql"), sql_by_age, now=now).alias("p_sql"),
-            propensity.as_of_now(pl.col("p_win"), won_by_age, now=now).alias("p_win"),
+            propensity.as_of_now(pl.col("p_sql"), shares["sqls"], now=now).alias("p_sql"),
+            propensity.as_of_now(pl.col("p_win"), shares["wins"], now=now).alias("p_win"),
         )
+        .with_columns(**fitted.gradient_weights())
         .drop("company_size_band", "revenue_band", "owner_rep_id", strict=False)
     )
     capacity = dict(t.reps.filter(pl.col("active")).group_by("tier").agg(pl.col("weekly_capacity").sum()).iter_rows())
@@ -664,14 +658,15 @@ def whatif_frames(base: WhatIfBase, filters: Filters, rule: ScoringRule) -> What
     """The what-if's figures for a proposal over the filtered history (leads created in the period)."""
     # Materialised once: every figure reads it; the sums are taken in one pass and rolled up per view.
     projected = _projected(base, filters, rule).collect().lazy()
-    sums = whatif.contribution_sums(projected, by=["week", "campaign", "channel_label"]).collect().lazy()
-    errors = base.propensities.calibration_error
+    fitted = base.propensities
+    sums = whatif.contribution_sums(projected, by=["week", "campaign", "channel_label"], propensities=fitted)
+    sums = sums.collect().lazy()
     frames = pl.collect_all(
         [
-            whatif.projection_by(sums, by=[], errors=errors),
-            whatif.projection_by(sums, by=["week"], errors=errors).sort("week"),
-            whatif.projection_by(sums, by=["campaign", "channel_label"], errors=errors),
-            whatif.projection_by(sums, by=["channel_label"], errors=errors),
+            whatif.projection_by(sums, by=[], propensities=fitted),
+            whatif.projection_by(sums, by=["week"], propensities=fitted).sort("week"),
+            whatif.projection_by(sums, by=["campaign", "channel_label"], propensities=fitted),
+            whatif.projection_by(sums, by=["channel_label"], propensities=fitted),
             whatif.tier_load(sums, junior_capacity=base.junior_capacity, senior_capacity=base.senior_capacity),
             whatif.threshold_sweep(projected, rule=rule, top=base.score_top),
             whatif.score_distribution(projected),
@@ -685,8 +680,8 @@ def whatif_frames(base: WhatIfBase, filters: Filters, rule: ScoringRule) -> What
 
 def whatif_total(base: WhatIfBase, filters: Filters, rule: ScoringRule) -> pl.DataFrame:
     """The what-if's headline alone (one row): what a slider move shows first, before the charts and tables."""
-    sums = whatif.contribution_sums(_projected(base, filters, rule), by=[])
-    return whatif.projection_by(sums, by=[], errors=base.propensities.calibration_error).collect()
+    sums = whatif.contribution_sums(_projected(base, filters, rule), by=[], propensities=base.propensities)
+    return whatif.projection_by(sums, by=[], propensities=base.propensities).collect()
 
 
 @st.cache_data(ttl=TTL_SECONDS, max_entries=256, show_spinner=False)

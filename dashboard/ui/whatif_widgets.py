@@ -235,7 +235,7 @@ def projected_kpis(total: dict) -> None:
             change=total[f"{name}_change"],
             delta=_change(value, total[f"baseline_{name}"]),
             note=interval(value, total[f"{name}_half_width"]) if estimated else "",
-            help="The 95% interval holds the estimated leads' own chance and the model's calibration error.",
+            help="The 95% interval holds the estimated leads' own chance and how sure the fitted model is of them.",
         )
 
 
@@ -243,12 +243,13 @@ def estimate_note(total: dict, base: data.WhatIfBase) -> None:
     """How much of the projection is estimated, and from what."""
     model = base.propensities.accept
     fitted = f"{model.rows:,} decided leads" if model else "no decided leads (a flat assumption)"
+    check = base.propensities.calibration_error["accept"]
     st.caption(
         f"**Estimated:** {total['projected_estimated']:,} of the {total['projected_mqls']:,} projected MQLs "
         f"({total['estimated_share']:.1%}) never reached sales, so their acceptance, SQLs and wins are estimated by "
         f"a logistic model fitted on {fitted} ({base.spot_checked:,} of them reviewed below the threshold). "
-        f"Held-out calibration error: {base.propensities.calibration_error['accept']:.1%} (acceptance); "
-        "intervals include it."
+        "Their intervals hold the leads' own chance and the model's uncertainty, wider the further a lead is from "
+        f"the ones it was fitted on (held-out check: acceptance off by {check:.1%} on average)."
     )
 
 

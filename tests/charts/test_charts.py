@@ -90,12 +90,12 @@ def test_acceptance_heatmap_separates_small_samples():
 
 def whatif_view():
     from queries import whatif
-    from tests.queries.test_whatif import ERRORS, HISTORY, LIVE, rule
+    from tests.queries.test_whatif import FITTED, HISTORY, LIVE, rule
 
     projected = whatif.project(HISTORY, rule(25), baseline=LIVE)
-    sums = whatif.contribution_sums(projected, by=["week"])
+    sums = whatif.contribution_sums(projected, by=["week"], propensities=FITTED)
     return (
-        whatif.projection_by(sums, by=["week"], errors=ERRORS).sort("week").collect(),
+        whatif.projection_by(sums, by=["week"], propensities=FITTED).sort("week").collect(),
         whatif.tier_load(sums, junior_capacity=3, senior_capacity=1).collect(),
         whatif.threshold_sweep(projected, rule=rule(25)).collect(),
         whatif.score_distribution(projected).collect(),

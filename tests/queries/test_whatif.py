@@ -4,14 +4,26 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
+import numpy as np
 import polars as pl
 import pytest
 
-from queries import whatif
+from queries import propensity, whatif
 from queries.acceptance import Z_95
 from queries.scoring import ScoringRule
 
-ERRORS = {"accept": 0.02, "sql": 0.03, "win": 0.04}
+
+def model(covariance: tuple[tuple[float, ...], ...]) -> propensity.Fit:
+    """A step model on the behavioural sub-score alone, as uncertain as covariance says (the chances themselves are
+    given per lead in HISTORY)."""
+    return propensity.Fit((0.0, 0.0), ("x_behavioural",), 100, 0.5, 0.0, covariance)
+
+
+FITTED = propensity.Propensities(
+    accept=model(((0.04, -0.01), (-0.01, 0.09))),
+    sql=model(((0.10, 0.02), (0.02, 0.20))),
+    win=model(((0.20, 0.05), (0.05, 0.30))),
+)
 
 
 def rule(threshold: float) -> ScoringRule:
@@ -22,40 +34,48 @@ def rule(threshold: float) -> ScoringRule:
 LIVE = rule(40)
 # L1-L3 became MQLs by score; L4 never qualified; L5 came through a spot check below the threshold;
 # L6 qualified under the live rule but had not become an MQL yet (too recent).
-HISTORY = pl.LazyFrame(
-    {
-        "lead_id": [1, 2, 3, 4, 5, 6],
-        "external_id": ["L1", "L2", "L3", "L4", "L5", "L6"],
-        "campaign": ["A", "A", "B", "B", "A", "B"],
-        "channel_label": ["Email", "Email", "CTV", "CTV", "Email", "CTV"],
-        "created_at": [datetime(2026, 3, d) for d in (2, 3, 9, 10, 11, 12)],
-        "week": [date(2026, 3, 2)] * 2 + [date(2026, 3, 9)] * 4,
-        "score_demographic": [0.0] * 6,
-        "score_firmographic": [0.0] * 6,
-        "score_behavioural": [80.0, 60.0, 45.0, 30.0, 20.0, 50.0],
-        "score_engagement": [0.0] * 6,
-        "company": ["Acme", "Beta", None, "Delta", "Echo", "Fox"],
-        "has_budget": [True, False, True, None, True, True],
-        "is_authority": [True, True, True, True, True, True],
-        "timeline_months": [3, 3, 3, 3, 3, 3],
-        "spot_check": [False, False, False, False, True, False],
-        "live_qualifies": [True, True, True, False, False, True],
-        "mql": [True, True, True, False, True, False],
-        "decided": [True, True, True, False, True, False],
-        "accepted": [True, False, True, False, True, False],
-        "sql": [True, False, False, False, False, False],
-        "won": [True, False, False, False, False, False],
-        "p_accept": [0.9, 0.3, 0.6, 0.5, 0.4, 0.7],
-        "p_sql": [0.5, 0.1, 0.3, 0.2, 0.2, 0.4],
-        "p_win": [0.2, 0.05, 0.1, 0.1, 0.1, 0.2],
-    }
+HISTORY = (
+    pl.LazyFrame(
+        {
+            "lead_id": [1, 2, 3, 4, 5, 6],
+            "external_id": ["L1", "L2", "L3", "L4", "L5", "L6"],
+            "campaign": ["A", "A", "B", "B", "A", "B"],
+            "channel_label": ["Email", "Email", "CTV", "CTV", "Email", "CTV"],
+            "created_at": [datetime(2026, 3, d) for d in (2, 3, 9, 10, 11, 12)],
+            "week": [date(2026, 3, 2)] * 2 + [date(2026, 3, 9)] * 4,
+            "score_demographic": [0.0] * 6,
+            "score_firmographic": [0.0] * 6,
+            "score_behavioural": [80.0, 60.0, 45.0, 30.0, 20.0, 50.0],
+            "score_engagement": [0.0] * 6,
+            "company": ["Acme", "Beta", None, "Delta", "Echo", "Fox"],
+            "has_budget": [True, False, True, None, True, True],
+            "is_authority": [True, True, True, True, True, True],
+            "timeline_months": [3, 3, 3, 3, 3, 3],
+            "spot_check": [False, False, False, False, True, False],
+            "live_qualifies": [True, True, True, False, False, True],
+            "mql": [True, True, True, False, True, False],
+            "decided": [True, True, True, False, True, False],
+            "accepted": [True, False, True, False, True, False],
+            "sql": [True, False, False, False, False, False],
+            "won": [True, False, False, False, False, False],
+            "p_accept": [0.9, 0.3, 0.6, 0.5, 0.4, 0.7],
+            "p_sql": [0.5, 0.1, 0.3, 0.2, 0.2, 0.4],
+            "p_win": [0.2, 0.05, 0.1, 0.1, 0.1, 0.2],
+        }
+    )
+    .with_columns(
+        (pl.col("p_sql") / pl.col("p_accept")).alias("q_sql"),
+        (pl.col("p_win") / pl.col("p_sql")).alias("q_win"),
+        (pl.col("score_behavioural") / 100).alias("x_behavioural"),
+    )
+    .with_columns(**FITTED.gradient_weights())
 )
 
 
 def total(proposal: ScoringRule, baseline: ScoringRule = LIVE) -> dict:
     projected = whatif.project(HISTORY, proposal, baseline=baseline)
-    sums = whatif.contribution_sums(projected, by=["week", "campaign", "channel_label"])
-    return whatif.projection_by(sums, by=[], errors=ERRORS).collect().row(0, named=True)
+    sums = whatif.contribution_sums(projected, by=["week", "campaign", "channel_label"], propensities=FITTED)
+    return whatif.projection_by(sums, by=[], propensities=FITTED).collect().row(0, named=True)
 
 
 CHANGES = ("mql_change", "rate_change", "sqls_change", "wins_change", "added", "removed", "lost_accepted", "lost_wins")
@@ -105,8 +125,21 @@ def test_a_lower_threshold_adds_an_estimated_lead():
     assert t["projected_sqls"] == pytest.approx(1.2)
     assert t["projected_wins"] == pytest.approx(1.1)
     assert t["estimated_share"] == pytest.approx(1 / 5)
-    assert t["accepted_half_width"] == pytest.approx(Z_95 * 0.5 + 0.02)
-    assert t["wins_half_width"] == pytest.approx(Z_95 * (0.1 * 0.9) ** 0.5 + 0.02 + 0.03 + 0.04)
+    # the half-width: the lead's own chance, p(1-p), and the models' uncertainty, g' cov g per step, where
+    # g = d p / d beta = p (1 - q_step) x with x = (1, 0.30) and q_step the step's own chance (0.5, 0.4, 0.5)
+    x = np.array([1.0, 0.30])
+
+    def uncertainty(p: float, steps: dict[str, float]) -> float:
+        return sum(
+            (p * (1 - q) * x) @ np.array(FITTED.fitted[s].covariance) @ (p * (1 - q) * x) for s, q in steps.items()
+        )
+
+    accept_var = 0.5 * 0.5 + uncertainty(0.5, {"accept": 0.5})
+    sqls_var = 0.2 * 0.8 + uncertainty(0.2, {"accept": 0.5, "sql": 0.4})
+    wins_var = 0.1 * 0.9 + uncertainty(0.1, {"accept": 0.5, "sql": 0.4, "win": 0.5})
+    assert t["accepted_half_width"] == pytest.approx(Z_95 * accept_var**0.5)
+    assert t["sqls_half_width"] == pytest.approx(Z_95 * sqls_var**0.5)
+    assert t["wins_half_width"] == pytest.approx(Z_95 * wins_var**0.5)
     assert t["projected_rate_low"] < t["projected_rate"] < t["projected_rate_high"]
 
 
@@ -146,14 +179,14 @@ def test_the_sweep_agrees_with_the_projection_at_every_threshold(threshold):
 
 def test_figures_per_group_sorted_by_the_size_of_the_change():
     sums = whatif.contribution_sums(
-        whatif.project(HISTORY, rule(50), baseline=LIVE), by=["week", "campaign", "channel_label"]
+        whatif.project(HISTORY, rule(50), baseline=LIVE), by=["week", "campaign", "channel_label"], propensities=FITTED
     )
-    by_campaign = whatif.projection_by(sums, by=["campaign"], errors=ERRORS).collect()
+    by_campaign = whatif.projection_by(sums, by=["campaign"], propensities=FITTED).collect()
     assert by_campaign.select("campaign", "baseline_mqls", "projected_mqls").rows() == [("B", 1, 0), ("A", 3, 3)]
 
 
 def test_tier_load_per_week_against_capacity():
-    sums = whatif.contribution_sums(whatif.project(HISTORY, rule(25), baseline=LIVE), by=["week"])
+    sums = whatif.contribution_sums(whatif.project(HISTORY, rule(25), baseline=LIVE), by=["week"], propensities=FITTED)
     load = whatif.tier_load(sums, junior_capacity=10, senior_capacity=2).collect()
     assert load.select("week", "junior_baseline", "junior_projected").rows() == [
         (date(2026, 3, 2), 2, 2),
@@ -190,9 +223,8 @@ def test_score_distribution_of_decided_leads():
 
 def test_an_empty_history_gives_zeros_not_errors():
     empty = HISTORY.filter(pl.lit(False))
-    t = whatif.projection_by(
-        whatif.contribution_sums(whatif.project(empty, LIVE, baseline=LIVE), by=[]), by=[], errors=ERRORS
-    )
+    sums = whatif.contribution_sums(whatif.project(empty, LIVE, baseline=LIVE), by=[], propensities=FITTED)
+    t = whatif.projection_by(sums, by=[], propensities=FITTED)
     row = t.collect().row(0, named=True)
     assert row["projected_mqls"] == 0 and row["projected_rate"] is None and row["estimated_share"] == 0
 
