@@ -159,6 +159,16 @@ def project(base: pl.LazyFrame, rule: ScoringRule, *, baseline: ScoringRule, crm
     )
 
 
+# Estimates are summed in fixed point, in billionths of a lead: integer sums are exact in any order, so the same leads
+# give the same figures whichever pass, group or thread sums them (the live rule as the proposal reads exactly zero
+# change, and the same data always gives the same interval). _rolled_up turns them back into leads.
+FIXED = 1_000_000_000
+
+
+def _fixed(value: pl.Expr) -> pl.Expr:
+    return (value * FIXED).round().cast(pl.Int64)
+
+
 def _count(condition: pl.Expr) -> pl.Expr:
     return condition.sum().cast(pl.Int64)
 
@@ -188,8 +198,8 @@ def _contributions() -> dict[str, pl.Expr]:
         "lost_accepted": removed & mql & accepted,
         "lost_wins": removed & mql & won,
     }
-    estimates = {"est_lost_accepted": _where(removed & ~mql, pl.col("p_accept"))}
-    estimates["est_lost_wins"] = _where(removed & ~mql, pl.col("p_win"))
+    estimates = {"est_lost_accepted": _fixed(_where(removed & ~mql, pl.col("p_accept")))}
+    estimates["est_lost_wins"] = _fixed(_where(removed & ~mql, pl.col("p_win")))
     for side in SIDES:
         inside = _inside(side)
         counts[f"{side}_mqls"] = inside
@@ -205,9 +215,10 @@ def _estimated(side: str, propensities: Propensities) -> dict[str, pl.Expr]:
     sums = {f"{side}_estimated": pl.len().cast(pl.Int64)}
     for name, column in STEPS:
         p = pl.col(column)
-        sums[f"{side}_est_{name}"] = p.sum()
-        sums[f"{side}_var_{name}"] = (p * (1 - p)).sum()
-        sums |= {k: g.sum() for k, g in propensities.estimate_gradients(name, prefix=f"{side}_grad_{name}").items()}
+        sums[f"{side}_est_{name}"] = _fixed(p).sum()
+        sums[f"{side}_var_{name}"] = _fixed(p * (1 - p)).sum()
+        gradients = propensities.estimate_gradients(name, prefix=f"{side}_grad_{name}")
+        sums |= {k: _fixed(g).sum() for k, g in gradients.items()}
     return sums
 
 
@@ -223,7 +234,7 @@ def contribution_sums(projected: pl.LazyFrame, *, by: list[str], propensities: P
     their gradients need); projection_by and tier_load roll these sums up to coarser groups.
     """
     if by:
-        sums = _rolled_up(projected.select(*by, **_contributions()), by)
+        sums = _summed(projected.select(*by, **_contributions()), by)
     else:  # one row: each count summed as it is made, without a column per count (twice as fast)
         sums = projected.select(**{name: count.sum() for name, count in _contributions().items()})
     for side in SIDES:
@@ -234,9 +245,7 @@ def contribution_sums(projected: pl.LazyFrame, *, by: list[str], propensities: P
             sums = pl.concat([sums, estimated.select(**summed)], how="horizontal")
             continue
         per_group = estimated.group_by(by).agg(**summed)
-        sums = sums.join(per_group, on=by, how="left", nulls_equal=True).with_columns(
-            pl.col(f"{side}_estimated").fill_null(0), cs.by_name(*summed).exclude(f"{side}_estimated").fill_null(0.0)
-        )
+        sums = sums.join(per_group, on=by, how="left", nulls_equal=True).with_columns(cs.by_name(*summed).fill_null(0))
     return sums
 
 
@@ -246,10 +255,19 @@ _ESTIMATED = tuple(name for side in SIDES for name in _estimated(side, Propensit
 CONTRIBUTIONS = cs.by_name(*_contributions()) | cs.by_name(*_ESTIMATED, require_all=False) | cs.contains("_grad_")
 
 
+# The sums kept in fixed point (everything estimated: the estimates, their variances and gradients).
+FIXED_SUMS = cs.by_name("est_lost_accepted", "est_lost_wins", *(n for n in _ESTIMATED if not n.endswith("_estimated")))
+FIXED_SUMS = FIXED_SUMS | cs.contains("_grad_")
+
+
+def _summed(sums: pl.LazyFrame, by: list[str]) -> pl.LazyFrame:
+    """sums added up per group of by (one row when by is empty), as they are (the estimated ones in fixed point)."""
+    return sums.select(CONTRIBUTIONS.sum()) if not by else sums.group_by(by).agg(CONTRIBUTIONS.sum())
+
+
 def _rolled_up(sums: pl.LazyFrame, by: list[str]) -> pl.LazyFrame:
-    if not by:
-        return sums.select(CONTRIBUTIONS.sum())
-    return sums.group_by(by).agg(CONTRIBUTIONS.sum())
+    """contribution_sums added up per group of by, the estimated ones back in leads."""
+    return _summed(sums, by).with_columns(FIXED_SUMS / FIXED)
 
 
 def _side_figures(side: str) -> list[pl.Expr]:
