@@ -127,6 +127,57 @@ def read_file(path: Path | str, *, mapping: Mapping, name: str | None = None) ->
 
 
 def _read_csv(path: Path, name: str, mapping: Mapping, head: bytes) -> RawFile:
+    with _csv_text(path, name, mapping, head) as text:
+        with text.reading():
+            frame = pl.read_csv(text.path, separator=text.delimiter, infer_schema=False, encoding="utf8")
+        if frame.height == 0:
+            raise ImportRefused(f"{name} has a header but no rows: export it again with the leads.")
+        text.refuse_short_rows(frame)
+    return RawFile(_strings(frame), text.encoding, text.delimiter)
+
+
+@dataclass
+class _CsvText:
+    """A CSV file as UTF-8 text (the file itself, or a transcoded copy) and how to read it."""
+
+    path: Path
+    name: str
+    source: Path  # the file as given
+    encoding: str
+    delimiter: str
+    head: bytes
+    short_rows_checked: bool = False
+
+    @contextmanager
+    def reading(self) -> Iterator[None]:
+        """Polars' reading errors as the sentence that says where the file is wrong and how to fix it."""
+        try:
+            yield
+        except pl.exceptions.ComputeError as exc:
+            if "utf-8" in str(exc).lower():
+                raise ImportRefused(_not_in(self.source, self.name, self.encoding, self.head)) from exc
+            if "more fields" in str(exc):
+                raise ImportRefused(
+                    f"{self.name}: {_ragged_row(self.path, self.delimiter)}. Fix that row and try again."
+                ) from exc
+            raise ImportRefused(
+                f"{self.name} could not be read as CSV: {_csv_fault(self.path, self.delimiter)}. A quote that opens a "
+                "field and never closes it is the usual cause: fix that field and try again."
+            ) from exc
+        except pl.exceptions.NoDataError as exc:
+            raise ImportRefused(f"{self.name} is empty.") from exc
+
+    def refuse_short_rows(self, frame: pl.DataFrame) -> None:
+        """Refuse the file when a row has fewer fields than the header (checked once, when a frame of it shows
+        empty cells in the last column)."""
+        if not self.short_rows_checked and frame.width >= 2 and frame[frame.columns[-1]].null_count():
+            _refuse_short_rows(frame, self.path, self.delimiter, self.name)
+            self.short_rows_checked = True
+
+
+@contextmanager
+def _csv_text(path: Path, name: str, mapping: Mapping, head: bytes) -> Iterator[_CsvText]:
+    """The file's header checked and its text made readable as UTF-8 (a transcoded copy, removed afterwards)."""
     _refuse_binary(head, name)
     encoding = mapping.encoding if mapping.encoding != "auto" else detect_encoding(head)
     sample = head.decode(encoding, errors="replace").lstrip("\ufeff")
@@ -139,28 +190,81 @@ def _read_csv(path: Path, name: str, mapping: Mapping, head: bytes) -> RawFile:
     utf8 = codecs.lookup(encoding).name == "utf-8"
     text_path = path if utf8 else _transcoded(path, encoding, name, head)
     try:
-        try:
-            frame = pl.read_csv(text_path, separator=delimiter, infer_schema=False, encoding="utf8")
-        except pl.exceptions.ComputeError as exc:
-            if "utf-8" in str(exc).lower():
-                raise ImportRefused(_not_in(path, name, encoding, head)) from exc
-            if "more fields" in str(exc):
-                raise ImportRefused(
-                    f"{name}: {_ragged_row(text_path, delimiter)}. Fix that row and try again."
-                ) from exc
-            raise ImportRefused(
-                f"{name} could not be read as CSV: {_csv_fault(text_path, delimiter)}. A quote that opens a field "
-                "and never closes it is the usual cause: fix that field and try again."
-            ) from exc
-        except pl.exceptions.NoDataError as exc:
-            raise ImportRefused(f"{name} is empty.") from exc
-        if frame.height == 0:
-            raise ImportRefused(f"{name} has a header but no rows: export it again with the leads.")
-        _refuse_short_rows(frame, text_path, delimiter, name)
+        yield _CsvText(text_path, name, path, encoding, delimiter, head)
     finally:
         if text_path != path:
             text_path.unlink(missing_ok=True)
-    return RawFile(_strings(frame), encoding, delimiter)
+
+
+@dataclass
+class Batches:
+    """A file read a batch of rows at a time, so that a large one is never held whole: rows is every row, lazily
+    (for a first pass over a few columns, inside reading()); iterating gives frames of batch_rows rows. Each frame
+    holds the text columns and "row", the row's number as a spreadsheet shows it (the header is row 1)."""
+
+    rows: pl.LazyFrame
+    columns: list[str]
+    encoding: str
+    delimiter: str | None
+    sheet: str | None
+    batch_rows: int
+    csv: _CsvText | None = None
+
+    @property
+    def raw(self) -> RawFile:
+        """What read_file() says of the file, without its rows (for the notes)."""
+        return RawFile(pl.DataFrame(), self.encoding, self.delimiter, self.sheet)
+
+    @contextmanager
+    def reading(self) -> Iterator[None]:
+        """Reading errors as a refusal that says where the file is wrong."""
+        if self.csv is None:
+            yield
+        else:
+            with self.csv.reading():
+                yield
+
+    def __iter__(self) -> Iterator[pl.DataFrame]:
+        seen = 0
+        batches = iter(self.rows.collect_batches(chunk_size=self.batch_rows))
+        while True:
+            with self.reading():
+                frame = next(batches, None)
+            if frame is None:
+                break
+            if self.csv is not None:
+                self.csv.refuse_short_rows(frame.drop("row"))
+            seen += frame.height
+            yield frame
+        if not seen:
+            where = self.csv.name if self.csv is not None else f"The sheet “{self.sheet}”"
+            raise ImportRefused(f"{where} has a header but no rows: export it again with the leads.")
+
+
+@contextmanager
+def read_batches(path: Path | str, *, mapping: Mapping, batch_rows: int, name: str | None = None) -> Iterator[Batches]:
+    """A CSV file's rows a batch at a time, read as read_file() reads them (the same refusals, the same text); an
+    Excel sheet is read whole, then given in batches."""
+    path = Path(path)
+    name = name or path.name
+    if not path.is_file():
+        raise ImportRefused(f"There is no file {path}: check the path.")
+    if path.stat().st_size == 0:
+        raise ImportRefused(f"{name} is empty.")
+    with path.open("rb") as handle:
+        head = handle.read(HEAD_BYTES)
+    if path.suffix.lower() in EXCEL_SUFFIXES:
+        raw = _read_excel(path, name, mapping, head)
+        rows = raw.frame.with_row_index("row", offset=2).lazy()
+        yield Batches(rows, raw.frame.columns, raw.encoding, None, raw.sheet, batch_rows)
+        return
+    with _csv_text(path, name, mapping, head) as text:
+        scan = pl.scan_csv(text.path, separator=text.delimiter, infer_schema=False, encoding="utf8")
+        with text.reading():
+            read = scan.collect_schema().names()
+        columns = _names(read)
+        rows = scan.rename(dict(zip(read, columns, strict=True))).with_row_index("row", offset=2)
+        yield Batches(rows, columns, text.encoding, text.delimiter, None, batch_rows, text)
 
 
 def _read_excel(path: Path, name: str, mapping: Mapping, head: bytes) -> RawFile:
@@ -329,7 +433,11 @@ def _refuse_short_rows(frame: pl.DataFrame, text_path: Path, delimiter: str, nam
     )
 
 
-def _strings(frame: pl.DataFrame) -> pl.DataFrame:
+def _names(columns: list[str]) -> list[str]:
     # A trailing delimiter in the header makes a column without a name: give it one a person can read.
-    columns = [str(c).strip() or f"(unnamed column {i + 1})" for i, c in enumerate(frame.columns)]
+    return [str(c).strip() or f"(unnamed column {i + 1})" for i, c in enumerate(columns)]
+
+
+def _strings(frame: pl.DataFrame) -> pl.DataFrame:
+    columns = _names(frame.columns)
     return frame.rename(dict(zip(frame.columns, columns, strict=True))).select(pl.all().cast(pl.String))

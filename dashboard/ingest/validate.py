@@ -497,6 +497,12 @@ class Checker:
         self.campaign_channels: list[pl.DataFrame] = []  # campaign, channel, n: summed at the end
         self.channels: list[pl.DataFrame] = []
 
+    @property
+    def has_problems(self) -> bool:
+        """Whether a row checked so far (or a repeated id anywhere in the file) has a problem."""
+        assert self.whole is not None, "learn() comes first"
+        return bool(self.whole.duplicates.height) or any(p.height for p in self.problems)
+
     def learn(self, rows: pl.LazyFrame) -> None:
         """The first pass: the whole-file facts of the leads file's rows, then the events file (held whole)."""
         self.whole = whole_file(rows, self.mapping)
