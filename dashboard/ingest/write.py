@@ -169,13 +169,16 @@ def _batch(rows: Rows, counts: pl.DataFrame, now: datetime) -> imports.Batch:
         .drop_nulls("name")
         .unique("name", keep="first", maintain_order=True)
     )
+    # In the leads' order: each lead's events are then written side by side, where the database looks them up.
+    order = leads.select("external_id").with_row_index("position")
+    events = rows.events.join(order, on="external_id", how="left").sort("position", maintain_order=True)
     decided_at = pl.lit(now).cast(pl.Datetime("us"))
     return imports.Batch(
         channels=rows.channels,
         campaigns=_majority(counts).with_columns(pl.lit(now.date()).alias("start_date")),
         reps=reps,
         leads=lead_rows,
-        events=rows.events,
+        events=events.drop("position"),
         decisions=rows.decisions.with_columns(decided_at.alias("fallback_at")),
         disqualifications=rows.disqualifications.with_columns(decided_at.alias("fallback_at")),
         attributes=rows.attributes,
