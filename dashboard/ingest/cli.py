@@ -17,7 +17,7 @@ from dashboard.config import load_settings
 from dashboard.ingest.mapping import ImportRefused, Mapping
 from dashboard.ingest.read import RawFile, read_batches, read_file
 from dashboard.ingest.validate import Checker, Prepared
-from dashboard.ingest.write import Summary, Writing
+from dashboard.ingest.write import BatchWriter, Summary, Writing
 from dashboard.store import db
 
 
@@ -68,15 +68,17 @@ def import_files(
         with source.reading():
             checker.learn(source.rows)
         writing = Writing(url=url, now=now, dated=checker.dated, actor=actor, progress=progress, create_schema=True)
+        writer = BatchWriter(writing)
         try:
             for batch in source:
                 rows = checker.batch(batch)
                 # Once a row has a problem, the import is refused unless valid_rows_only: the rest is only checked.
                 if (valid_rows_only or not checker.has_problems) and rows.leads.height:
-                    writing.add(rows)
+                    writer.add(rows)
                 if progress:  # the file's length in rows is not known before its end: the bar slows as it fills
                     read = checker.rows_read
                     progress(0.9 * read / (read + batch_rows), f"{read:,} rows checked…")
+            writer.wait()
             prepared = checker.prepared()
             prepared.notes[:0] = read_notes(source.raw, names["leads"]) + (
                 read_notes(event_raw, names["events"]) if event_raw else []
@@ -87,6 +89,7 @@ def import_files(
                 raise ImportRefused(f"{names['leads']} has no lead to import.")
             return writing.finish(prepared), prepared
         finally:
+            writer.cancel()
             writing.close()
 
 

@@ -226,19 +226,82 @@ class Batches:
 
     def __iter__(self) -> Iterator[pl.DataFrame]:
         seen = 0
-        batches = iter(self.rows.collect_batches(chunk_size=self.batch_rows))
-        while True:
-            with self.reading():
-                frame = next(batches, None)
-            if frame is None:
-                break
+        for frame in self._frames():
             if self.csv is not None:
-                self.csv.refuse_short_rows(frame.drop("row"))
+                self.csv.refuse_short_rows(frame)
+            yield frame.with_row_index("row", offset=2 + seen)
             seen += frame.height
-            yield frame
         if not seen:
             where = self.csv.name if self.csv is not None else f"The sheet “{self.sheet}”"
             raise ImportRefused(f"{where} has a header but no rows: export it again with the leads.")
+
+    def _frames(self) -> Iterator[pl.DataFrame]:
+        if self.csv is None:
+            rows = self.rows.drop("row").collect()
+            for offset in range(0, rows.height, self.batch_rows):
+                yield rows.slice(offset, self.batch_rows)
+            return
+        # A piece of the file at a time, each read on its own after the header: polars' own batches and slices
+        # map or read ahead the whole file, which would hold a large one in memory while it is written.
+        header, size = _header_record(self.csv.path), max(1, self.batch_rows * _record_bytes(self.csv.head))
+        for piece in _pieces(self.csv.path, len(header), size):
+            with self.reading():
+                frame = pl.read_csv(
+                    io.BytesIO(header + piece), separator=self.csv.delimiter, infer_schema=False, encoding="utf8"
+                )
+            yield frame.rename(dict(zip(frame.columns, self.columns, strict=True)))
+
+
+def _record_bytes(head: bytes) -> int:
+    """About how many bytes a record of the file takes, from its first megabyte."""
+    return max(1, len(head) // max(1, head.count(b"\n")))
+
+
+def _header_record(path: Path) -> bytes:
+    """The file's first record (the header), with its line end: the first line feed outside quotes."""
+    with path.open("rb") as handle:
+        data = b""
+        while block := handle.read(1 << 16):
+            data += block
+            end = data.find(b"\n")
+            while end >= 0 and data.count(b'"', 0, end) % 2:
+                end = data.find(b"\n", end + 1)
+            if end >= 0:
+                return data[: end + 1]
+    return data
+
+
+def _pieces(path: Path, start: int, size: int) -> Iterator[bytes]:
+    """The file's bytes after start, in pieces of about size bytes, each ending at the end of a record: a line feed
+    outside quotes, between two lines that are not empty (so that a piece read on its own after the header gives the
+    rows the whole file gives, blank lines included)."""
+    with path.open("rb") as handle:
+        handle.seek(start)
+        carry = b""
+        while block := handle.read(size):
+            data = carry + block
+            cut = _record_end(data)
+            if cut is None:
+                carry = data  # no end of a record in it: read on
+                continue
+            yield data[:cut]
+            carry = data[cut:]
+        if carry:
+            yield carry
+
+
+def _record_end(data: bytes, tries: int = 64) -> int | None:
+    """Where the last record of data that can end a piece ends (after its line feed); None if there is none."""
+    end = data.rfind(b"\n", 0, len(data) - 1)  # the byte after it must be there, to be looked at
+    for _ in range(tries):
+        if end <= 0:
+            return None
+        before = data[end - 2 : end - 1] if data[end - 1 : end] == b"\r" else data[end - 1 : end]
+        blank_around = before == b"\n" or data[end + 1 : end + 2] in (b"\r", b"\n")
+        if not blank_around and data.count(b'"', 0, end) % 2 == 0:
+            return end + 1
+        end = data.rfind(b"\n", 0, end)
+    return None
 
 
 @contextmanager

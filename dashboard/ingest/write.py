@@ -4,7 +4,9 @@ repository (dashboard.store.imports), which upserts them with the audit line in 
 from __future__ import annotations
 
 import os
+import queue
 import signal
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -145,6 +147,54 @@ class Writing:
         """Roll back whatever finish() did not commit."""
         if self.upsert is not None:
             self.upsert.close()
+
+
+class BatchWriter:
+    """A Writing fed from a thread of its own: the database writes one batch while the next is read and checked
+    (polars and SQLite both release the GIL, so the two take both cores). At most one batch waits in between."""
+
+    def __init__(self, writing: Writing):
+        self.writing = writing
+        self.waiting: queue.Queue[Rows | None] = queue.Queue(maxsize=1)
+        self.error: BaseException | None = None
+        self.cancelled = False
+        self.thread: threading.Thread | None = None
+
+    def add(self, rows: Rows) -> None:
+        """Hand a batch to the writing thread (started with the first); the thread's error, if it had one."""
+        self._raise()
+        if self.thread is None:
+            self.thread = threading.Thread(target=self._write, name="import-writer", daemon=True)
+            self.thread.start()
+        self.waiting.put(rows)
+
+    def wait(self) -> None:
+        """Every batch handed over written (or the writing's error raised)."""
+        self._stop()
+        self._raise()
+
+    def cancel(self) -> None:
+        """Stop writing: the batches still waiting are dropped (the caller rolls the transaction back)."""
+        self.cancelled = True
+        self._stop()
+
+    def _write(self) -> None:
+        while (rows := self.waiting.get()) is not None:
+            if self.error is None and not self.cancelled:
+                try:
+                    self.writing.add(rows)
+                except BaseException as exc:  # handed to the reading thread, which raises it
+                    self.error = exc
+
+    def _stop(self) -> None:
+        if self.thread is not None:
+            self.waiting.put(None)
+            self.thread.join()
+            self.thread = None
+
+    def _raise(self) -> None:
+        if self.error is not None:
+            raise self.error
 
 
 def _batch(rows: Rows, counts: pl.DataFrame, now: datetime) -> imports.Batch:

@@ -18,7 +18,7 @@ from dashboard.store import audit, db
 from queries.scoring import ScoringRule
 
 AUDIT_COLUMNS = ("at", "actor", "actor_name", "role", "action", "target")
-SQLITE_CACHE_KB = 128 * 1024  # the page cache of an import's SQLite connection
+SQLITE_CACHE_KB = 64 * 1024  # the page cache of an import's SQLite connection
 LEAD_COLUMNS = (
     "external_id", "created_at", "role", "seniority", "country", "region", "company", "industry",
     "company_size_band", "revenue_band", *ACTIVITY_COUNTS, "has_budget", "is_authority", "has_need", "timeline_months",
@@ -174,6 +174,9 @@ class Upsert:
             f"{closer_id} FROM import_lead t "
             "WHERE NOT EXISTS (SELECT 1 FROM lead l WHERE l.external_id = t.external_id)",
         )
+        # A lead this batch added has nothing recorded yet: on SQLite, which lets one import write at a time, the
+        # ids past the mark are this batch's own, and their events, decisions and disqualifications need no lookup.
+        new_lead = "l.id > (SELECT id FROM import_mark WHERE name = 'lead') OR " if self.sqlite else ""
         # "s.stage || ''": the lead's own events are found by its id; SQLite, without statistics, would otherwise
         # look them up by stage, among every lead's.
         events_added = _added(
@@ -183,8 +186,8 @@ class Upsert:
             "SELECT l.id, e.stage, COALESCE(e.occurred_at, l.created_at), COALESCE(e.rep, 'import'), "
             "(SELECT MIN(r.id) FROM rep r WHERE r.name = e.rep), e.timed "
             "FROM import_event e JOIN lead l ON l.external_id = e.external_id "
-            "WHERE NOT EXISTS (SELECT 1 FROM stage_event s WHERE s.lead_id = l.id AND s.stage || '' = e.stage "
-            "AND (e.occurred_at IS NULL OR s.occurred_at = e.occurred_at))",
+            f"WHERE {new_lead}NOT EXISTS (SELECT 1 FROM stage_event s WHERE s.lead_id = l.id "
+            "AND s.stage || '' = e.stage AND (e.occurred_at IS NULL OR s.occurred_at = e.occurred_at))",
         )
         # A decision another import already recorded, changed since, happened at an unknown time before this one.
         earlier = "EXISTS (SELECT 1 FROM sales_decision x WHERE x.lead_id = l.id)"
@@ -196,7 +199,7 @@ class Upsert:
             "(SELECT MIN(r.id) FROM rep r WHERE r.name = d.rep), "
             f"CASE WHEN {earlier} AND NOT d.timed THEN d.fallback_at ELSE COALESCE(d.decided_at, l.created_at) END, "
             "d.timed FROM import_decision d JOIN lead l ON l.external_id = d.external_id "
-            "WHERE NOT EXISTS (SELECT 1 FROM sales_decision x WHERE x.lead_id = l.id "
+            f"WHERE {new_lead}NOT EXISTS (SELECT 1 FROM sales_decision x WHERE x.lead_id = l.id "
             "AND x.decided_at = (SELECT MAX(y.decided_at) FROM sales_decision y WHERE y.lead_id = l.id) "
             "AND x.decision = d.decision AND x.reason IS NOT DISTINCT FROM d.reason)",
         )
@@ -206,7 +209,8 @@ class Upsert:
             "INSERT INTO disqualification (lead_id, reason, comment, rep_id, disqualified_at) "
             "SELECT l.id, q.reason, q.comment, NULL, COALESCE(q.disqualified_at, l.created_at) "
             "FROM import_disqualification q JOIN lead l ON l.external_id = q.external_id "
-            "WHERE NOT EXISTS (SELECT 1 FROM disqualification x WHERE x.lead_id = l.id AND x.reason = q.reason)",
+            f"WHERE {new_lead}NOT EXISTS (SELECT 1 FROM disqualification x WHERE x.lead_id = l.id "
+            "AND x.reason = q.reason)",
         )
         # A newer export replaces a lead's attributes of the same name.
         _execute(
@@ -307,11 +311,11 @@ def _count(conn, sql: str) -> int:
 def _added(conn, table: str, sql: str) -> int:
     """Run sql, an insert into table; the rows it added: those after the largest id before (a short range to count,
     where counting the whole table before and after would read it twice)."""
-    _execute(conn, "CREATE TEMP TABLE IF NOT EXISTS import_mark (id BIGINT)")
-    _execute(conn, "DELETE FROM import_mark")
-    _execute(conn, f"INSERT INTO import_mark SELECT COALESCE(MAX(id), 0) FROM {table}")
+    _execute(conn, "CREATE TEMP TABLE IF NOT EXISTS import_mark (name VARCHAR, id BIGINT)")
+    _execute(conn, f"DELETE FROM import_mark WHERE name = '{table}'")
+    _execute(conn, f"INSERT INTO import_mark SELECT '{table}', COALESCE(MAX(id), 0) FROM {table}")
     _execute(conn, sql)
-    return _count(conn, f"SELECT COUNT(*) FROM {table} WHERE id > (SELECT id FROM import_mark)")
+    return _count(conn, f"SELECT COUNT(*) FROM {table} WHERE id > (SELECT id FROM import_mark WHERE name = '{table}')")
 
 
 def _refusal(exc: Exception) -> str:

@@ -229,3 +229,31 @@ def _named(url: str) -> dict[str, list[tuple]]:
         frame = frame.drop("id", "at", strict=False)  # "at": the audit line's clock
         named[table] = sorted(frame.rows(), key=repr)
     return named
+
+
+@pytest.mark.parametrize("newline", ["\n", "\r\n"])
+@pytest.mark.parametrize("batch_rows", [1, 2, 3])
+def test_pieces_of_the_file_read_as_the_whole_file_reads(tmp_path, newline, batch_rows):
+    """Quoted line feeds, quotes in quotes, blank lines and delimiter-only rows, wherever a batch ends."""
+    lines = [
+        "id,note,stage",
+        'A1,"two\nlines",mql',
+        "",
+        'A2,"say ""hi""",sal',
+        ",,",
+        'A3,"a, b",mql',
+        "",
+        "",
+        'A4,"x\n\ny",sql',
+        "A5,plain,mql",
+    ]
+    path = tmp_path / "leads.csv"
+    path.write_bytes((newline.join(lines) + newline).encode())
+    mapping = ingest.Mapping.from_toml(MAPPING)
+    whole = ingest.read_file(path, mapping=mapping).frame.with_row_index("row", offset=2)
+
+    with ingest.read_batches(path, mapping=mapping, batch_rows=batch_rows) as source:
+        batches = list(source)
+
+    assert len(batches) > 1
+    assert_frame_equal(pl.concat(batches).select(whole.columns), whole)
