@@ -495,7 +495,6 @@ class Checker:
         self.valid_ids: list[pl.Series] = []  # kept only with an events file, whose rows must name a valid lead
         self.own_channels: set[str] = set()
         self.campaign_channels: list[pl.DataFrame] = []  # campaign, channel, n: summed at the end
-        self.channels: list[pl.DataFrame] = []
 
     @property
     def has_problems(self) -> bool:
@@ -556,7 +555,6 @@ class Checker:
             .sort("key")
             .with_columns(pl.col("key").is_in(VIEW_THROUGH).alias("view_through"))
         )
-        self.channels.append(channels)
         return Rows(
             leads=rows["leads"],
             events=rows["events"],
