@@ -1,4 +1,4 @@
-"""Benchmark: python -m dashboard.bench [--leads N] [--browser]; prints one JSON object per line.
+"""Benchmark: python -m dashboard.bench [--leads N] [--only import_csv] [--browser]; prints one JSON object per line.
 
 --browser times the what-if in Chromium instead (dashboard/browser_bench.py): first paint and slider moves."""
 
@@ -234,12 +234,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--leads", type=int, default=1_000_000)
     parser.add_argument("--runs", type=int, default=5, help="runs of each query benchmark")
     parser.add_argument("--browser", action="store_true", help="time the what-if in Chromium, as a person sees it")
+    parser.add_argument(
+        "--only", choices=("import_csv",), help="measure this figure alone (import_csv: the import of a generated CSV)"
+    )
     args = parser.parse_args(argv)
     if args.browser:
         from dashboard import browser_bench
 
         return browser_bench.run(args.leads, args.runs)
     now = datetime.now().replace(microsecond=0)
+    if args.only == "import_csv":
+        with tempfile.TemporaryDirectory(prefix="handoff-bench-") as folder:
+            _import(Path(folder), args.leads, now)
+        return 0
     with tempfile.TemporaryDirectory(prefix="handoff-bench-") as folder:
         url = f"sqlite:///{Path(folder) / 'bench.db'}"
         plan = today_plan(args.leads, WEEKS, seed=11, now=now)

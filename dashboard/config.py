@@ -17,6 +17,7 @@ class Settings:
     demo_leads: int = 25_000
     demo_weeks: int = 26
     seed_demo_on_first_start: bool = True
+    import_batch_rows: int = 50_000  # rows of a CSV import read, checked and written at a time
 
     @property
     def is_sqlite(self) -> bool:
@@ -37,4 +38,5 @@ def load_settings() -> Settings:
         demo_leads=int(os.environ.get("HANDOFF_DEMO_LEADS", "25000")),
         demo_weeks=int(os.environ.get("HANDOFF_DEMO_WEEKS", "26")),
         seed_demo_on_first_start=os.environ.get("HANDOFF_SEED_DEMO", seed_default) == "1",
+        import_batch_rows=int(os.environ.get("HANDOFF_IMPORT_BATCH_ROWS", "50000")),
     )

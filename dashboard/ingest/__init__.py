@@ -18,7 +18,7 @@ from dashboard.ingest.mapping import (
     load_preset,
     preset_names,
 )
-from dashboard.ingest.read import RawFile, SheetNeeded, detect_delimiter, detect_encoding, read_file
+from dashboard.ingest.read import RawFile, SheetNeeded, detect_delimiter, detect_encoding, read_batches, read_file
 from dashboard.ingest.validate import AmbiguousDates, Prepared, channel_of, date_order_of, parse_dates, prepare
 from dashboard.ingest.write import Summary, first_model, write
 
@@ -48,6 +48,7 @@ __all__ = [
     "parse_dates",
     "preset_names",
     "prepare",
+    "read_batches",
     "read_file",
     "read_notes",
     "write",

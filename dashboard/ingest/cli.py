@@ -13,10 +13,11 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from dashboard.auth import Actor
+from dashboard.config import load_settings
 from dashboard.ingest.mapping import ImportRefused, Mapping
-from dashboard.ingest.read import RawFile, read_file
-from dashboard.ingest.validate import Prepared, prepare
-from dashboard.ingest.write import Summary, write
+from dashboard.ingest.read import RawFile, read_batches, read_file
+from dashboard.ingest.validate import Checker, Prepared
+from dashboard.ingest.write import BatchWriter, Summary, Writing
 from dashboard.store import db
 
 
@@ -46,24 +47,50 @@ def import_files(
     now: datetime | None = None,
     progress: Callable[[float, str], None] | None = None,
     actor: Actor | None = None,
+    batch_rows: int | None = None,
 ) -> tuple[Summary | None, Prepared]:
     """Read, validate and (when there is no problem, or valid_rows_only) write; returns what was done.
 
-    None instead of a summary: nothing was written, and the prepared problems say why.
+    The leads file is read, checked and written batch_rows rows at a time (default: the import_batch_rows setting),
+    all in one transaction that commits only when the whole file has been checked: a refusal or a problem anywhere
+    leaves the database as it was. What the write needs of the whole file comes from a first pass over its id and
+    date columns (repeated ids, the date order). The events file is held whole.
+
+    None instead of a summary: nothing was written, and the prepared problems say why (the prepared rows themselves
+    went to the database batch by batch: only their count is kept).
     """
     now = now or datetime.now().replace(microsecond=0)
+    batch_rows = batch_rows or load_settings().import_batch_rows
     names = file_names(Path(leads), Path(events) if events else None)
-    raw = read_file(leads, mapping=mapping, name=names["leads"])
-    event_raw = read_file(events, mapping=mapping, name=names["events"]) if events else None
-    event_frame = event_raw.frame if event_raw else None
-    prepared = prepare(raw.frame, mapping, now=now, events=event_frame, names=names)
-    prepared.notes[:0] = read_notes(raw, names["leads"]) + (read_notes(event_raw, names["events"]) if event_raw else [])
-    if prepared.problems.height and (not valid_rows_only or prepared.leads.is_empty()):
-        return None, prepared
-    if prepared.leads.is_empty():
-        raise ImportRefused(f"{names['leads']} has no lead to import.")
-    db.create_schema(url)
-    return write(prepared=prepared, url=url, now=now, progress=progress, actor=actor), prepared
+    with read_batches(leads, mapping=mapping, name=names["leads"], batch_rows=batch_rows) as source:
+        event_raw = read_file(events, mapping=mapping, name=names["events"]) if events else None
+        checker = Checker(source.columns, mapping, now=now, events=event_raw.frame if event_raw else None, names=names)
+        with source.reading():
+            checker.learn(source.rows)
+        writing = Writing(url=url, now=now, dated=checker.dated, actor=actor, progress=progress, create_schema=True)
+        writer = BatchWriter(writing)
+        try:
+            for batch in source:
+                rows = checker.batch(batch)
+                # Once a row has a problem, the import is refused unless valid_rows_only: the rest is only checked.
+                if (valid_rows_only or not checker.has_problems) and rows.leads.height:
+                    writer.add(rows)
+                if progress:  # the file's length in rows is not known before its end: the bar slows as it fills
+                    read = checker.rows_read
+                    progress(0.9 * read / (read + batch_rows), f"{read:,} rows checked…")
+            writer.wait()
+            prepared = checker.prepared()
+            prepared.notes[:0] = read_notes(source.raw, names["leads"]) + (
+                read_notes(event_raw, names["events"]) if event_raw else []
+            )
+            if prepared.problems.height and (not valid_rows_only or not prepared.valid_leads):
+                return None, prepared
+            if not prepared.valid_leads:
+                raise ImportRefused(f"{names['leads']} has no lead to import.")
+            return writing.finish(prepared), prepared
+        finally:
+            writer.cancel()
+            writing.close()
 
 
 def _mapping(path: Path) -> Mapping:
@@ -93,8 +120,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--db", help="database URL (default: DATABASE_URL or the embedded SQLite file)")
     parser.add_argument("--valid-rows-only", action="store_true", help="import the valid rows, skip the rest")
     args = parser.parse_args(argv)
-    from dashboard.config import load_settings
-
     url = args.db or load_settings().database_url
     try:
         mapping = _mapping(args.mapping)
@@ -110,7 +135,7 @@ def main(argv: list[str] | None = None) -> int:
     if summary is None:
         report = prepared.problems
         fix = f"Fix {'it' if report.height == 1 else 'them'} in the file (the list follows)"
-        if not prepared.leads.is_empty():
+        if prepared.valid_leads:
             fix += ", or import the other rows with --valid-rows-only"
         rows = f"{prepared.rejected_rows:,} row{'s' if prepared.rejected_rows != 1 else ''}"
         problems = f"{report.height:,} problem{'s' if report.height != 1 else ''}"

@@ -127,6 +127,57 @@ def read_file(path: Path | str, *, mapping: Mapping, name: str | None = None) ->
 
 
 def _read_csv(path: Path, name: str, mapping: Mapping, head: bytes) -> RawFile:
+    with _csv_text(path, name, mapping, head) as text:
+        with text.reading():
+            frame = pl.read_csv(text.path, separator=text.delimiter, infer_schema=False, encoding="utf8")
+        if frame.height == 0:
+            raise ImportRefused(f"{name} has a header but no rows: export it again with the leads.")
+        text.refuse_short_rows(frame)
+    return RawFile(_strings(frame), text.encoding, text.delimiter)
+
+
+@dataclass
+class _CsvText:
+    """A CSV file as UTF-8 text (the file itself, or a transcoded copy) and how to read it."""
+
+    path: Path
+    name: str
+    source: Path  # the file as given
+    encoding: str
+    delimiter: str
+    head: bytes
+    short_rows_checked: bool = False
+
+    @contextmanager
+    def reading(self) -> Iterator[None]:
+        """Polars' reading errors as the sentence that says where the file is wrong and how to fix it."""
+        try:
+            yield
+        except pl.exceptions.ComputeError as exc:
+            if "utf-8" in str(exc).lower():
+                raise ImportRefused(_not_in(self.source, self.name, self.encoding, self.head)) from exc
+            if "more fields" in str(exc):
+                raise ImportRefused(
+                    f"{self.name}: {_ragged_row(self.path, self.delimiter)}. Fix that row and try again."
+                ) from exc
+            raise ImportRefused(
+                f"{self.name} could not be read as CSV: {_csv_fault(self.path, self.delimiter)}. A quote that opens a "
+                "field and never closes it is the usual cause: fix that field and try again."
+            ) from exc
+        except pl.exceptions.NoDataError as exc:
+            raise ImportRefused(f"{self.name} is empty.") from exc
+
+    def refuse_short_rows(self, frame: pl.DataFrame) -> None:
+        """Refuse the file when a row has fewer fields than the header (checked once, when a frame of it shows
+        empty cells in the last column)."""
+        if not self.short_rows_checked and frame.width >= 2 and frame[frame.columns[-1]].null_count():
+            _refuse_short_rows(frame, self.path, self.delimiter, self.name)
+            self.short_rows_checked = True
+
+
+@contextmanager
+def _csv_text(path: Path, name: str, mapping: Mapping, head: bytes) -> Iterator[_CsvText]:
+    """The file's header checked and its text made readable as UTF-8 (a transcoded copy, removed afterwards)."""
     _refuse_binary(head, name)
     encoding = mapping.encoding if mapping.encoding != "auto" else detect_encoding(head)
     sample = head.decode(encoding, errors="replace").lstrip("\ufeff")
@@ -139,28 +190,144 @@ def _read_csv(path: Path, name: str, mapping: Mapping, head: bytes) -> RawFile:
     utf8 = codecs.lookup(encoding).name == "utf-8"
     text_path = path if utf8 else _transcoded(path, encoding, name, head)
     try:
-        try:
-            frame = pl.read_csv(text_path, separator=delimiter, infer_schema=False, encoding="utf8")
-        except pl.exceptions.ComputeError as exc:
-            if "utf-8" in str(exc).lower():
-                raise ImportRefused(_not_in(path, name, encoding, head)) from exc
-            if "more fields" in str(exc):
-                raise ImportRefused(
-                    f"{name}: {_ragged_row(text_path, delimiter)}. Fix that row and try again."
-                ) from exc
-            raise ImportRefused(
-                f"{name} could not be read as CSV: {_csv_fault(text_path, delimiter)}. A quote that opens a field "
-                "and never closes it is the usual cause: fix that field and try again."
-            ) from exc
-        except pl.exceptions.NoDataError as exc:
-            raise ImportRefused(f"{name} is empty.") from exc
-        if frame.height == 0:
-            raise ImportRefused(f"{name} has a header but no rows: export it again with the leads.")
-        _refuse_short_rows(frame, text_path, delimiter, name)
+        yield _CsvText(text_path, name, path, encoding, delimiter, head)
     finally:
         if text_path != path:
             text_path.unlink(missing_ok=True)
-    return RawFile(_strings(frame), encoding, delimiter)
+
+
+@dataclass
+class Batches:
+    """A file read a batch of rows at a time, so that a large one is never held whole: rows is every row, lazily
+    (for a first pass over a few columns, inside reading()); iterating gives frames of batch_rows rows. Each frame
+    holds the text columns and "row", the row's number as a spreadsheet shows it (the header is row 1)."""
+
+    rows: pl.LazyFrame
+    columns: list[str]
+    encoding: str
+    delimiter: str | None
+    sheet: str | None
+    batch_rows: int
+    csv: _CsvText | None = None
+
+    @property
+    def raw(self) -> RawFile:
+        """What read_file() says of the file, without its rows (for the notes)."""
+        return RawFile(pl.DataFrame(), self.encoding, self.delimiter, self.sheet)
+
+    @contextmanager
+    def reading(self) -> Iterator[None]:
+        """Reading errors as a refusal that says where the file is wrong."""
+        if self.csv is None:
+            yield
+        else:
+            with self.csv.reading():
+                yield
+
+    def __iter__(self) -> Iterator[pl.DataFrame]:
+        seen = 0
+        for frame in self._frames():
+            if self.csv is not None:
+                self.csv.refuse_short_rows(frame)
+            yield frame.with_row_index("row", offset=2 + seen)
+            seen += frame.height
+        if not seen:
+            where = self.csv.name if self.csv is not None else f"The sheet “{self.sheet}”"
+            raise ImportRefused(f"{where} has a header but no rows: export it again with the leads.")
+
+    def _frames(self) -> Iterator[pl.DataFrame]:
+        if self.csv is None:
+            rows = self.rows.drop("row").collect()
+            for offset in range(0, rows.height, self.batch_rows):
+                yield rows.slice(offset, self.batch_rows)
+            return
+        # A piece of the file at a time, each read on its own after the header: polars' own batches and slices
+        # map or read ahead the whole file, which would hold a large one in memory while it is written.
+        header, size = _header_record(self.csv.path), max(1, self.batch_rows * _record_bytes(self.csv.head))
+        for piece in _pieces(self.csv.path, len(header), size):
+            with self.reading():
+                frame = pl.read_csv(
+                    io.BytesIO(header + piece), separator=self.csv.delimiter, infer_schema=False, encoding="utf8"
+                )
+            yield frame.rename(dict(zip(frame.columns, self.columns, strict=True)))
+
+
+def _record_bytes(head: bytes) -> int:
+    """About how many bytes a record of the file takes, from its first megabyte."""
+    return max(1, len(head) // max(1, head.count(b"\n")))
+
+
+def _header_record(path: Path) -> bytes:
+    """The file's first record (the header), with its line end: the first line feed outside quotes."""
+    with path.open("rb") as handle:
+        data = b""
+        while block := handle.read(1 << 16):
+            data += block
+            end = data.find(b"\n")
+            while end >= 0 and data.count(b'"', 0, end) % 2:
+                end = data.find(b"\n", end + 1)
+            if end >= 0:
+                return data[: end + 1]
+    return data
+
+
+def _pieces(path: Path, start: int, size: int) -> Iterator[bytes]:
+    """The file's bytes after start, in pieces of about size bytes, each ending at the end of a record: a line feed
+    outside quotes, between two lines that are not empty (so that a piece read on its own after the header gives the
+    rows the whole file gives, blank lines included)."""
+    with path.open("rb") as handle:
+        handle.seek(start)
+        carry = b""
+        while block := handle.read(size):
+            data = carry + block
+            cut = _record_end(data)
+            if cut is None:
+                carry = data  # no end of a record in it: read on
+                continue
+            yield data[:cut]
+            carry = data[cut:]
+        if carry:
+            yield carry
+
+
+def _record_end(data: bytes, tries: int = 64) -> int | None:
+    """Where the last record of data that can end a piece ends (after its line feed); None if there is none."""
+    end = data.rfind(b"\n", 0, len(data) - 1)  # the byte after it must be there, to be looked at
+    for _ in range(tries):
+        if end <= 0:
+            return None
+        before = data[end - 2 : end - 1] if data[end - 1 : end] == b"\r" else data[end - 1 : end]
+        blank_around = before == b"\n" or data[end + 1 : end + 2] in (b"\r", b"\n")
+        if not blank_around and data.count(b'"', 0, end) % 2 == 0:
+            return end + 1
+        end = data.rfind(b"\n", 0, end)
+    return None
+
+
+@contextmanager
+def read_batches(path: Path | str, *, mapping: Mapping, batch_rows: int, name: str | None = None) -> Iterator[Batches]:
+    """A CSV file's rows a batch at a time, read as read_file() reads them (the same refusals, the same text); an
+    Excel sheet is read whole, then given in batches."""
+    path = Path(path)
+    name = name or path.name
+    if not path.is_file():
+        raise ImportRefused(f"There is no file {path}: check the path.")
+    if path.stat().st_size == 0:
+        raise ImportRefused(f"{name} is empty.")
+    with path.open("rb") as handle:
+        head = handle.read(HEAD_BYTES)
+    if path.suffix.lower() in EXCEL_SUFFIXES:
+        raw = _read_excel(path, name, mapping, head)
+        rows = raw.frame.with_row_index("row", offset=2).lazy()
+        yield Batches(rows, raw.frame.columns, raw.encoding, None, raw.sheet, batch_rows)
+        return
+    with _csv_text(path, name, mapping, head) as text:
+        scan = pl.scan_csv(text.path, separator=text.delimiter, infer_schema=False, encoding="utf8")
+        with text.reading():
+            read = scan.collect_schema().names()
+        columns = _names(read)
+        rows = scan.rename(dict(zip(read, columns, strict=True))).with_row_index("row", offset=2)
+        yield Batches(rows, columns, text.encoding, text.delimiter, None, batch_rows, text)
 
 
 def _read_excel(path: Path, name: str, mapping: Mapping, head: bytes) -> RawFile:
@@ -329,7 +496,11 @@ def _refuse_short_rows(frame: pl.DataFrame, text_path: Path, delimiter: str, nam
     )
 
 
-def _strings(frame: pl.DataFrame) -> pl.DataFrame:
+def _names(columns: list[str]) -> list[str]:
     # A trailing delimiter in the header makes a column without a name: give it one a person can read.
-    columns = [str(c).strip() or f"(unnamed column {i + 1})" for i, c in enumerate(frame.columns)]
+    return [str(c).strip() or f"(unnamed column {i + 1})" for i, c in enumerate(columns)]
+
+
+def _strings(frame: pl.DataFrame) -> pl.DataFrame:
+    columns = _names(frame.columns)
     return frame.rename(dict(zip(frame.columns, columns, strict=True))).select(pl.all().cast(pl.String))

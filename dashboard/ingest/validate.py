@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from datetime import datetime, timedelta
 
 import polars as pl
@@ -49,6 +49,7 @@ class Prepared:
     rows_read: int
     dated: bool
     notes: list[str]
+    valid_leads: int = 0  # the rows that can be imported (an import read in batches keeps only their count)
 
     @property
     def rejected_rows(self) -> int:
@@ -56,14 +57,15 @@ class Prepared:
         return self.problems.select("file", "row").unique().height
 
 
-def _cleaned(frame: pl.DataFrame, empty: tuple[str, ...]) -> pl.DataFrame:
-    return frame.with_columns(
+def _cleaned(columns: list[str], empty: tuple[str, ...]) -> list[pl.Expr]:
+    """Each column's cells without surrounding blanks, and empty where they hold one of the empty values."""
+    return [
         pl.when(pl.col(c).str.strip_chars().is_in(list(empty)))
         .then(None)
         .otherwise(pl.col(c).str.strip_chars())
         .alias(c)
-        for c in frame.columns
-    )
+        for c in columns
+    ]
 
 
 SLASHED = r"^\s*(\d{1,2})[/.\-](\d{1,2})[/.\-](\d{4})"
@@ -72,14 +74,30 @@ ISO_FORMATS = ("%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%d %H:%M",
 TIME_SUFFIXES = (" %H:%M:%S", " %H:%M", " %I:%M %p", " %I:%M:%S %p", ", %I:%M %p", "")
 
 
+def _order_evidence(column: str) -> list[pl.Expr]:
+    """What a date column's values say of their order, as three aggregates: any slashed date, any whose first
+    part cannot be a month, any whose second part cannot be; and the first three values, for a refusal's examples.
+    Aggregates, so that a first pass over a large file keeps nothing but them."""
+    parts = pl.col(column).str.extract_groups(SLASHED)
+    first, second = parts.struct.field("1").cast(pl.Int64), parts.struct.field("2").cast(pl.Int64)
+    return [
+        first.is_not_null().any().alias("slashed"),
+        (first > 12).any().alias("day_first"),
+        (second > 12).any().alias("month_first"),
+        pl.col(column).drop_nulls().head(3).implode().alias("examples"),
+    ]
+
+
 def date_order_of(values: pl.Series) -> str | None:
     """iso, day-first or month-first as the values show; None when every slashed date could be either."""
-    text = values.drop_nulls()
-    parts = text.str.extract_groups(SLASHED).struct.unnest().drop_nulls()
-    if parts.is_empty():
+    evidence = pl.DataFrame({"values": values}).select(_order_evidence("values")).row(0, named=True)
+    return _order_from(evidence)
+
+
+def _order_from(evidence: dict) -> str | None:
+    if not evidence["slashed"]:
         return "iso"
-    first, second = parts[:, 0].cast(pl.Int64), parts[:, 1].cast(pl.Int64)
-    day_first, month_first = bool((first > 12).any()), bool((second > 12).any())
+    day_first, month_first = bool(evidence["day_first"]), bool(evidence["month_first"])
     if day_first and month_first:
         return "mixed"
     if day_first:
@@ -98,6 +116,23 @@ def parse_dates(column: pl.Expr, order: str) -> pl.Expr:
             formats += [f"{day}{separator}{month}{separator}%Y{suffix}" for suffix in TIME_SUFFIXES]
     text = column.str.strip_chars()
     return pl.coalesce([text.str.to_datetime(f, strict=False, time_unit="us") for f in formats])
+
+
+def _parsed_dates(values: pl.Series, order: str) -> pl.Series:
+    """values parsed as parse_dates does, each format tried only on the values no earlier format read."""
+    formats = list(ISO_FORMATS)
+    if order in ("day-first", "month-first"):
+        day, month = ("%d", "%m") if order == "day-first" else ("%m", "%d")
+        for separator in ("/", ".", "-"):
+            formats += [f"{day}{separator}{month}{separator}%Y{suffix}" for suffix in TIME_SUFFIXES]
+    text = values.str.strip_chars()
+    parsed = pl.Series(values.name, [None] * values.len(), dtype=pl.Datetime("us"))
+    for format in formats:
+        todo = (parsed.is_null() & text.is_not_null()).arg_true()
+        if todo.is_empty():
+            break
+        parsed = parsed.scatter(todo, text.gather(todo).str.to_datetime(format, strict=False, time_unit="us"))
+    return parsed
 
 
 class AmbiguousDates(ImportRefused):
@@ -176,24 +211,31 @@ def _number(
     return kept.round(0).cast(pl.Int64) if whole else kept
 
 
-def _date_order(mapping: Mapping, values: pl.Series, notes: list[str]) -> str:
+def _date_order(mapping: Mapping, column: str, evidence: dict, notes: list[str]) -> str:
     """The mapping's date order, or the one the values show; refuses to guess when every date could be either."""
     if mapping.date_order != "auto":
         return mapping.date_order
-    order = date_order_of(values)
+    order = _order_from(evidence)
     if order is None:
-        raise AmbiguousDates(values.name, values.drop_nulls().head(3).to_list())
+        raise AmbiguousDates(column, evidence["examples"])
     if order == "mixed":
-        notes.append(f"“{values.name}” mixes day-first and month-first dates; read as day-first.")
+        notes.append(f"“{column}” mixes day-first and month-first dates; read as day-first.")
         return "day-first"
     return order
 
 
-def _dates(
-    frame: pl.DataFrame, column: str, mapping: Mapping, notes: list[str], problems: list, file: str, now: datetime
-) -> pl.Expr:
+def _whole_column_order(mapping: Mapping, values: pl.Series, notes: list[str]) -> str:
+    """The date order of a column held whole (the events file's)."""
+    if mapping.date_order != "auto":
+        return mapping.date_order
+    evidence = pl.DataFrame({values.name: values}).select(_order_evidence(values.name)).row(0, named=True)
+    return _date_order(mapping, values.name, evidence, notes)
+
+
+def _dates(frame: pl.DataFrame, column: str, order: str, problems: list, file: str, now: datetime) -> pl.Expr:
     """column parsed as dates, with a problem for every cell that holds something else, or a date that cannot be."""
-    parsed = parse_dates(pl.col(column), _date_order(mapping, frame[column], notes))
+    # Parsed once, as a series: every check below reads it, and an expression would parse the column each time.
+    parsed = pl.lit(_parsed_dates(frame[column], order))
     where = pl.col(column).is_not_null() & parsed.is_null()
     problems.append(_problems(frame, where, column, "not a date Handoff understands", file=file))
     latest = now + timedelta(days=1)
@@ -242,7 +284,7 @@ def _mapped_category(frame: pl.DataFrame, name: str, sources: list[str], table: 
         found |= {v for v in values if v not in table and v not in targets}
     mapped = [pl.col(c).replace_strict(table, default=pl.col(c), return_dtype=pl.String).alias(c) for c in sources]
     known = [pl.when(m.is_in(list(targets))).then(m) for m in mapped]
-    return (pl.coalesce(known) if len(known) > 1 else known[0]), known, sorted(found)
+    return (pl.coalesce(known) if len(known) > 1 else known[0]), known, found
 
 
 def _constant(mapping_constants: dict[str, str], name: str) -> pl.Expr | None:
@@ -251,9 +293,12 @@ def _constant(mapping_constants: dict[str, str], name: str) -> pl.Expr | None:
 
 
 def _lead_columns(
-    frame: pl.DataFrame, mapping: Mapping, problems: list, notes: list, unmapped: dict, now: datetime
+    frame: pl.DataFrame, mapping: Mapping, orders: dict[str, str], problems: list, unmapped: dict, now: datetime
 ) -> dict:
-    """Every lead field the mapping fills, from a column or a constant, as expressions over frame."""
+    """Every lead field the mapping fills, from a column or a constant, as expressions over frame.
+
+    orders: each date column's order (the whole file's); unmapped: field -> the set of values no mapping assigns,
+    added to."""
     columns: dict[str, pl.Expr] = {}
     for spec in LEAD_FIELDS:
         sources = mapping.column(spec.name)
@@ -267,7 +312,7 @@ def _lead_columns(
         source = sources[0]
         if spec.kind == "date":
             problems.append(_problems(frame, pl.col(source).is_null(), source, "missing date"))
-            columns[spec.name] = _dates(frame, source, mapping, notes, problems, "leads", now)
+            columns[spec.name] = _dates(frame, source, orders[source], problems, "leads", now)
         elif spec.kind in ("int", "number"):
             score = spec.name == "score"
             fix = "; if the CRM scores on another scale, declare it: file.score_range = [low, high]" if score else ""
@@ -282,12 +327,13 @@ def _lead_columns(
         elif spec.name == "channel":
             table = mapping.values.get("channel", {})
             values = frame[source].drop_nulls().unique().to_list()
-            unmapped["channel"] = sorted(v for v in values if v not in table and v not in CHANNEL_KEYS)
+            unmapped.setdefault("channel", set()).update(v for v in values if v not in table and v not in CHANNEL_KEYS)
             columns["channel"] = pl.col(source)
         elif spec.kind == "category":
-            columns[spec.name], known, unmapped[spec.name] = _mapped_category(
+            columns[spec.name], known, found = _mapped_category(
                 frame, spec.name, sources, mapping.values.get(spec.name, {})
             )
+            unmapped.setdefault(spec.name, set()).update(found)
             if spec.name == "stage":
                 problems += [
                     _problems(frame, pl.col(c).is_not_null() & k.is_null(), c, "no status / stage is mapped for it")
@@ -299,7 +345,7 @@ def _lead_columns(
             for column in sources:
                 _checked_text(frame, column, spec.max_chars, problems)
     for stage, source in mapping.stage_dates.items():
-        columns[f"{stage}_date"] = _dates(frame, source, mapping, notes, problems, "leads", now)
+        columns[f"{stage}_date"] = _dates(frame, source, orders[source], problems, "leads", now)
     for label, source in mapping.attributes.items():
         _checked_text(frame, source, FREE_TEXT_CHARS, problems)
         columns[ATTRIBUTE + label] = pl.col(source)
@@ -308,15 +354,15 @@ def _lead_columns(
     return columns
 
 
-def _without_missing(frame: pl.DataFrame, mapping: Mapping, notes: list[str], called: str) -> Mapping:
+def _without_missing(columns: list[str], mapping: Mapping, notes: list[str], called: str) -> Mapping:
     """The mapping without the columns the file does not have (a note says which); the id column is required."""
-    missing = sorted(mapping.used_columns() - set(frame.columns))
+    missing = sorted(mapping.used_columns() - set(columns))
     required = [c for c in mapping.column("external_id") if c in missing]
     if required:
-        hint = " It was read as a single column: is the delimiter (or the sheet) right?" if frame.width == 1 else ""
+        hint = " It was read as a single column: is the delimiter (or the sheet) right?" if len(columns) == 1 else ""
         raise ImportRefused(
             f"{_start(called)} has no column “{required[0]}”, which the mapping names as the lead id. "
-            f"Its columns are: {', '.join(frame.columns)}.{hint}"
+            f"Its columns are: {', '.join(columns)}.{hint}"
         )
     if not missing:
         return mapping
@@ -340,8 +386,8 @@ def _shown(values: pl.Series, most: int = 5) -> str:
     return head + (f" and {values.len() - most:,} more" if values.len() > most else "")
 
 
-def _ignored(frame: pl.DataFrame, used: set[str], called: str, notes: list[str]) -> None:
-    ignored = [c for c in frame.columns if c not in used and c != "row"]
+def _ignored(columns: list[str], used: set[str], called: str, notes: list[str]) -> None:
+    ignored = [c for c in columns if c not in used and c != "row"]
     if ignored:
         notes.append(
             f"Columns of {called} that no field maps, so not imported: {', '.join(ignored)}. "
@@ -349,13 +395,19 @@ def _ignored(frame: pl.DataFrame, used: set[str], called: str, notes: list[str])
         )
 
 
+def _blank(columns: list[str]) -> pl.Expr:
+    """A row that is empty: a blank line, or only delimiters."""
+    return pl.all_horizontal([pl.col(c).is_null() | (pl.col(c).str.strip_chars() == "") for c in columns])
+
+
+def _blank_rows_note(rows: pl.Series, called: str) -> list[str]:
+    return [f"{rows.len():,} empty rows of {called} were skipped (rows {_shown(rows)})."] if rows.len() else []
+
+
 def _without_blank_rows(frame: pl.DataFrame, columns: list[str], called: str, notes: list[str]) -> pl.DataFrame:
     """frame without its empty rows (a blank line, or only delimiters); a note says which rows were skipped."""
-    blank = pl.all_horizontal([pl.col(c).is_null() | (pl.col(c).str.strip_chars() == "") for c in columns])
-    rows = frame.filter(blank)["row"]
-    if rows.len():
-        notes.append(f"{rows.len():,} empty rows of {called} were skipped (rows {_shown(rows)}).")
-    return frame.filter(~blank)
+    notes += _blank_rows_note(frame.filter(_blank(columns))["row"], called)
+    return frame.filter(~_blank(columns))
 
 
 def _duplicate_ids(frame: pl.DataFrame, id_column: str) -> pl.DataFrame:
@@ -367,6 +419,239 @@ def _duplicate_ids(frame: pl.DataFrame, id_column: str) -> pl.DataFrame:
     return _problems(repeated.join(rows, on=id_column), pl.lit(True), id_column, problem)
 
 
+@dataclass(frozen=True)
+class WholeFile:
+    """What only the whole leads file tells, found in a first pass over its id and date columns, so that its rows can
+    then be checked a batch at a time: the rows whose lead id another row has too, and each date column's order."""
+
+    duplicates: pl.DataFrame  # a problem for every row of a repeated id (PROBLEM_SCHEMA)
+    orders: dict[str, str]  # date column -> iso, day-first or month-first
+    notes: list[str]  # a date column that mixes both orders
+
+
+def whole_file(rows: pl.LazyFrame, mapping: Mapping) -> WholeFile:
+    """The whole-file facts of a leads file's rows (lazy: the id and date columns are all that is read; the repeated
+    ids are the only rows kept). rows: the raw cells and their row numbers; mapping: without the missing columns."""
+    id_column = mapping.column("external_id")[0]
+    dates = list(dict.fromkeys([*mapping.column("created_at")[:1], *mapping.stage_dates.values()]))
+    cleaned = rows.select("row", *_cleaned(list(dict.fromkeys([id_column, *dates])), mapping.empty_values))
+    repeated = pl.col(id_column).is_not_null() & pl.col(id_column).is_duplicated()
+    queries = [cleaned.select("row", id_column).filter(repeated)]
+    auto = dates if mapping.date_order == "auto" else []
+    queries += [cleaned.select(_order_evidence(c)) for c in auto]
+    repeated, *evidence = pl.collect_all(queries)
+    notes: list[str] = []
+    orders = {c: mapping.date_order for c in dates}
+    for column, found in zip(auto, evidence, strict=True):
+        orders[column] = _date_order(mapping, column, found.row(0, named=True), notes)
+    return WholeFile(_duplicate_ids(repeated, id_column), orders, notes)
+
+
+@dataclass(frozen=True)
+class Rows:
+    """A batch of valid leads shaped as Handoff's rows (the frames of Prepared)."""
+
+    leads: pl.DataFrame
+    events: pl.DataFrame
+    decisions: pl.DataFrame
+    disqualifications: pl.DataFrame
+    attributes: pl.DataFrame
+    channels: pl.DataFrame
+
+
+class Checker:
+    """A leads file (and optionally an events file) checked a batch of rows at a time, so that a large file is never
+    held whole: the whole-file facts (repeated ids, date orders) come first from whole_file(); each batch gives its
+    valid leads as Handoff's rows; what is said of the whole file (problems, notes, unmapped values) is kept here,
+    small, and given by prepared() at the end."""
+
+    def __init__(
+        self,
+        columns: list[str],
+        mapping: Mapping,
+        *,
+        now: datetime,
+        events: pl.DataFrame | None = None,
+        names: dict[str, str] | None = None,
+    ):
+        mapping.check()
+        self.names = names or {}
+        self.called = {
+            "leads": self.names.get("leads", "the leads file"),
+            "events": self.names.get("events", "the events file"),
+        }
+        self.columns, self.now, self.events = [c for c in columns if c != "row"], now, events
+        self.header_notes: list[str] = []
+        self.mapping = _without_missing(self.columns, mapping, self.header_notes, self.called["leads"])
+        self.id_column = self.mapping.column("external_id")[0]
+        self.dated = bool(self.mapping.column("created_at"))
+        self.whole: WholeFile | None = None
+        self.event_rows: pl.DataFrame | None = None
+        self.event_notes: list[str] = []
+        self.problems: list[pl.DataFrame] = []
+        self.unmapped: dict[str, set[str]] = {}
+        self.blank_rows: list[pl.Series] = []
+        self.rows_read = self.valid_leads = 0
+        self.valid_ids: list[pl.Series] = []  # kept only with an events file, whose rows must name a valid lead
+        self.own_channels: set[str] = set()
+        self.campaign_channels: list[pl.DataFrame] = []  # campaign, channel, n: summed at the end
+
+    @property
+    def has_problems(self) -> bool:
+        """Whether a row checked so far (or a repeated id anywhere in the file) has a problem."""
+        assert self.whole is not None, "learn() comes first"
+        return bool(self.whole.duplicates.height) or any(p.height for p in self.problems)
+
+    def learn(self, rows: pl.LazyFrame) -> None:
+        """The first pass: the whole-file facts of the leads file's rows, then the events file (held whole)."""
+        self.whole = whole_file(rows, self.mapping)
+        if self.events is not None:
+            self.event_rows = _event_rows(
+                self.events, self.mapping, self.problems, self.event_notes, self.now, self.called["events"]
+            )
+
+    def batch(self, raw: pl.DataFrame) -> Rows:
+        """Check a batch of the leads file (its cells and their row numbers, "row"); its valid leads as rows."""
+        assert self.whole is not None, "learn() comes first"
+        mapping, id_column, now = self.mapping, self.id_column, self.now
+        frame = raw.select("row", *_cleaned(self.columns, mapping.empty_values))
+        blank = _blank(self.columns)
+        self.blank_rows.append(frame.filter(blank)["row"])
+        frame = frame.filter(~blank)
+        self.rows_read += frame.height
+        problems: list[pl.DataFrame] = [
+            _problems(frame, pl.col(c).str.contains(FORMULA).fill_null(False), c, "starts like a spreadsheet formula; "
+                      "remove it or quote it")
+            for c in self.columns
+        ]  # fmt: skip
+        problems.append(_problems(frame, pl.col(id_column).is_null(), id_column, "missing lead id"))
+        _checked_text(frame, id_column, NAME_CHARS, problems)
+        columns = _lead_columns(frame, mapping, self.whole.orders, problems, self.unmapped, now)
+        mapped = frame.select("row", pl.col(id_column).alias("external_id"), **columns)
+        problems = [p for p in problems if p.height]
+        self.problems += problems
+        bad_rows = pl.concat([p["row"] for p in problems] + [self.whole.duplicates["row"]])
+        valid = mapped.filter(~pl.col("row").is_in(bad_rows.implode()))
+        self.valid_leads += valid.height
+        event_rows = None
+        if self.event_rows is not None:
+            self.valid_ids.append(valid["external_id"])
+            event_rows = self.event_rows.join(valid.select("external_id"), on="external_id", how="semi")
+            valid = _with_event_facts(valid, event_rows)
+        valid = self._with_channels(valid)
+        rows = _handoff_rows(valid, now=now, dated=self.dated, entry_stage=mapping.constants.get("stage"))
+        if event_rows is not None:
+            # The events file dates these stages: its times replace the placeholders the status implied.
+            timed = event_rows.select("external_id", "stage", "occurred_at", "rep", pl.lit(True).alias("timed"))
+            rows["events"] = rows["events"].select(timed.columns)
+            rows["events"] = pl.concat(
+                [rows["events"].join(timed.select("external_id", "stage"), on=["external_id", "stage"], how="anti"),
+                 timed]
+            )  # fmt: skip
+        rows["decisions"], rows["disqualifications"] = _decision_times(rows)
+        channels = (
+            valid.select(pl.col("channel").alias("key"), pl.col("channel_label").alias("label"))
+            .unique("key", keep="first", maintain_order=True)
+            .sort("key")
+            .with_columns(pl.col("key").is_in(VIEW_THROUGH).alias("view_through"))
+        )
+        return Rows(
+            leads=rows["leads"],
+            events=rows["events"],
+            decisions=rows["decisions"],
+            disqualifications=rows["disqualifications"],
+            attributes=_attributes(valid),
+            channels=channels,
+        )
+
+    def _with_channels(self, valid: pl.DataFrame) -> pl.DataFrame:
+        """valid with each lead's own channel (key and label) and its campaign; what the notes need is kept."""
+        raw = pl.col("channel") if "channel" in valid.columns else pl.lit(None, dtype=pl.String)
+        key, label = channel_of(raw, self.mapping.values.get("channel", {}))
+        valid = valid.with_columns(key.alias("channel"), label.alias("channel_label"))
+        self.own_channels.update(valid.filter(~pl.col("channel").is_in(list(CHANNEL_KEYS)))["channel_label"].to_list())
+        campaign = pl.col("campaign") if "campaign" in valid.columns else pl.lit(None, dtype=pl.String)
+        valid = valid.with_columns(pl.coalesce(campaign, pl.col("channel_label") + " (imported)").alias("campaign"))
+        self.campaign_channels.append(valid.group_by("campaign", "channel").agg(pl.len().alias("n")))
+        return valid
+
+    def campaigns(self) -> pl.DataFrame:
+        """How many valid leads each campaign brought through each channel, over every batch so far."""
+        schema = {"campaign": pl.String, "channel": pl.String, "n": pl.UInt32}
+        counts = pl.concat([pl.DataFrame(schema=schema), *(c.cast(schema) for c in self.campaign_channels)])
+        return counts.group_by("campaign", "channel").agg(pl.col("n").sum())
+
+    def prepared(self, rows: Rows | None = None) -> Prepared:
+        """What the whole file says: its problems, notes and unmapped values, with rows (the whole file's, when it
+        was checked as one batch; empty frames otherwise, the rows having gone to the database batch by batch)."""
+        assert self.whole is not None, "learn() comes first"
+        mapping, names, called, now = self.mapping, self.names, self.called, self.now
+        notes = [*self.header_notes]
+        blank_rows = pl.concat([pl.Series("row", [], dtype=pl.UInt32), *(r.cast(pl.UInt32) for r in self.blank_rows)])
+        notes += _blank_rows_note(blank_rows, called["leads"])
+        notes += self.whole.notes
+        _ignored(self.columns, mapping.used_columns(), called["leads"], notes)
+        unmapped = {name: sorted(values) for name, values in self.unmapped.items()}
+        for name in ("feedback", "region", "activity"):
+            if unmapped.get(name):
+                values = pl.Series(unmapped[name])
+                columns_of = ", ".join(mapping.column(name))
+                notes.append(
+                    f"Values of {columns_of} that no mapping assigns, so left empty: {_shown(values)}. "
+                    f"Map them in [values.{name}] to use them."
+                )
+        if not self.dated:
+            notes.append(
+                f"The file has no date column: its leads are counted at the date of this import ({now:%Y-%m-%d}); "
+                "Handoff does not invent dates."
+            )
+        if self.events is None and not mapping.stage_dates:
+            notes.append(
+                "Neither an events file nor stage-date columns: the stages have no times of their own, so these "
+                "leads are left out of the SLA and velocity figures."
+            )
+        notes += self.event_notes
+        if self.event_rows is not None:
+            valid_ids = pl.concat([pl.Series("external_id", [], dtype=pl.String), *self.valid_ids])
+            unknown = self.event_rows.filter(~pl.col("external_id").is_in(valid_ids.implode()))
+            if unknown.height:
+                ids = unknown["external_id"].unique(maintain_order=True)
+                notes.append(
+                    f"{unknown.height:,} rows of the events file name {ids.len():,} leads that are not among the "
+                    f"imported leads ({_shown(ids)}); they were not imported."
+                )
+        if self.own_channels:
+            notes.append(f"Channels of the file's own, kept with their labels: {', '.join(sorted(self.own_channels))}.")
+        campaigns = self.campaigns()
+        mixed = campaigns.group_by("campaign").agg(pl.len().alias("n")).filter(pl.col("n") > 1)
+        if mixed.height:
+            notes.append(
+                f"{mixed.height:,} of {campaigns['campaign'].n_unique():,} campaigns bring leads through several "
+                "channels; each lead keeps its own channel (the campaign × channel matrix shows the mix)."
+            )
+        problem_frame = (
+            pl.concat([pl.DataFrame(schema=PROBLEM_SCHEMA), self.whole.duplicates, *self.problems])
+            .unique()  # a column that fills two fields is checked twice
+            .sort("file", "row", "column", "problem", descending=[True, False, False, False])
+            .with_columns(pl.col("file").replace({t: names.get(t, t) for t in called}))
+        )
+        rows = rows or Rows(*(pl.DataFrame() for _ in fields(Rows)))
+        return Prepared(
+            leads=rows.leads,
+            events=rows.events,
+            decisions=rows.decisions,
+            disqualifications=rows.disqualifications,
+            attributes=rows.attributes,
+            channels=rows.channels,
+            problems=problem_frame,
+            unmapped=unmapped,
+            rows_read=self.rows_read,
+            dated=self.dated,
+            notes=notes,
+            valid_leads=self.valid_leads,
+        )
+
+
 def prepare(
     raw: pl.DataFrame,
     mapping: Mapping,
@@ -375,115 +660,14 @@ def prepare(
     events: pl.DataFrame | None = None,
     names: dict[str, str] | None = None,
 ) -> Prepared:
-    """Map and validate a leads file (and optionally an events file); nothing is written.
+    """Map and validate a leads file held whole (and optionally an events file), as one batch; nothing is written.
 
     names: the files' names for the messages and the problems ({"leads": "export.csv", "events": ...}).
     """
-    mapping.check()
-    names = names or {}
-    called = {"leads": names.get("leads", "the leads file"), "events": names.get("events", "the events file")}
-    problems: list[pl.DataFrame] = []
-    notes: list[str] = []
-    unmapped: dict[str, list[str]] = {}
-    mapping = _without_missing(raw, mapping, notes, called["leads"])
-    frame = _cleaned(raw, mapping.empty_values).with_row_index("row", offset=2)  # row 1 is the header
-    frame = _without_blank_rows(frame, raw.columns, called["leads"], notes)
-    id_column = mapping.column("external_id")[0]
-    problems += [
-        _problems(frame, pl.col(c).str.contains(FORMULA).fill_null(False), c, "starts like a spreadsheet formula; "
-                  "remove it or quote it")
-        for c in raw.columns
-    ]  # fmt: skip
-    problems.append(_problems(frame, pl.col(id_column).is_null(), id_column, "missing lead id"))
-    problems.append(_duplicate_ids(frame, id_column))
-    _checked_text(frame, id_column, NAME_CHARS, problems)
-    columns = _lead_columns(frame, mapping, problems, notes, unmapped, now)
-    _ignored(raw, mapping.used_columns(), called["leads"], notes)
-    for name in ("feedback", "region", "activity"):
-        if unmapped.get(name):
-            values = pl.Series(unmapped[name])
-            columns_of = ", ".join(mapping.column(name))
-            notes.append(
-                f"Values of {columns_of} that no mapping assigns, so left empty: {_shown(values)}. "
-                f"Map them in [values.{name}] to use them."
-            )
-    dated = bool(mapping.column("created_at"))
-    if not dated:
-        notes.append(
-            f"The file has no date column: its leads are counted at the date of this import ({now:%Y-%m-%d}); "
-            "Handoff does not invent dates."
-        )
-    if events is None and not mapping.stage_dates:
-        notes.append(
-            "Neither an events file nor stage-date columns: the stages have no times of their own, so these leads "
-            "are left out of the SLA and velocity figures."
-        )
-    mapped = frame.select("row", pl.col(id_column).alias("external_id"), **columns)
-    event_rows = _event_rows(events, mapping, problems, notes, now, called["events"]) if events is not None else None
-    problem_frame = (
-        pl.concat([pl.DataFrame(schema=PROBLEM_SCHEMA), *problems])
-        .unique()  # a column that fills two fields is checked twice
-        .sort("file", "row", "column", "problem", descending=[True, False, False, False])
-    )
-    bad_rows = problem_frame.filter(pl.col("file") == "leads")["row"].unique()
-    problem_frame = problem_frame.with_columns(pl.col("file").replace({t: names.get(t, t) for t in called}))
-    valid = mapped.filter(~pl.col("row").is_in(bad_rows.implode()))
-    if event_rows is not None:
-        unknown = event_rows.join(valid.select("external_id"), on="external_id", how="anti")
-        if unknown.height:
-            ids = unknown["external_id"].unique(maintain_order=True)
-            notes.append(
-                f"{unknown.height:,} rows of the events file name {ids.len():,} leads that are not among the imported "
-                f"leads ({_shown(ids)}); they were not imported."
-            )
-        event_rows = event_rows.join(valid.select("external_id"), on="external_id", how="semi")
-        valid = _with_event_facts(valid, event_rows)
-    valid = _with_channels(valid, mapping.values.get("channel", {}), notes)
-    stage_constant = mapping.constants.get("stage")
-    rows = _handoff_rows(valid, now=now, dated=dated, entry_stage=stage_constant)
-    if event_rows is not None:
-        # The events file dates these stages: its times replace the placeholders the status implied.
-        timed = event_rows.select("external_id", "stage", "occurred_at", "rep", pl.lit(True).alias("timed"))
-        rows["events"] = rows["events"].select(timed.columns)
-        rows["events"] = pl.concat(
-            [rows["events"].join(timed.select("external_id", "stage"), on=["external_id", "stage"], how="anti"), timed]
-        )
-    rows["decisions"], rows["disqualifications"] = _decision_times(rows)
-    return Prepared(
-        leads=rows["leads"],
-        events=rows["events"],
-        decisions=rows["decisions"],
-        disqualifications=rows["disqualifications"],
-        attributes=_attributes(valid),
-        channels=valid.select(pl.col("channel").alias("key"), pl.col("channel_label").alias("label"))
-        .unique("key", keep="first")
-        .sort("key")
-        .with_columns(pl.col("key").is_in(VIEW_THROUGH).alias("view_through")),
-        problems=problem_frame,
-        unmapped=unmapped,
-        rows_read=frame.height,
-        dated=dated,
-        notes=notes,
-    )
-
-
-def _with_channels(valid: pl.DataFrame, table: dict[str, str], notes: list[str]) -> pl.DataFrame:
-    """valid with each lead's own channel (key and label) and its campaign; notes on new channels and mixes."""
-    raw = pl.col("channel") if "channel" in valid.columns else pl.lit(None, dtype=pl.String)
-    key, label = channel_of(raw, table)
-    valid = valid.with_columns(key.alias("channel"), label.alias("channel_label"))
-    own = valid.filter(~pl.col("channel").is_in(list(CHANNEL_KEYS)))["channel_label"].unique().sort().to_list()
-    if own:
-        notes.append(f"Channels of the file's own, kept with their labels: {', '.join(own)}.")
-    campaign = pl.col("campaign") if "campaign" in valid.columns else pl.lit(None, dtype=pl.String)
-    valid = valid.with_columns(pl.coalesce(campaign, pl.col("channel_label") + " (imported)").alias("campaign"))
-    mixed = valid.group_by("campaign").agg(pl.col("channel").n_unique().alias("n")).filter(pl.col("n") > 1)
-    if mixed.height:
-        notes.append(
-            f"{mixed.height:,} of {valid['campaign'].n_unique():,} campaigns bring leads through several channels; "
-            "each lead keeps its own channel (the campaign × channel matrix shows the mix)."
-        )
-    return valid
+    checker = Checker(raw.columns, mapping, now=now, events=events, names=names)
+    rows = raw.with_row_index("row", offset=2)  # row 1 is the header
+    checker.learn(rows.lazy())
+    return checker.prepared(checker.batch(rows))
 
 
 def _event_rows(
@@ -502,8 +686,8 @@ def _event_rows(
             f"{_start(called)} has no column {', '.join(f'“{c}”' for c in missing)}, which the mapping's [events] "
             f"names. Its columns are: {', '.join(events.columns)}."
         )
-    _ignored(events, mapping.used_event_columns(), called, notes)
-    frame = _cleaned(events, mapping.empty_values).with_row_index("row", offset=2)
+    _ignored(events.columns, mapping.used_event_columns(), called, notes)
+    frame = events.with_columns(_cleaned(events.columns, mapping.empty_values)).with_row_index("row", offset=2)
     frame = _without_blank_rows(frame, events.columns, called, notes)
     for field, column in names.items():
         if column and field != "occurred_at":
@@ -531,7 +715,8 @@ def _event_rows(
         table = mapping.values.get("event_stage", {})
         stage_text = column("stage").cast(pl.String)
         stage = stage_text.replace_strict(table, default=stage_text, return_dtype=pl.String)
-        when = _dates(frame, names["occurred_at"], mapping, notes, problems, "events", now)
+        occurred = names["occurred_at"]
+        when = _dates(frame, occurred, _whole_column_order(mapping, frame[occurred], notes), problems, "events", now)
         parsed = frame.select(
             "row",
             pl.col(names["external_id"]).alias("external_id"),
@@ -546,7 +731,7 @@ def _event_rows(
         )  # fmt: skip
         parts.append(parsed.drop("stage_text"))
     for stage, source in mapping.event_stage_dates.items():
-        when = _dates(frame, source, mapping, notes, problems, "events", now)
+        when = _dates(frame, source, _whole_column_order(mapping, frame[source], notes), problems, "events", now)
         parts.append(
             frame.select(
                 "row",

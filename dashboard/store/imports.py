@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass
 from datetime import datetime
 
 import adbc_driver_manager
@@ -18,7 +18,7 @@ from dashboard.store import audit, db
 from queries.scoring import ScoringRule
 
 AUDIT_COLUMNS = ("at", "actor", "actor_name", "role", "action", "target")
-BATCH_ROWS = 100_000
+SQLITE_CACHE_KB = 64 * 1024  # the page cache of an import's SQLite connection
 LEAD_COLUMNS = (
     "external_id", "created_at", "role", "seniority", "country", "region", "company", "industry",
     "company_size_band", "revenue_band", *ACTIVITY_COUNTS, "has_budget", "is_authority", "has_need", "timeline_months",
@@ -33,21 +33,19 @@ class ImportFailed(RuntimeError):
 
 
 @dataclass(frozen=True)
-class Staged:
-    """An import's rows as the tables they are staged in: the channel, campaign and rep rows it may add, the lead
-    rows (LEAD_COLUMNS and the names the ids are looked up by), events, decisions, disqualifications, attributes."""
+class Batch:
+    """A batch of an import's rows as the tables they are staged in: the channel, campaign and rep rows it may add,
+    the lead rows (LEAD_COLUMNS and the names the ids are looked up by), events, decisions, disqualifications and
+    attributes. Every lead of the import is in one batch only, with its events, decisions and attributes."""
 
     channels: pl.DataFrame
-    campaigns: pl.DataFrame
-    reps: pl.DataFrame
+    campaigns: pl.DataFrame  # name, channel (the one most of the batch's leads of it come through), start_date
+    reps: pl.DataFrame  # name, tier
     leads: pl.DataFrame
     events: pl.DataFrame
     decisions: pl.DataFrame
     disqualifications: pl.DataFrame
     attributes: pl.DataFrame
-    model: pl.DataFrame  # one row: when the import ran (a first model is created only in an empty database)
-    rule: ScoringRule  # the first model's rule
-    dated: bool  # the file had dates of its own: they replace a lead's earlier ones
 
 
 @dataclass(frozen=True)
@@ -80,64 +78,79 @@ def record(conn, *, url: str, actor: Actor | None, target: str, now: datetime) -
         cursor.execute(f"INSERT INTO audit_entry ({columns}) SELECT {columns} FROM import_audit")
 
 
-def upsert(
-    *,
-    url: str,
-    actor: Actor | None,
-    staged: Staged,
-    now: datetime,
-    describe: Callable[[int, int], str],
-    progress: Callable[[float, str], None] | None = None,
-    pause: Callable[[str], None] = lambda stage: None,
-) -> Written:
-    """Stage the rows, upsert them and write the audit line (describe(inserted, updated) is its target) in ONE
-    transaction: on any error (or a crash) nothing is written. pause(stage) is called at "staged", "written" and
-    "committed" (the kill tests' hook)."""
-    sqlite = url.startswith("sqlite")
-    total = max(staged.leads.height, 1)
-    true = "1" if sqlite else "TRUE"
+class Upsert:
+    """One import's transaction: its batches staged and upserted as they come (add), then what only the whole import
+    decides (a new campaign's channel, a new rep's tier, the first model) and its audit line (finish), committed
+    together; close() without finish() rolls everything back. Nothing is visible to others before the commit.
 
-    def loaded(done: int) -> None:
-        if progress:
-            progress(0.8 * done / total, f"Loading {done:,} of {staged.leads.height:,} leads…")
+    pause(stage) is called at "staged" (every batch in), "written" (and the audit line) and "committed" (the kill
+    tests' hook)."""
 
-    conn = connect(url=url, actor=actor)
-    try:
-        _stage(conn, "import_channel", staged.channels, sqlite=sqlite)
-        _stage(conn, "import_campaign", staged.campaigns, sqlite=sqlite)
-        _stage(conn, "import_rep", staged.reps, sqlite=sqlite)
-        _stage(conn, "import_lead", staged.leads, sqlite=sqlite, progress=loaded)
-        _stage(conn, "import_event", staged.events, sqlite=sqlite)
-        _stage(conn, "import_decision", staged.decisions, sqlite=sqlite)
-        _stage(conn, "import_disqualification", staged.disqualifications, sqlite=sqlite)
-        _stage(conn, "import_attribute", staged.attributes, sqlite=sqlite)
-        _stage(conn, "import_model", staged.model, sqlite=sqlite)
-        pause("staged")
-        if progress:
-            progress(0.85, "Writing leads…")
-        _execute(
-            conn,
-            "INSERT INTO channel (key, label, view_through) SELECT t.key, t.label, t.view_through "
-            "FROM import_channel t WHERE NOT EXISTS (SELECT 1 FROM channel c WHERE c.key = t.key)",
-        )
-        _execute(
-            conn,
-            "INSERT INTO campaign (name, channel_id, start_date, spend) SELECT t.name, c.id, t.start_date, 0 "
-            "FROM import_campaign t JOIN channel c ON c.key = t.channel "
-            "WHERE NOT EXISTS (SELECT 1 FROM campaign x WHERE x.name = t.name)",
-        )
-        _execute(
-            conn,
-            "INSERT INTO rep (name, tier, team, weekly_capacity, active) "
-            f"SELECT t.name, t.tier, 'Imported', 50, {true} FROM import_rep t "
-            "WHERE NOT EXISTS (SELECT 1 FROM rep r WHERE r.name = t.name)",
-        )
+    def __init__(self, *, url: str, actor: Actor | None, dated: bool, pause: Callable[[str], None] = lambda s: None):
+        self.url, self.actor, self.dated, self.pause = url, actor, dated, pause
+        self.sqlite = url.startswith("sqlite")
+        self.written = Written(0, 0, 0, 0, 0)
+        self.conn = connect(url=url, actor=actor)
+        try:
+            if self.sqlite:
+                # The indexes of a large import's tables stay in memory instead of being read back a page at a time.
+                _execute(self.conn, f"PRAGMA cache_size = -{SQLITE_CACHE_KB}")
+            # The campaigns and reps this import adds come after these: finish() settles them.
+            _execute(
+                self.conn,
+                "CREATE TEMP TABLE import_before AS SELECT (SELECT COALESCE(MAX(id), 0) FROM campaign) AS campaign, "
+                "(SELECT COALESCE(MAX(id), 0) FROM rep) AS rep",
+            )
+        except BaseException:
+            self.close()
+            raise
+
+    def add(self, batch: Batch) -> None:
+        """Stage a batch and upsert it (its leads, their events, decisions, disqualifications and attributes)."""
+        conn, sqlite = self.conn, self.sqlite
+        true = "1" if sqlite else "TRUE"
+        try:
+            _stage(conn, "import_channel", batch.channels, sqlite=sqlite)
+            _stage(conn, "import_campaign", batch.campaigns, sqlite=sqlite)
+            _stage(conn, "import_rep", batch.reps, sqlite=sqlite)
+            _stage(conn, "import_lead", batch.leads, sqlite=sqlite)
+            _stage(conn, "import_event", batch.events, sqlite=sqlite)
+            _stage(conn, "import_decision", batch.decisions, sqlite=sqlite)
+            _stage(conn, "import_disqualification", batch.disqualifications, sqlite=sqlite)
+            _stage(conn, "import_attribute", batch.attributes, sqlite=sqlite)
+            _execute(
+                conn,
+                "INSERT INTO channel (key, label, view_through) SELECT t.key, t.label, t.view_through "
+                "FROM import_channel t WHERE NOT EXISTS (SELECT 1 FROM channel c WHERE c.key = t.key)",
+            )
+            _execute(
+                conn,
+                "INSERT INTO campaign (name, channel_id, start_date, spend) SELECT t.name, c.id, t.start_date, 0 "
+                "FROM import_campaign t JOIN channel c ON c.key = t.channel "
+                "WHERE NOT EXISTS (SELECT 1 FROM campaign x WHERE x.name = t.name)",
+            )
+            _execute(
+                conn,
+                "INSERT INTO rep (name, tier, team, weekly_capacity, active) "
+                f"SELECT t.name, t.tier, 'Imported', 50, {true} FROM import_rep t "
+                "WHERE NOT EXISTS (SELECT 1 FROM rep r WHERE r.name = t.name)",
+            )
+            self.written = Written(*(a + b for a, b in zip(astuple(self.written), self._upsert(), strict=True)))
+        except adbc_driver_manager.Error as exc:
+            self.close()
+            raise ImportFailed(_refusal(exc)) from exc
+        except BaseException:
+            self.close()
+            raise
+
+    def _upsert(self) -> tuple[int, ...]:
+        conn = self.conn
         campaign_id = "(SELECT MIN(c.id) FROM campaign c WHERE c.name = t.campaign_name)"
         owner_id = "(SELECT MIN(r.id) FROM rep r WHERE r.name = t.owner_name)"
         closer_id = "(SELECT MIN(r.id) FROM rep r WHERE r.name = t.closer_name)"
         channel_id = "(SELECT MIN(c.id) FROM channel c WHERE c.key = t.channel_key)"
         # An undated file's leads keep the date of their first import; a dated file's dates are updated.
-        compared = (*COMPARED, "created_at") if staged.dated else COMPARED
+        compared = (*COMPARED, "created_at") if self.dated else COMPARED
         changed = " OR ".join(f"lead.{c} IS DISTINCT FROM t.{c}" for c in compared)
         assignments = ", ".join(f"{c} = t.{c}" for c in compared)
         where = (
@@ -145,12 +158,13 @@ def upsert(
             f"OR lead.channel_id IS DISTINCT FROM {channel_id})"
         )
         updated = _count(conn, f"SELECT COUNT(*) FROM lead, import_lead t {where}")
-        _execute(
-            conn,
-            f"UPDATE lead SET {assignments}, imported_at = t.imported_at, campaign_id = {campaign_id}, "
-            f"channel_id = {channel_id}, owner_rep_id = COALESCE({owner_id}, lead.owner_rep_id), "
-            f"senior_rep_id = COALESCE({closer_id}, lead.senior_rep_id) FROM import_lead t {where}",
-        )
+        if updated:
+            _execute(
+                conn,
+                f"UPDATE lead SET {assignments}, imported_at = t.imported_at, campaign_id = {campaign_id}, "
+                f"channel_id = {channel_id}, owner_rep_id = COALESCE({owner_id}, lead.owner_rep_id), "
+                f"senior_rep_id = COALESCE({closer_id}, lead.senior_rep_id) FROM import_lead t {where}",
+            )
         names = ", ".join(LEAD_COLUMNS)
         inserted = _added(
             conn,
@@ -160,8 +174,11 @@ def upsert(
             f"{closer_id} FROM import_lead t "
             "WHERE NOT EXISTS (SELECT 1 FROM lead l WHERE l.external_id = t.external_id)",
         )
-        if progress:
-            progress(0.92, "Writing stage events and sales feedback…")
+        # A lead this batch added has nothing recorded yet: on SQLite, which lets one import write at a time, the
+        # ids past the mark are this batch's own, and their events, decisions and disqualifications need no lookup.
+        new_lead = "l.id > (SELECT id FROM import_mark WHERE name = 'lead') OR " if self.sqlite else ""
+        # "s.stage || ''": the lead's own events are found by its id; SQLite, without statistics, would otherwise
+        # look them up by stage, among every lead's.
         events_added = _added(
             conn,
             "stage_event",
@@ -169,8 +186,8 @@ def upsert(
             "SELECT l.id, e.stage, COALESCE(e.occurred_at, l.created_at), COALESCE(e.rep, 'import'), "
             "(SELECT MIN(r.id) FROM rep r WHERE r.name = e.rep), e.timed "
             "FROM import_event e JOIN lead l ON l.external_id = e.external_id "
-            "WHERE NOT EXISTS (SELECT 1 FROM stage_event s WHERE s.lead_id = l.id AND s.stage = e.stage "
-            "AND (e.occurred_at IS NULL OR s.occurred_at = e.occurred_at))",
+            f"WHERE {new_lead}NOT EXISTS (SELECT 1 FROM stage_event s WHERE s.lead_id = l.id "
+            "AND s.stage || '' = e.stage AND (e.occurred_at IS NULL OR s.occurred_at = e.occurred_at))",
         )
         # A decision another import already recorded, changed since, happened at an unknown time before this one.
         earlier = "EXISTS (SELECT 1 FROM sales_decision x WHERE x.lead_id = l.id)"
@@ -182,7 +199,7 @@ def upsert(
             "(SELECT MIN(r.id) FROM rep r WHERE r.name = d.rep), "
             f"CASE WHEN {earlier} AND NOT d.timed THEN d.fallback_at ELSE COALESCE(d.decided_at, l.created_at) END, "
             "d.timed FROM import_decision d JOIN lead l ON l.external_id = d.external_id "
-            "WHERE NOT EXISTS (SELECT 1 FROM sales_decision x WHERE x.lead_id = l.id "
+            f"WHERE {new_lead}NOT EXISTS (SELECT 1 FROM sales_decision x WHERE x.lead_id = l.id "
             "AND x.decided_at = (SELECT MAX(y.decided_at) FROM sales_decision y WHERE y.lead_id = l.id) "
             "AND x.decision = d.decision AND x.reason IS NOT DISTINCT FROM d.reason)",
         )
@@ -192,7 +209,8 @@ def upsert(
             "INSERT INTO disqualification (lead_id, reason, comment, rep_id, disqualified_at) "
             "SELECT l.id, q.reason, q.comment, NULL, COALESCE(q.disqualified_at, l.created_at) "
             "FROM import_disqualification q JOIN lead l ON l.external_id = q.external_id "
-            "WHERE NOT EXISTS (SELECT 1 FROM disqualification x WHERE x.lead_id = l.id AND x.reason = q.reason)",
+            f"WHERE {new_lead}NOT EXISTS (SELECT 1 FROM disqualification x WHERE x.lead_id = l.id "
+            "AND x.reason = q.reason)",
         )
         # A newer export replaces a lead's attributes of the same name.
         _execute(
@@ -205,41 +223,77 @@ def upsert(
             "INSERT INTO lead_attribute (lead_id, name, value) SELECT l.id, a.name, a.value "
             "FROM import_attribute a JOIN lead l ON l.external_id = a.external_id",
         )
-        rule = staged.rule
-        _execute(
-            conn,
-            "INSERT INTO scoring_model (version, w_demographic, w_firmographic, w_behavioural, w_engagement, "
-            "mql_threshold, gate_known_company, gate_budget, gate_authority, active_from, author, note) "
-            f"SELECT 1, {rule.w_demographic}, {rule.w_firmographic}, {rule.w_behavioural}, {rule.w_engagement}, "
-            f"{rule.mql_threshold}, {false(sqlite)}, {false(sqlite)}, {false(sqlite)}, "
-            "(SELECT MIN(created_at) FROM lead), 'Handoff', 'Default model, created by the first import' "
-            "FROM import_model WHERE NOT EXISTS (SELECT 1 FROM scoring_model)",
-        )
-        record(conn, url=url, actor=actor, target=describe(inserted, updated), now=now)
-        pause("written")
-        conn.commit()
-        pause("committed")
-    except adbc_driver_manager.Error as exc:
-        _rollback(conn)
-        raise ImportFailed(_refusal(exc)) from exc
-    except BaseException:
-        _rollback(conn)
-        raise
-    finally:
-        conn.close()
-    return Written(inserted, updated, events_added, decisions_added, disqualifications_added)
+        return inserted, updated, events_added, decisions_added, disqualifications_added
+
+    def finish(
+        self,
+        *,
+        campaigns: pl.DataFrame,
+        reps: pl.DataFrame,
+        model: pl.DataFrame,
+        rule: ScoringRule,
+        describe: Callable[[int, int], str],
+        now: datetime,
+    ) -> Written:
+        """What only the whole import decides, its audit line (describe(inserted, updated) is its target), and the
+        commit. campaigns: name, channel (the one most of the import's leads of each campaign come through); reps:
+        name, tier (senior for a name that closes anywhere in the import); model: one row, when the import ran."""
+        conn, sqlite = self.conn, self.sqlite
+        try:
+            _stage(conn, "import_campaign", campaigns.select("name", "channel"), sqlite=sqlite)
+            _stage(conn, "import_rep", reps.select("name", "tier"), sqlite=sqlite)
+            _stage(conn, "import_model", model, sqlite=sqlite)
+            self.pause("staged")
+            # A campaign this import added takes the channel most of its leads come through, over the whole file;
+            # a rep it added who closes anywhere in it is senior. A batch saw only its own part of either.
+            _execute(
+                conn,
+                "UPDATE campaign SET channel_id = (SELECT c.id FROM import_campaign t JOIN channel c "
+                "ON c.key = t.channel WHERE t.name = campaign.name) "
+                "WHERE id > (SELECT campaign FROM import_before) AND name IN (SELECT name FROM import_campaign)",
+            )
+            _execute(
+                conn,
+                "UPDATE rep SET tier = (SELECT t.tier FROM import_rep t WHERE t.name = rep.name) "
+                "WHERE id > (SELECT rep FROM import_before) AND name IN (SELECT name FROM import_rep)",
+            )
+            _execute(
+                conn,
+                "INSERT INTO scoring_model (version, w_demographic, w_firmographic, w_behavioural, w_engagement, "
+                "mql_threshold, gate_known_company, gate_budget, gate_authority, active_from, author, note) "
+                f"SELECT 1, {rule.w_demographic}, {rule.w_firmographic}, {rule.w_behavioural}, {rule.w_engagement}, "
+                f"{rule.mql_threshold}, {false(sqlite)}, {false(sqlite)}, {false(sqlite)}, "
+                "(SELECT MIN(created_at) FROM lead), 'Handoff', 'Default model, created by the first import' "
+                "FROM import_model WHERE NOT EXISTS (SELECT 1 FROM scoring_model)",
+            )
+            written = self.written
+            record(conn, url=self.url, actor=self.actor, target=describe(written.inserted, written.updated), now=now)
+            self.pause("written")
+            conn.commit()
+            self.pause("committed")
+        except adbc_driver_manager.Error as exc:
+            self.close()
+            raise ImportFailed(_refusal(exc)) from exc
+        finally:
+            self.close()
+        return written
+
+    def close(self) -> None:
+        """Roll back what is not committed, and close the connection."""
+        if self.conn is None:
+            return
+        _rollback(self.conn)
+        self.conn.close()
+        self.conn = None
 
 
-def _stage(conn, name: str, frame: pl.DataFrame, *, sqlite: bool, progress: Callable[[int], None] | None = None):
-    """Load frame into a temporary table in batches (one transaction: nothing is visible until the commit)."""
+def _stage(conn, name: str, frame: pl.DataFrame, *, sqlite: bool) -> None:
+    """Load frame into a temporary table, in place of the previous batch's (one transaction: nothing is visible
+    until the commit)."""
     if sqlite:
         frame = db.sqlite_text(frame)
     with conn.cursor() as cursor:
-        for offset in range(0, max(frame.height, 1), BATCH_ROWS):
-            part = frame.slice(offset, BATCH_ROWS).to_arrow()
-            cursor.adbc_ingest(name, part, mode="create" if offset == 0 else "append", temporary=True)
-            if progress:
-                progress(min(offset + BATCH_ROWS, frame.height))
+        cursor.adbc_ingest(name, frame.to_arrow(), mode="replace", temporary=True)
 
 
 def _execute(conn, sql: str) -> None:
@@ -255,9 +309,13 @@ def _count(conn, sql: str) -> int:
 
 
 def _added(conn, table: str, sql: str) -> int:
-    before = _count(conn, f"SELECT COUNT(*) FROM {table}")
+    """Run sql, an insert into table; the rows it added: those after the largest id before (a short range to count,
+    where counting the whole table before and after would read it twice)."""
+    _execute(conn, "CREATE TEMP TABLE IF NOT EXISTS import_mark (name VARCHAR, id BIGINT)")
+    _execute(conn, f"DELETE FROM import_mark WHERE name = '{table}'")
+    _execute(conn, f"INSERT INTO import_mark SELECT '{table}', COALESCE(MAX(id), 0) FROM {table}")
     _execute(conn, sql)
-    return _count(conn, f"SELECT COUNT(*) FROM {table}") - before
+    return _count(conn, f"SELECT COUNT(*) FROM {table} WHERE id > (SELECT id FROM import_mark WHERE name = '{table}')")
 
 
 def _refusal(exc: Exception) -> str:
