@@ -167,41 +167,65 @@ def _import(folder: Path, leads: int, now: datetime) -> None:
     print(json.dumps(figures), flush=True)
 
 
+GROUPS = ("load", "funnel", "pages", "whatif", "import")
+
+
+def _database(args, folder: Path, now: datetime) -> str:
+    """The database the figures are measured on: --db when it exists (reused as it is), else seeded (and kept
+    there when --db names it, so the next run reuses it)."""
+    path = Path(args.db) if args.db else folder / "bench.db"
+    url = f"sqlite:///{path}"
+    if args.db and path.exists():
+        print(json.dumps({"name": "seed", "n": args.leads, "reused": str(path)}), flush=True)
+        return url
+    plan = today_plan(args.leads, WEEKS, seed=11, now=now)
+    _timed("seed", args.leads, 1, lambda: populate(url, plan))
+    return url
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m dashboard.bench")
     parser.add_argument("--leads", type=int, default=1_000_000)
     parser.add_argument("--runs", type=int, default=5, help="runs of each query benchmark")
     parser.add_argument("--browser", action="store_true", help="time the what-if in Chromium, as a person sees it")
+    parser.add_argument(
+        "--db", help="a SQLite file to measure on: seeded with --leads if it does not exist, else reused"
+    )
+    parser.add_argument("--only", default=",".join(GROUPS), help=f"the figures to measure, of {','.join(GROUPS)}")
     args = parser.parse_args(argv)
     if args.browser:
         from dashboard import browser_bench
 
         return browser_bench.run(args.leads, args.runs)
+    only = set(args.only.split(","))
     now = datetime.now().replace(microsecond=0)
     with tempfile.TemporaryDirectory(prefix="handoff-bench-") as folder:
-        url = f"sqlite:///{Path(folder) / 'bench.db'}"
-        plan = today_plan(args.leads, WEEKS, seed=11, now=now)
-        _timed("seed", args.leads, 1, lambda: populate(url, plan))
-        tables = _timed("load", args.leads, 3, lambda: read_tables(url))
+        url = _database(args, Path(folder), now)
+        runs = args.runs if "load" in only else 1
+        tables = _timed("load", args.leads, min(runs, 3), lambda: read_tables(url))
         end = now.date()
-        for mode in CountingMode:
-            filters = Filters(start=end - timedelta(weeks=WEEKS) + timedelta(days=1), end=end, mode=mode)
-            _timed(
-                f"funnel_{mode.value}",
-                args.leads,
-                args.runs,
-                lambda f=filters: overview_frames(tables, f, now=now, maturity_days=56),
-            )
+        if "funnel" in only:
+            for mode in CountingMode:
+                filters = Filters(start=end - timedelta(weeks=WEEKS) + timedelta(days=1), end=end, mode=mode)
+                _timed(
+                    f"funnel_{mode.value}",
+                    args.leads,
+                    args.runs,
+                    lambda f=filters: overview_frames(tables, f, now=now, maturity_days=56),
+                )
         period = Filters(start=end - timedelta(weeks=WEEKS) + timedelta(days=1), end=end)
         pages = {
             "acceptance_page": lambda: acceptance_frames(tables, period, order="worst_first"),
             "rejection_page": lambda: rejection_frames(tables, period, search=""),
             "sla_page": lambda: handoff_frames(tables, period, sla_hours=24, now=now),
         }
-        for name, work in pages.items():
-            _timed(name, args.leads, args.runs, work)
-        _whatif(url, tables, period, now, args)
-        _import(Path(folder), args.leads, now)
+        if "pages" in only:
+            for name, work in pages.items():
+                _timed(name, args.leads, args.runs, work)
+        if "whatif" in only:
+            _whatif(url, tables, period, now, args)
+        if "import" in only:
+            _import(Path(folder), args.leads, now)
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(json.dumps({"name": "peak_rss", "n": args.leads, "peak_rss_mb": round(peak_mb, 1)}), flush=True)
     return 0
