@@ -138,10 +138,14 @@ class Tables:
     steps: pl.DataFrame  # per lead and main-path step it made: when and how many days (stage_steps, dated steps)
     work: pl.DataFrame  # the events that are a rep's work
     disqualified: pl.DataFrame  # disqualifications with the lead's filter columns
+    entries: pl.DataFrame  # per dated main-path stage change: the lead's filter columns, entered_at, previous_at
     timed_journeys: pl.DataFrame  # journeys with only the stage times the data knows (the same frame when all are)
     attributes: dict[str, tuple[str, ...]]  # lead attribute name -> its values
     facts: Facts
 
+
+# The columns the shared filters narrow by (besides the lead attributes): every derived frame carries them.
+FILTER_COLUMNS = ("channel", "campaign_id", "tier")
 
 # Columns the pages group by, held as categoricals: grouping and copying them is several times faster than strings.
 GROUP_COLUMNS = ("campaign", "channel", "channel_label", "tier", "owner")
@@ -193,6 +197,8 @@ def read_tables(url: str) -> Tables:
     if wide is not None:
         dims = dims.join(wide.lazy(), on="lead_id", how="left")
     attribute_names = [c for c in dims.collect_schema().names() if c.startswith(ATTRIBUTE)]
+    entries = funnel.stage_entries(dims.select("lead_id", *FILTER_COLUMNS, *attribute_names), events.lazy()).collect()
+    dims = funnel.with_reach(dims, funnel.lead_reach(events.lazy()))
     latest = acceptance.latest_decisions(decisions.lazy()).collect()
     journeys = sla.lead_journeys(dims, events.lazy()).collect()
     # Stage times an export does not hold are placeholders: time-based figures read only the known ones.
@@ -225,6 +231,7 @@ def read_tables(url: str) -> Tables:
         steps,
         work,
         disqualified,
+        entries,
         timed_journeys=timed_journeys,
         attributes={
             name: tuple(sorted(attributes.filter(pl.col("name") == name)["value"].unique().to_list()))
@@ -299,28 +306,24 @@ class Overview:
 
 
 def overview_frames(t: Tables, filters: Filters, *, now: datetime, maturity_days: int) -> Overview:
-    """The funnel overview's figures for filters, computed from the tables."""
-    dims = _filtered(t.journeys, filters)
-    # In-period counts need the time of each stage change: the ones the data does not date are left out.
-    events = t.events.lazy() if filters.mode is CountingMode.COHORT else t.events.lazy().filter("timed")
-    current = funnel.stage_counts(dims, events, start=filters.start, end=filters.end, mode=filters.mode)
+    """The funnel overview's figures for filters, computed from the per-lead frames (the lead's reach and its dated
+    first stage times in timed_journeys, the dated stage changes in entries)."""
+    dims = _filtered(t.timed_journeys, filters)
+    # In-period counts need the time of each stage change: entries holds only the dated ones.
+    entries = _filtered(t.entries, filters)
     prev = filters.previous()
     as_of = None
     if filters.mode is CountingMode.COHORT:
         as_of = funnel.equal_age_moment(data_clock(now, t.facts.last_moment), filters.days)
-    previous = funnel.stage_counts(
-        dims,
-        events if as_of is None else funnel.recorded_before(events, as_of),
-        start=prev.start,
-        end=prev.end,
-        mode=filters.mode,
-    )
+    period = {"start": filters.start, "end": filters.end, "mode": filters.mode}
+    current = funnel.lead_stage_counts(dims, entries, **period)
+    previous = funnel.lead_stage_counts(dims, entries, start=prev.start, end=prev.end, mode=filters.mode, as_of=as_of)
     since = funnel.immature_since(now, maturity_days)
     kpis, conversion, weekly, maturity, undated = pl.collect_all(
         [
             funnel.kpi_comparison(current, previous),
             funnel.funnel_conversion(current),
-            funnel.weekly_stage_counts(dims, events, start=filters.start, end=filters.end, mode=filters.mode),
+            funnel.lead_weekly_stage_counts(dims, entries, **period),
             funnel.immature_share(dims, start=filters.start, end=filters.end, since=since),
             funnel.undated_leads(dims, start=filters.start, end=filters.end),
         ]
@@ -337,8 +340,8 @@ def overview_frames(t: Tables, filters: Filters, *, now: datetime, maturity_days
         by_attribute=_per_attribute(
             t,
             dims,
-            lambda frame, column: funnel.stage_counts_by(
-                frame, events, start=filters.start, end=filters.end, mode=filters.mode, by=column
+            lambda frame, column: funnel.lead_stage_counts_by(
+                frame, attribute_breakdown(entries, column.removeprefix(ATTRIBUTE)), by=column, **period
             ),
         ),
     )
