@@ -72,10 +72,17 @@ def _reached_at_least(furthest: pl.LazyFrame, by: list[str]) -> pl.LazyFrame:
 # frame, never a join of the events. They give exactly the figures of the event-based functions above.
 
 
-def lead_reach(events: pl.LazyFrame) -> pl.LazyFrame:
+def lead_reach(events: pl.LazyFrame, *, dated_times: bool = False) -> pl.LazyFrame:
     """One row per lead with a main-path event: the furthest stage it reached (furthest, 0 = inquiry) and the furthest
-    of the stages the data does not date (furthest_undated: reached, but when is unknown); derived once per load."""
-    undated = ~pl.col("timed") if "timed" in events.collect_schema().names() else pl.lit(False)
+    of the stages the data does not date (furthest_undated: reached, but when is unknown); derived once per load.
+
+    dated_times: also when it first reached each stage at a known time (<stage>_at, as sla.first_stage_times of the
+    dated events), in the same pass."""
+    timed = pl.col("timed") if "timed" in events.collect_schema().names() else pl.lit(True)
+    order = pl.col("stage_order")
+    times = (
+        pl.col("occurred_at").filter((order == i) & timed).min().alias(f"{s.value}_at") for i, s in enumerate(MAIN_PATH)
+    )
     return (
         events.with_columns(
             pl.col("stage").replace_strict(STAGE_RANK, default=None, return_dtype=pl.Int8).alias("stage_order")
@@ -83,8 +90,9 @@ def lead_reach(events: pl.LazyFrame) -> pl.LazyFrame:
         .drop_nulls("stage_order")
         .group_by("lead_id")
         .agg(
-            pl.col("stage_order").max().alias("furthest"),
-            pl.col("stage_order").filter(undated).max().fill_null(0).alias("furthest_undated"),
+            order.max().alias("furthest"),
+            order.filter(~timed).max().fill_null(0).alias("furthest_undated"),
+            *(times if dated_times else ()),
         )
     )
 
@@ -104,17 +112,30 @@ def furthest_by(as_of: datetime | None) -> pl.Expr:
 
 
 def stage_entries(leads: pl.LazyFrame, events: pl.LazyFrame) -> pl.LazyFrame:
-    """One row per dated main-path stage change: the lead's columns, stage, entered_at, and previous_at, the lead's
-    previous change into the same stage (null for the first). Derived once per load; a period's distinct leads per
-    stage are then its rows whose previous_at falls before the period, without counting distinct ids."""
+    """One row per dated main-path stage change: the lead's columns, stage_order, entered_at, and previous_at, the
+    lead's previous change into the same stage (null for the first). Derived once per load; a period's distinct leads
+    per stage are then its rows whose previous_at falls before the period, without counting distinct ids."""
     dated = events.filter(pl.col("timed")) if "timed" in events.collect_schema().names() else events
+    same = (pl.col("lead_id") == pl.col("lead_id").shift(1)) & (pl.col("stage_order") == pl.col("stage_order").shift(1))
     return (
-        dated.select("lead_id", "stage", pl.col("occurred_at").alias("entered_at"))
-        .filter(pl.col("stage").is_in(list(STAGE_RANK)))
-        .sort("lead_id", "stage", "entered_at")
-        .with_columns(pl.col("entered_at").shift(1).over("lead_id", "stage").alias("previous_at"))
+        dated.select(
+            "lead_id",
+            pl.col("stage").replace_strict(STAGE_RANK, default=None, return_dtype=pl.Int8).alias("stage_order"),
+            pl.col("occurred_at").alias("entered_at"),
+        )
+        .drop_nulls("stage_order")
+        .sort("lead_id", "stage_order", "entered_at")
+        .with_columns(pl.when(same).then(pl.col("entered_at").shift(1)).alias("previous_at"))
         .join(leads, on="lead_id", how="inner")
     )
+
+
+STAGE_NAMES = STAGE_ORDER.select(pl.col("stage_order").cast(pl.Int8), "stage")
+
+
+def _named(counted: pl.LazyFrame) -> pl.LazyFrame:
+    """counted (by stage_order) with the stage's name instead."""
+    return counted.join(STAGE_NAMES.lazy(), on="stage_order", how="inner").drop("stage_order")
 
 
 def _entered(entries: pl.LazyFrame, *, start: date, end: date, weekly: bool = False) -> pl.LazyFrame:
@@ -140,8 +161,10 @@ def reached_stage_counts(
 
 def entered_stage_counts(entries: pl.LazyFrame, *, start: date, end: date) -> pl.LazyFrame:
     """in_period_stage_counts from the entries frame (stage_entries)."""
-    counted = _entered(entries, start=start, end=end).group_by("stage").agg(pl.len().cast(pl.Int64).alias("count"))
-    return _complete(counted)
+    counted = (
+        _entered(entries, start=start, end=end).group_by("stage_order").agg(pl.len().cast(pl.Int64).alias("count"))
+    )
+    return _complete(_named(counted))
 
 
 def lead_stage_counts(
@@ -168,9 +191,8 @@ def lead_stage_counts_by(
         cohort = journeys.filter(pl.col("created_at").is_between(lo, hi, closed="left")).select(by, "furthest")
         counted = _reached_at_least(cohort, by=[by]).select(by, "stage", "count")
     else:
-        counted = (
-            _entered(entries, start=start, end=end).group_by(by, "stage").agg(pl.len().cast(pl.Int64).alias("count"))
-        )
+        entered = _entered(entries, start=start, end=end)
+        counted = _named(entered.group_by(by, "stage_order").agg(pl.len().cast(pl.Int64).alias("count")))
     return _wide_by_stage(counted, by=by, mode=mode)
 
 
@@ -185,9 +207,9 @@ def lead_weekly_stage_counts(
         )
         counted = _reached_at_least(weekly, by=["week"]).select("week", "stage", "count")
     else:
-        counted = (
+        counted = _named(
             _entered(entries, start=start, end=end, weekly=True)
-            .group_by(pl.col("entered_at").dt.truncate("1w").dt.date().alias("week"), "stage")
+            .group_by(pl.col("entered_at").dt.truncate("1w").dt.date().alias("week"), "stage_order")
             .agg(pl.len().cast(pl.Int64).alias("count"))
         )
     return _every_week(counted, start=start, end=end)

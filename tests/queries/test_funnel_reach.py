@@ -39,9 +39,12 @@ def frames(leads_rows, event_rows) -> tuple[pl.LazyFrame, pl.LazyFrame]:
 
 
 def per_lead(leads: pl.LazyFrame, events: pl.LazyFrame) -> tuple[pl.LazyFrame, pl.LazyFrame]:
-    """The per-lead frames as the data layer derives them: the dated first times with the reach, and the entries."""
-    journeys = funnel.with_reach(sla.lead_journeys(leads, events.filter("timed")), funnel.lead_reach(events))
-    return journeys.collect().lazy(), funnel.stage_entries(leads, events).collect().lazy()
+    """The per-lead frames as the data layer derives them: the dated first times with the reach (in one pass, and
+    the same as sla's first stage times of the dated events), and the entries."""
+    journeys = funnel.with_reach(leads, funnel.lead_reach(events, dated_times=True)).collect()
+    by_sla = funnel.with_reach(sla.lead_journeys(leads, events.filter("timed")), funnel.lead_reach(events))
+    assert_frame_equal(journeys, by_sla.collect(), check_column_order=False, check_row_order=False)
+    return journeys.lazy(), funnel.stage_entries(leads, events).collect().lazy()
 
 
 HOURS = 24 * 90  # leads and events over three months; periods cut anywhere in them
