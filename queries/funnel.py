@@ -169,21 +169,22 @@ def entered_stage_counts(entries: pl.LazyFrame, *, start: date, end: date) -> pl
 
 def lead_stage_counts(
     journeys: pl.LazyFrame,
-    entries: pl.LazyFrame,
+    entries: pl.LazyFrame | None,
     *,
     start: date,
     end: date,
     mode: CountingMode,
     as_of: datetime | None = None,
 ) -> pl.LazyFrame:
-    """stage_counts from the per-lead frames: journeys (cohort mode, as of as_of) or entries (in-period mode)."""
+    """stage_counts from the per-lead frames: journeys (cohort mode, as of as_of) or entries (in-period mode; None in
+    the cohort mode, which does not read it)."""
     if mode is CountingMode.COHORT:
         return reached_stage_counts(journeys, start=start, end=end, as_of=as_of)
     return entered_stage_counts(entries, start=start, end=end)
 
 
 def lead_stage_counts_by(
-    journeys: pl.LazyFrame, entries: pl.LazyFrame, *, start: date, end: date, mode: CountingMode, by: str
+    journeys: pl.LazyFrame, entries: pl.LazyFrame | None, *, start: date, end: date, mode: CountingMode, by: str
 ) -> pl.LazyFrame:
     """stage_counts_by from the per-lead frames (journeys with reach columns, entries)."""
     if mode is CountingMode.COHORT:
@@ -197,7 +198,7 @@ def lead_stage_counts_by(
 
 
 def lead_weekly_stage_counts(
-    journeys: pl.LazyFrame, entries: pl.LazyFrame, *, start: date, end: date, mode: CountingMode
+    journeys: pl.LazyFrame, entries: pl.LazyFrame | None, *, start: date, end: date, mode: CountingMode
 ) -> pl.LazyFrame:
     """weekly_stage_counts from the per-lead frames (journeys with reach columns, entries)."""
     if mode is CountingMode.COHORT:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import math
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
@@ -124,16 +124,19 @@ LEAD_COLUMNS = ("id", "created_at", "campaign_id", "channel_id", "owner_rep_id",
 EVENT_COLUMNS = ("lead_id", "stage", "occurred_at", "timed")
 # The columns the shared filters narrow by (besides the lead attributes): every derived frame carries them.
 FILTER_COLUMNS = ("channel", "campaign_id", "tier")
+# The groups the SLA page times decisions by.
+SLA_GROUPS = ("decided_by_name", "decider_tier", "channel_label")
 # Columns the pages group by, held as categoricals: grouping and copying them is several times faster than strings.
 GROUP_COLUMNS = ("campaign", "channel", "channel_label", "tier", "owner")
 
 
 class OnDemand:
-    """A Tables field made when first read (load(tables)) and kept, unless a value was given for it (a test's own
+    """A Tables field made when first read (load(tables)) and kept (or, with keep=False, read again each time: a
+    whole table only a script or the what-if's first visit reads), unless a value was given for it (a test's own
     frame, dataclasses.replace): the default of a dataclass field, as a descriptor."""
 
-    def __init__(self, load: Callable[[Tables], pl.DataFrame]) -> None:
-        self.load = load
+    def __init__(self, load: Callable[[Tables], pl.DataFrame], *, keep: bool = True) -> None:
+        self.load, self.keep = load, keep
 
     def __set_name__(self, owner: type, name: str) -> None:
         self.name = name
@@ -141,6 +144,8 @@ class OnDemand:
     def __get__(self, tables: Tables | None, owner: type | None = None):
         if tables is None:
             return self  # the field's default: "not given"
+        if not self.keep and self.name not in tables.__dict__:
+            return self.load(tables)
         if self.name not in tables.__dict__:
             with _on_demand_lock:  # sessions run in threads: one of them reads, the others wait for it
                 if self.name not in tables.__dict__:
@@ -183,9 +188,10 @@ class Tables:
     lead_facts: pl.DataFrame  # the leads' share of Facts (created_at, imported_at)
     stage_timed_leads: int  # the events' share of Facts: leads with a dated stage after creation
     last_event: datetime | None  # and the newest dated stage change
-    # read on demand: every column of the raw tables (the what-if's scores, the review's events, tests, scripts)
-    leads: pl.DataFrame = OnDemand(lambda t: db.read_table(Lead, url=t.url))
-    events: pl.DataFrame = OnDemand(lambda t: db.read_table(StageEvent, url=t.url))
+    # read on demand: every column of the raw tables (the what-if's scores, the review's events, tests, scripts);
+    # the two large ones are not kept, the pages keep what they derive from them
+    leads: pl.DataFrame = OnDemand(lambda t: db.read_table(Lead, url=t.url), keep=False)
+    events: pl.DataFrame = OnDemand(lambda t: db.read_table(StageEvent, url=t.url), keep=False)
     decisions: pl.DataFrame = OnDemand(lambda t: db.read_table(SalesDecision, url=t.url))
     disqualifications: pl.DataFrame = OnDemand(lambda t: db.read_table(Disqualification, url=t.url))
     # derived on demand
@@ -226,7 +232,8 @@ class Tables:
     def decision_hours(self) -> pl.DataFrame:
         """The dated decisions of dated hand-offs with the hours they took, sorted by them (sla.decision_hours)."""
         timed = pl.col("mql_timed") & pl.col("decision_timed")
-        return sla.decision_hours(self.mqls.lazy().filter(timed)).collect()
+        columns = (*FILTER_COLUMNS, *self.attribute_columns, "mql_at", "decided_at", "outcome", *SLA_GROUPS)
+        return sla.decision_hours(self.mqls.lazy().filter(timed).select(columns)).drop("decided_at").collect()
 
     @functools.cached_property
     def accepted(self) -> pl.DataFrame:
@@ -238,7 +245,7 @@ class Tables:
     def steps(self) -> pl.DataFrame:
         """Per lead and main-path step it made at known times: when and how many days (sla.stage_steps)."""
         journeys = self.timed_journeys.lazy().select(
-            "lead_id", *FILTER_COLUMNS, *self.attribute_columns, cs.ends_with("_at")
+            *FILTER_COLUMNS, *self.attribute_columns, cs.ends_with("_at").exclude("created_at")
         )
         return sla.stage_steps(journeys).collect()
 
@@ -266,6 +273,11 @@ class Tables:
             last_decision=self.decisions.filter("timed")["decided_at"].max(),
             scored=db.scored_leads(url=self.url, score_inputs=SCORE_INPUTS, activity_counts=ACTIVITY_COUNTS),
         )
+
+    def lead_columns(self, columns: Sequence[str]) -> pl.DataFrame:
+        """The leads with only these columns: read alone, or taken from the leads frame when one was given."""
+        given = self.__dict__.get("leads")
+        return given.select(columns) if given is not None else db.read_table(Lead, url=self.url, columns=columns)
 
     @property
     def attribute_columns(self) -> list[str]:
@@ -401,11 +413,12 @@ def overview_frames(t: Tables, filters: Filters, *, now: datetime, maturity_days
     """The funnel overview's figures for filters, computed from the per-lead frames (the lead's reach and its dated
     first stage times in timed_journeys, the dated stage changes in entries)."""
     dims = _filtered(t.timed_journeys, filters)
-    # In-period counts need the time of each stage change: entries holds only the dated ones.
-    entries = _filtered(t.entries, filters)
+    cohort = filters.mode is CountingMode.COHORT
+    # In-period counts need the time of each stage change: entries holds only the dated ones (made on first use).
+    entries = None if cohort else _filtered(t.entries, filters)
     prev = filters.previous()
     as_of = None
-    if filters.mode is CountingMode.COHORT:
+    if cohort:
         as_of = funnel.equal_age_moment(data_clock(now, t.facts.last_moment), filters.days)
     period = {"start": filters.start, "end": filters.end, "mode": filters.mode}
     current = funnel.lead_stage_counts(dims, entries, **period)
@@ -433,7 +446,10 @@ def overview_frames(t: Tables, filters: Filters, *, now: datetime, maturity_days
             t,
             dims,
             lambda frame, column: funnel.lead_stage_counts_by(
-                frame, attribute_breakdown(entries, column.removeprefix(ATTRIBUTE)), by=column, **period
+                frame,
+                None if entries is None else attribute_breakdown(entries, column.removeprefix(ATTRIBUTE)),
+                by=column,
+                **period,
             ),
         ),
     )
@@ -603,9 +619,7 @@ def handoff_frames(t: Tables, filters: Filters, *, sla_hours: float, now: dateti
     frames = pl.collect_all(
         [
             sla.time_to_decision_by(times, by=[]),
-            sla.time_to_decision_by(times, by=["decided_by_name"]),
-            sla.time_to_decision_by(times, by=["decider_tier"]),
-            sla.time_to_decision_by(times, by=["channel_label"]),
+            *(sla.time_to_decision_by(times, by=[group]) for group in SLA_GROUPS),
             sla.weekly_compliance(times, by=["decided_by_name"]),
             sla.breached_pending(waiting, now=now, sla_hours=sla_hours).select(BREACH_COLUMNS),
             sla.escalation(_filtered(t.accepted, filters), start=filters.start, end=filters.end),
@@ -676,13 +690,31 @@ class WhatIfBase:
         return self.active.rule if self.active else ScoringRule()
 
 
+# What the what-if reads of the leads on its first visit: the score inputs, the gate facts, how each qualified.
+WHATIF_LEAD_COLUMNS = (
+    "id",
+    *SCORE_INPUTS,
+    "region",
+    *ACTIVITY_COUNTS,
+    "crm_score",
+    "company",
+    "has_budget",
+    "has_need",
+    "is_authority",
+    "timeline_months",
+    "mql_route",
+    "imported_at",
+)
+
+
 def whatif_base_frames(t: Tables, *, now: datetime, maturity_days: int, crm: bool = False) -> WhatIfBase:
     """Score every lead, fit the propensity models on the decided ones and attach the estimates.
 
     crm: replay on the CRM's own score (imported leads that carry one) instead of Handoff's scoring model."""
     models = live_rules(t.scoring_models)
     journeys = t.journeys.lazy().join(t.external_ids.lazy(), on="lead_id", how="left")
-    base = whatif.whatif_base(component_scores(t.leads.lazy()), journeys, t.latest.lazy(), models).collect()
+    leads = t.lead_columns(WHATIF_LEAD_COLUMNS).lazy()
+    base = whatif.whatif_base(component_scores(leads), journeys, t.latest.lazy(), models).collect()
     top, reproduced = 100, None
     if crm:
         top = max(100, math.ceil(base["crm_score"].max() or 0))
