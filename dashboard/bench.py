@@ -1,4 +1,4 @@
-"""Benchmark: python -m dashboard.bench [--leads N] [--only import_csv] [--browser]; prints one JSON object per line.
+"""Benchmark: python -m dashboard.bench [--leads N] [--db FILE] [--only GROUPS] [--browser]; one JSON object per line.
 
 --browser times the what-if in Chromium instead (dashboard/browser_bench.py): first paint and slider moves."""
 
@@ -229,48 +229,135 @@ def _import(folder: Path, leads: int, now: datetime) -> None:
     print(json.dumps(figures), flush=True)
 
 
+def _whatif_at_live_rule(tables, period: Filters, now: datetime):
+    base = whatif_base_frames(tables, now=now, maturity_days=56)
+    return whatif_frames(base, period, base.baseline)
+
+
+def visit_every_page(url: str, now: datetime) -> dict[str, float]:
+    """What a serving process holds after every page was opened once on the default period: the cold load, then
+    each page's figures (the frames they derive on their first visit included); returns the milliseconds of each."""
+    from dashboard.data import review_data
+
+    end = now.date()
+    period = Filters(start=end - timedelta(weeks=WEEKS) + timedelta(days=1), end=end)
+    timings, started = {}, time.perf_counter()
+    tables = read_tables(url)
+    steps = {
+        "overview": lambda: (tables.facts, overview_frames(tables, period, now=now, maturity_days=56)),
+        "overview_in_period": lambda: overview_frames(
+            tables, replace(period, mode=CountingMode.IN_PERIOD), now=now, maturity_days=56
+        ),
+        "acceptance_page": lambda: acceptance_frames(tables, period, order="worst_first"),
+        "rejection_page": lambda: rejection_frames(tables, period, search=""),
+        "sla_page": lambda: handoff_frames(tables, period, sla_hours=24, now=now),
+        "whatif_page": lambda: _whatif_at_live_rule(tables, period, now),
+        "review_page": lambda: review_data.review_frames(
+            tables, review_data.default_week(tables, review_data.week_choices(tables, end), end), sla_hours=24, now=now
+        ),
+    }
+    timings["cold_load"] = (time.perf_counter() - started) * 1000
+    for name, step in steps.items():
+        started = time.perf_counter()
+        step()
+        timings[f"first_{name}"] = (time.perf_counter() - started) * 1000
+    return timings
+
+
+# A serving process of its own (no seed, no benchmark loops in it): it loads the data and opens every page once, then
+# reports the milliseconds of each step and its peak memory (VmHWM, in kB) as JSON on its last line.
+SERVE_MEASURED = """
+import json, re, sys
+from datetime import datetime
+from dashboard.bench import visit_every_page
+timings = visit_every_page(sys.argv[1], datetime.fromisoformat(sys.argv[2]))
+peak = int(re.search(r"VmHWM:\\s+(\\d+)", open("/proc/self/status").read()).group(1))
+print(json.dumps(timings | {"peak_kb": peak}))
+"""
+
+
+def _serve(url: str, leads: int, now: datetime) -> None:
+    """Every page's first visit in a serving process of its own: its timings and its peak RSS (serve_rss_mb)."""
+    command = [sys.executable, "-c", SERVE_MEASURED, url, now.isoformat()]
+    done = subprocess.run(command, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise SystemExit(f"the serving process failed: {done.stderr[-2000:]}")
+    figures = json.loads(done.stdout.strip().splitlines()[-1])
+    peak = figures.pop("peak_kb") / 1024
+    for name, ms in figures.items():
+        print(json.dumps({"name": name, "n": leads, "median_ms": round(ms, 1), "runs": 1}), flush=True)
+    print(json.dumps({"name": "serve_rss", "n": leads, "serve_rss_mb": round(peak, 1)}), flush=True)
+
+
+GROUPS = ("load", "funnel", "pages", "whatif", "serve", "import")
+
+
+def _database(args, folder: Path, now: datetime) -> str:
+    """The database the figures are measured on: --db when it exists (reused as it is), else seeded (and kept
+    there when --db names it, so the next run reuses it)."""
+    path = Path(args.db) if args.db else folder / "bench.db"
+    url = f"sqlite:///{path}"
+    if args.db and path.exists():
+        print(json.dumps({"name": "seed", "n": args.leads, "reused": str(path)}), flush=True)
+        return url
+    plan = today_plan(args.leads, WEEKS, seed=11, now=now)
+    _timed("seed", args.leads, 1, lambda: populate(url, plan))
+    return url
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m dashboard.bench")
     parser.add_argument("--leads", type=int, default=1_000_000)
     parser.add_argument("--runs", type=int, default=5, help="runs of each query benchmark")
     parser.add_argument("--browser", action="store_true", help="time the what-if in Chromium, as a person sees it")
     parser.add_argument(
-        "--only", choices=("import_csv",), help="measure this figure alone (import_csv: the import of a generated CSV)"
+        "--db", help="a SQLite file to measure on: seeded with --leads if it does not exist, else reused"
+    )
+    parser.add_argument(
+        "--only",
+        default=",".join(GROUPS),
+        help=f"the figures to measure, of {','.join(GROUPS)} (import alone seeds no database)",
     )
     args = parser.parse_args(argv)
     if args.browser:
         from dashboard import browser_bench
 
         return browser_bench.run(args.leads, args.runs)
+    only = set(args.only.split(","))
     now = datetime.now().replace(microsecond=0)
-    if args.only == "import_csv":
+    if only == {"import"}:
         with tempfile.TemporaryDirectory(prefix="handoff-bench-") as folder:
             _import(Path(folder), args.leads, now)
         return 0
     with tempfile.TemporaryDirectory(prefix="handoff-bench-") as folder:
-        url = f"sqlite:///{Path(folder) / 'bench.db'}"
-        plan = today_plan(args.leads, WEEKS, seed=11, now=now)
-        _timed("seed", args.leads, 1, lambda: populate(url, plan))
-        tables = _timed("load", args.leads, 3, lambda: read_tables(url))
+        url = _database(args, Path(folder), now)
+        if "serve" in only:
+            _serve(url, args.leads, now)
+        runs = args.runs if "load" in only else 1
+        tables = _timed("cold_load", args.leads, min(runs, 3), lambda: read_tables(url))
         end = now.date()
-        for mode in CountingMode:
-            filters = Filters(start=end - timedelta(weeks=WEEKS) + timedelta(days=1), end=end, mode=mode)
-            _timed(
-                f"funnel_{mode.value}",
-                args.leads,
-                args.runs,
-                lambda f=filters: overview_frames(tables, f, now=now, maturity_days=56),
-            )
+        if "funnel" in only:
+            for mode in CountingMode:
+                filters = Filters(start=end - timedelta(weeks=WEEKS) + timedelta(days=1), end=end, mode=mode)
+                _timed(
+                    f"funnel_{mode.value}",
+                    args.leads,
+                    args.runs,
+                    lambda f=filters: overview_frames(tables, f, now=now, maturity_days=56),
+                )
         period = Filters(start=end - timedelta(weeks=WEEKS) + timedelta(days=1), end=end)
         pages = {
             "acceptance_page": lambda: acceptance_frames(tables, period, order="worst_first"),
             "rejection_page": lambda: rejection_frames(tables, period, search=""),
             "sla_page": lambda: handoff_frames(tables, period, sla_hours=24, now=now),
         }
-        for name, work in pages.items():
-            _timed(name, args.leads, args.runs, work)
-        _whatif(url, tables, period, now, args)
-        _import(Path(folder), args.leads, now)
+        if "pages" in only:
+            for name, work in pages.items():
+                _timed(name, args.leads, args.runs, work)
+        if "whatif" in only:
+            _whatif(url, tables, period, now, args)
+        if "import" in only:
+            _import(Path(folder), args.leads, now)
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(json.dumps({"name": "peak_rss", "n": args.leads, "peak_rss_mb": round(peak_mb, 1)}), flush=True)
     return 0

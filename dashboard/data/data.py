@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import functools
 import math
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
 import polars as pl
+import polars.selectors as cs
 import sqlalchemy as sa
 import streamlit as st
 from sqlmodel import select
@@ -66,15 +68,22 @@ SCORE_INPUTS = ("role", "seniority", "industry", "company_size_band", "revenue_b
 
 
 def data_facts(
-    leads: pl.DataFrame, events: pl.DataFrame, decisions: pl.DataFrame, latest: pl.DataFrame, mqls: pl.DataFrame
+    leads: pl.DataFrame,
+    latest: pl.DataFrame,
+    mqls: pl.DataFrame,
+    *,
+    stage_timed_leads: int,
+    last_event: datetime | None,
+    last_decision: datetime | None,
+    scored: db.ScoredLeads,
 ) -> Facts:
-    """Which facts the data holds (decisions, decision times, stage times, score inputs) and for how many leads."""
+    """Which facts the data holds (decisions, decision times, stage times, score inputs) and for how many leads.
+
+    leads needs created_at and imported_at; stage_timed_leads counts the leads with a dated stage after creation,
+    last_event and last_decision are the newest dated stage change and decision, scored counts the leads with score
+    inputs."""
     dated = leads.filter(pl.col("imported_at").is_null() | (pl.col("imported_at") != pl.col("created_at")))
     handed = mqls.unique("lead_id", keep="last")
-    timed_stage = events.filter(pl.col("timed") & (pl.col("stage") != "inquiry"))["lead_id"].n_unique()
-    inputs = pl.any_horizontal(
-        *(pl.col(c).is_not_null() for c in SCORE_INPUTS), *(pl.col(c).fill_null(0) > 0 for c in ACTIVITY_COUNTS)
-    )
     return Facts(
         leads=leads.height,
         dated_leads=dated.height,
@@ -84,22 +93,14 @@ def data_facts(
         timed_decisions=int(
             mqls.filter(pl.col("decision").is_not_null() & pl.col("decision_timed") & pl.col("mql_timed")).height
         ),
-        stage_timed_leads=timed_stage,
-        scored_leads=int(leads.select(inputs | pl.col("crm_score").is_not_null()).to_series().sum()),
-        crm_scored_leads=int(leads["crm_score"].is_not_null().sum()),
-        model_scored_leads=int(leads.select(inputs).to_series().sum()),
+        stage_timed_leads=stage_timed_leads,
+        scored_leads=scored.any_score,
+        crm_scored_leads=scored.crm_score,
+        model_scored_leads=scored.model_inputs,
         first_day=dated["created_at"].min().date() if dated.height else None,
         last_day=dated["created_at"].max().date() if dated.height else None,
         last_moment=max(
-            (
-                moment
-                for moment in (
-                    dated["created_at"].max(),
-                    events.filter("timed")["occurred_at"].max(),
-                    decisions.filter("timed")["decided_at"].max(),
-                )
-                if moment is not None
-            ),
+            (moment for moment in (dated["created_at"].max(), last_event, last_decision) if moment is not None),
             default=None,
         ),
     )
@@ -117,34 +118,170 @@ def data_clock(now: datetime, last_moment: datetime | None) -> datetime:
     return last_moment
 
 
-@dataclass(frozen=True)
-class Tables:
-    """The tables the analytics read, as polars frames (immutable: never changed in place).
+# What the load reads of the two large tables: the columns the first page (the overview) and the filters need. The
+# rest is read when a page first asks for it (Tables' cached properties).
+LEAD_COLUMNS = ("id", "created_at", "campaign_id", "channel_id", "owner_rep_id", "dated", "imported_at")
+EVENT_COLUMNS = ("lead_id", "stage", "occurred_at", "timed")
+# The columns the shared filters narrow by (besides the lead attributes): every derived frame carries them.
+FILTER_COLUMNS = ("channel", "campaign_id", "tier")
+# The groups the SLA page times decisions by.
+SLA_GROUPS = ("decided_by_name", "decider_tier", "channel_label")
+# Columns the pages group by, held as categoricals: grouping and copying them is several times faster than strings.
+GROUP_COLUMNS = ("campaign", "channel", "channel_label", "tier", "owner")
 
-    The last fields are derived once per load because they do not depend on the filters.
+
+class OnDemand:
+    """A Tables field made when first read (load(tables)) and kept (or, with keep=False, read again each time: a
+    whole table only a script or the what-if's first visit reads), unless a value was given for it (a test's own
+    frame, dataclasses.replace): the default of a dataclass field, as a descriptor."""
+
+    def __init__(self, load: Callable[[Tables], pl.DataFrame], *, keep: bool = True) -> None:
+        self.load, self.keep = load, keep
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    def __get__(self, tables: Tables | None, owner: type | None = None):
+        if tables is None:
+            return self  # the field's default: "not given"
+        if not self.keep and self.name not in tables.__dict__:
+            return self.load(tables)
+        if self.name not in tables.__dict__:
+            with _on_demand_lock:  # sessions run in threads: one of them reads, the others wait for it
+                if self.name not in tables.__dict__:
+                    tables.__dict__[self.name] = self.load(tables)
+        return tables.__dict__[self.name]
+
+    def __set__(self, tables: Tables, value) -> None:
+        if value is not self:
+            tables.__dict__[self.name] = value
+
+
+_on_demand_lock = threading.RLock()
+
+
+def _journeys(t: Tables) -> pl.DataFrame:
+    if t.all_timed:
+        return t.timed_journeys
+    return sla.lead_journeys(t.dims.lazy(), t.stage_events.lazy()).collect()
+
+
+@dataclass(frozen=True, eq=False)
+class Tables:
+    """The analytics tables of the database at url, as polars frames (immutable: never changed in place).
+
+    The fields without a default are read and derived at load: what the overview and the filters need (the funnel's
+    per-lead frames). Every other frame is read or derived the first time a page asks for it, then kept: none of
+    them depends on the filters.
     """
 
-    leads: pl.DataFrame
-    events: pl.DataFrame
+    url: str
     campaigns: pl.DataFrame
     channels: pl.DataFrame
     reps: pl.DataFrame
-    decisions: pl.DataFrame
-    disqualifications: pl.DataFrame
     scoring_models: pl.DataFrame
-    latest: pl.DataFrame  # per decided lead: the decision that stands (latest_decisions)
-    journeys: pl.DataFrame  # per lead: dimensions, external_id, owner and first time at each stage (<stage>_at)
-    mqls: pl.DataFrame  # per MQL event: the lead's journey columns, mql_at, latest decision, decider name and tier
-    steps: pl.DataFrame  # per lead and main-path step it made: when and how many days (stage_steps, dated steps)
-    work: pl.DataFrame  # the events that are a rep's work
-    disqualified: pl.DataFrame  # disqualifications with the lead's filter columns
-    timed_journeys: pl.DataFrame  # journeys with only the stage times the data knows (the same frame when all are)
+    dims: pl.DataFrame  # per lead: dimensions, owner, attributes, reach (funnel.lead_reach); no external_id
+    timed_journeys: pl.DataFrame  # dims with the first dated time at each stage (<stage>_at)
+    stage_events: pl.DataFrame  # every stage change: lead_id, stage, occurred_at, timed (EVENT_COLUMNS)
+    all_timed: bool  # every stage event is dated: journeys and timed_journeys are then the same
     attributes: dict[str, tuple[str, ...]]  # lead attribute name -> its values
-    facts: Facts
+    lead_facts: pl.DataFrame  # the leads' share of Facts (created_at, imported_at)
+    stage_timed_leads: int  # the events' share of Facts: leads with a dated stage after creation
+    last_event: datetime | None  # and the newest dated stage change
+    # read on demand: every column of the raw tables (the what-if's scores, the review's events, tests, scripts);
+    # the two large ones are not kept, the pages keep what they derive from them
+    leads: pl.DataFrame = OnDemand(lambda t: db.read_table(Lead, url=t.url), keep=False)
+    events: pl.DataFrame = OnDemand(lambda t: db.read_table(StageEvent, url=t.url), keep=False)
+    decisions: pl.DataFrame = OnDemand(lambda t: db.read_table(SalesDecision, url=t.url))
+    disqualifications: pl.DataFrame = OnDemand(lambda t: db.read_table(Disqualification, url=t.url))
+    # derived on demand
+    latest: pl.DataFrame = OnDemand(lambda t: acceptance.latest_decisions(t.decisions.lazy()).collect())
+    # per lead: dimensions, owner and the first time at each stage (<stage>_at), dated or not
+    journeys: pl.DataFrame = OnDemand(_journeys)
 
+    @functools.cached_property
+    def external_ids(self) -> pl.DataFrame:
+        """lead_id, external_id: the lead's id in the CRM, for the lists of leads."""
+        ids = db.read_table(Lead, url=self.url, columns=("id", "external_id"))
+        return ids.rename({"id": "lead_id"})
 
-# Columns the pages group by, held as categoricals: grouping and copying them is several times faster than strings.
-GROUP_COLUMNS = ("campaign", "channel", "channel_label", "tier", "owner")
+    @functools.cached_property
+    def entries(self) -> pl.DataFrame:
+        """Per dated main-path stage change: the lead's filter columns, entered_at, previous_at (the in-period
+        funnel's frame, funnel.stage_entries)."""
+        leads = self.dims.lazy().select("lead_id", *FILTER_COLUMNS, *self.attribute_columns)
+        return funnel.stage_entries(leads, self.stage_events.lazy()).collect()
+
+    @functools.cached_property
+    def mqls(self) -> pl.DataFrame:
+        """Per MQL event: the lead's columns, mql_at, the latest decision of that hand-off, decider name and tier."""
+        deciders = self.reps.lazy().select(
+            pl.col("id").alias("decided_by"),
+            pl.col("name").cast(pl.Categorical).alias("decided_by_name"),
+            pl.col("tier").cast(pl.Categorical).alias("decider_tier"),
+        )
+        leads = self.dims.lazy().join(self.external_ids.lazy(), on="lead_id", how="left")
+        return (
+            acceptance.mql_journeys(leads, self.stage_events.lazy(), self.decisions.lazy())
+            .join(deciders, on="decided_by", how="left")
+            .with_columns(pl.col("outcome").cast(pl.Categorical))
+            .collect()
+        )
+
+    @functools.cached_property
+    def decision_hours(self) -> pl.DataFrame:
+        """The dated decisions of dated hand-offs with the hours they took, sorted by them (sla.decision_hours)."""
+        timed = pl.col("mql_timed") & pl.col("decision_timed")
+        columns = (*FILTER_COLUMNS, *self.attribute_columns, "mql_at", "decided_at", "outcome", *SLA_GROUPS)
+        return sla.decision_hours(self.mqls.lazy().filter(timed).select(columns)).drop("decided_at").collect()
+
+    @functools.cached_property
+    def accepted(self) -> pl.DataFrame:
+        """The leads that reached SAL at a known time, with owner, sal_at and sql_at (what escalation reads)."""
+        columns = ("lead_id", *FILTER_COLUMNS, *self.attribute_columns, "owner", "sal_at", "sql_at")
+        return self.timed_journeys.lazy().filter(pl.col("sal_at").is_not_null()).select(columns).collect()
+
+    @functools.cached_property
+    def steps(self) -> pl.DataFrame:
+        """Per lead and main-path step it made at known times: when and how many days (sla.stage_steps)."""
+        journeys = self.timed_journeys.lazy().select(
+            *FILTER_COLUMNS, *self.attribute_columns, cs.ends_with("_at").exclude("created_at")
+        )
+        return sla.stage_steps(journeys).collect()
+
+    @functools.cached_property
+    def work(self) -> pl.DataFrame:
+        """The dated events that are a rep's work (sla.rep_work)."""
+        events = db.read_table(StageEvent, url=self.url, columns=("lead_id", "stage", "occurred_at", "rep_id", "timed"))
+        return sla.rep_work(self.reps.lazy(), events.lazy().filter("timed")).collect()
+
+    @functools.cached_property
+    def disqualified(self) -> pl.DataFrame:
+        """Disqualifications with the lead's filter columns."""
+        dims = self.dims.lazy().select("lead_id", *FILTER_COLUMNS, *self.attribute_columns)
+        return self.disqualifications.lazy().join(dims, on="lead_id", how="inner").collect()
+
+    @functools.cached_property
+    def facts(self) -> Facts:
+        """What the data holds, and for how many leads."""
+        return data_facts(
+            self.lead_facts,
+            self.latest,
+            self.mqls,
+            stage_timed_leads=self.stage_timed_leads,
+            last_event=self.last_event,
+            last_decision=self.decisions.filter("timed")["decided_at"].max(),
+            scored=db.scored_leads(url=self.url, score_inputs=SCORE_INPUTS, activity_counts=ACTIVITY_COUNTS),
+        )
+
+    def lead_columns(self, columns: Sequence[str]) -> pl.DataFrame:
+        """The leads with only these columns: read alone, or taken from the leads frame when one was given."""
+        given = self.__dict__.get("leads")
+        return given.select(columns) if given is not None else db.read_table(Lead, url=self.url, columns=columns)
+
+    @property
+    def attribute_columns(self) -> list[str]:
+        return [c for c in self.dims.columns if c.startswith(ATTRIBUTE)]
 
 
 def _attribute_columns(attributes: pl.DataFrame) -> pl.DataFrame | None:
@@ -158,79 +295,53 @@ def _attribute_columns(attributes: pl.DataFrame) -> pl.DataFrame | None:
 
 
 def read_tables(url: str) -> Tables:
-    """Every analytics table read in bulk (ADBC), without ORM objects, with what derives from them.
+    """What the overview and the filters need, read in bulk (ADBC: only the columns they use) with the per-lead
+    frames derived from it; everything else is read or derived when a page first asks (Tables' cached properties).
 
     The derived frames carry the filter columns (channel, campaign_id, tier, attributes) so that a page's queries
     only filter and aggregate them, never join the million-row tables per run.
     """
-    leads, events, campaigns, channels, reps, decisions, disqualifications, scoring_models, attributes = (
-        db.read_table(model, url=url)
-        for model in (
-            Lead,
-            StageEvent,
-            Campaign,
-            ChannelRow,
-            Rep,
-            SalesDecision,
-            Disqualification,
-            ScoringModel,
-            LeadAttribute,
-        )
+    campaigns, channels, reps, scoring_models, attributes = (
+        db.read_table(model, url=url) for model in (Campaign, ChannelRow, Rep, ScoringModel, LeadAttribute)
     )
-    owners = reps.lazy().select(pl.col("id").alias("owner_rep_id"), pl.col("name").alias("owner"))
-    deciders = reps.lazy().select(
-        pl.col("id").alias("decided_by"),
-        pl.col("name").cast(pl.Categorical).alias("decided_by_name"),
-        pl.col("tier").cast(pl.Categorical).alias("decider_tier"),
-    )
+    leads = db.read_table(Lead, url=url, columns=LEAD_COLUMNS)
+    events = db.read_table(StageEvent, url=url, columns=EVENT_COLUMNS)
+    # The labels made categorical on the small tables, before they are joined onto a million leads.
+    labels = {
+        "campaigns": campaigns.lazy().with_columns(pl.col("name").cast(pl.Categorical)),
+        "channels": channels.lazy().with_columns(pl.col("key", "label").cast(pl.Categorical)),
+        "reps": reps.lazy().with_columns(pl.col("name", "tier").cast(pl.Categorical)),
+    }
+    owners = labels["reps"].select(pl.col("id").alias("owner_rep_id"), pl.col("name").alias("owner"))
     dims = (
-        lead_dimensions(leads.lazy(), campaigns.lazy(), channels.lazy(), reps.lazy())
-        .join(leads.lazy().select(pl.col("id").alias("lead_id"), "external_id"), on="lead_id", how="left")
+        lead_dimensions(leads.lazy(), **labels)
         .join(owners, on="owner_rep_id", how="left")
         .with_columns(pl.col(GROUP_COLUMNS).cast(pl.Categorical))
     )
     wide = _attribute_columns(attributes)
     if wide is not None:
         dims = dims.join(wide.lazy(), on="lead_id", how="left")
-    attribute_names = [c for c in dims.collect_schema().names() if c.startswith(ATTRIBUTE)]
-    latest = acceptance.latest_decisions(decisions.lazy()).collect()
-    journeys = sla.lead_journeys(dims, events.lazy()).collect()
+    dims = dims.collect()
     # Stage times an export does not hold are placeholders: time-based figures read only the known ones.
-    all_timed = bool(events["timed"].all())
-    timed_journeys = journeys if all_timed else sla.lead_journeys(dims, events.lazy().filter("timed")).collect()
-    steps, mqls, work, disqualified = pl.collect_all(
-        [
-            sla.stage_steps(timed_journeys.lazy()),
-            acceptance.mql_journeys(dims, events.lazy(), decisions.lazy())
-            .join(deciders, on="decided_by", how="left")
-            .with_columns(pl.col("outcome").cast(pl.Categorical)),
-            sla.rep_work(reps.lazy(), events.lazy().filter("timed")),
-            disqualifications.lazy().join(
-                dims.select("lead_id", "channel", "campaign_id", "tier", *attribute_names), on="lead_id", how="inner"
-            ),
-        ]
-    )
+    timed_journeys = funnel.with_reach(dims.lazy(), funnel.lead_reach(events.lazy(), dated_times=True)).collect()
+    dims = timed_journeys.select(pl.exclude("^.*_at$"), "created_at")
     return Tables(
-        leads,
-        events,
+        url,
         campaigns,
         channels,
         reps,
-        decisions,
-        disqualifications,
         scoring_models,
-        latest,
-        journeys,
-        mqls,
-        steps,
-        work,
-        disqualified,
-        timed_journeys=timed_journeys,
+        dims,
+        timed_journeys,
+        events,
+        all_timed=bool(events["timed"].all()),
         attributes={
             name: tuple(sorted(attributes.filter(pl.col("name") == name)["value"].unique().to_list()))
             for name in sorted(attributes["name"].unique().to_list())
         },
-        facts=data_facts(leads, events, decisions, latest, mqls),
+        lead_facts=leads.select("created_at", "imported_at"),
+        stage_timed_leads=events.filter(pl.col("timed") & (pl.col("stage") != "inquiry"))["lead_id"].n_unique(),
+        last_event=events.filter("timed")["occurred_at"].max(),
     )
 
 
@@ -299,28 +410,25 @@ class Overview:
 
 
 def overview_frames(t: Tables, filters: Filters, *, now: datetime, maturity_days: int) -> Overview:
-    """The funnel overview's figures for filters, computed from the tables."""
-    dims = _filtered(t.journeys, filters)
-    # In-period counts need the time of each stage change: the ones the data does not date are left out.
-    events = t.events.lazy() if filters.mode is CountingMode.COHORT else t.events.lazy().filter("timed")
-    current = funnel.stage_counts(dims, events, start=filters.start, end=filters.end, mode=filters.mode)
+    """The funnel overview's figures for filters, computed from the per-lead frames (the lead's reach and its dated
+    first stage times in timed_journeys, the dated stage changes in entries)."""
+    dims = _filtered(t.timed_journeys, filters)
+    cohort = filters.mode is CountingMode.COHORT
+    # In-period counts need the time of each stage change: entries holds only the dated ones (made on first use).
+    entries = None if cohort else _filtered(t.entries, filters)
     prev = filters.previous()
     as_of = None
-    if filters.mode is CountingMode.COHORT:
+    if cohort:
         as_of = funnel.equal_age_moment(data_clock(now, t.facts.last_moment), filters.days)
-    previous = funnel.stage_counts(
-        dims,
-        events if as_of is None else funnel.recorded_before(events, as_of),
-        start=prev.start,
-        end=prev.end,
-        mode=filters.mode,
-    )
+    period = {"start": filters.start, "end": filters.end, "mode": filters.mode}
+    current = funnel.lead_stage_counts(dims, entries, **period)
+    previous = funnel.lead_stage_counts(dims, entries, start=prev.start, end=prev.end, mode=filters.mode, as_of=as_of)
     since = funnel.immature_since(now, maturity_days)
     kpis, conversion, weekly, maturity, undated = pl.collect_all(
         [
             funnel.kpi_comparison(current, previous),
             funnel.funnel_conversion(current),
-            funnel.weekly_stage_counts(dims, events, start=filters.start, end=filters.end, mode=filters.mode),
+            funnel.lead_weekly_stage_counts(dims, entries, **period),
             funnel.immature_share(dims, start=filters.start, end=filters.end, since=since),
             funnel.undated_leads(dims, start=filters.start, end=filters.end),
         ]
@@ -337,8 +445,11 @@ def overview_frames(t: Tables, filters: Filters, *, now: datetime, maturity_days
         by_attribute=_per_attribute(
             t,
             dims,
-            lambda frame, column: funnel.stage_counts_by(
-                frame, events, start=filters.start, end=filters.end, mode=filters.mode, by=column
+            lambda frame, column: funnel.lead_stage_counts_by(
+                frame,
+                None if entries is None else attribute_breakdown(entries, column.removeprefix(ATTRIBUTE)),
+                by=column,
+                **period,
             ),
         ),
     )
@@ -498,24 +609,20 @@ BREACH_COLUMNS = ("mql_at", "hours_waiting", "external_id", "owner", "campaign",
 
 def handoff_frames(t: Tables, filters: Filters, *, sla_hours: float, now: datetime) -> HandoffSpeed:
     """The SLA page's figures for filters, measured only on the times the data holds."""
-    journeys = _filtered(t.timed_journeys, filters)
     every = _outcomes(t, filters)
     outcomes = every.filter(pl.col("mql_timed"))
-    times = sla.decision_times(
-        outcomes.filter(pl.col("decision_timed") | pl.col("decision").is_null()), sla_hours=sla_hours
-    )
-    times = times.collect().lazy()
+    # sorted by hours once per load (Tables.decision_hours): the medians are read off, not sorted per run
+    hours = acceptance.mql_outcomes(_filtered(t.decision_hours, filters), start=filters.start, end=filters.end)
+    times = sla.within_sla(hours, sla_hours=sla_hours).collect().lazy()
     # Without any recorded decision time, "pending" only means the export does not say: no breach to list.
     waiting = outcomes if t.facts.decision_times_recorded else outcomes.filter(pl.lit(False))
     frames = pl.collect_all(
         [
             sla.time_to_decision_by(times, by=[]),
-            sla.time_to_decision_by(times, by=["decided_by_name"]),
-            sla.time_to_decision_by(times, by=["decider_tier"]),
-            sla.time_to_decision_by(times, by=["channel_label"]),
+            *(sla.time_to_decision_by(times, by=[group]) for group in SLA_GROUPS),
             sla.weekly_compliance(times, by=["decided_by_name"]),
             sla.breached_pending(waiting, now=now, sla_hours=sla_hours).select(BREACH_COLUMNS),
-            sla.escalation(journeys, start=filters.start, end=filters.end),
+            sla.escalation(_filtered(t.accepted, filters), start=filters.start, end=filters.end),
             sla.rep_load(t.reps.lazy(), t.work.lazy(), start=filters.start, end=filters.end),
             sla.stage_velocity(_filtered(t.steps, filters), start=filters.start, end=filters.end),
         ]
@@ -583,12 +690,31 @@ class WhatIfBase:
         return self.active.rule if self.active else ScoringRule()
 
 
+# What the what-if reads of the leads on its first visit: the score inputs, the gate facts, how each qualified.
+WHATIF_LEAD_COLUMNS = (
+    "id",
+    *SCORE_INPUTS,
+    "region",
+    *ACTIVITY_COUNTS,
+    "crm_score",
+    "company",
+    "has_budget",
+    "has_need",
+    "is_authority",
+    "timeline_months",
+    "mql_route",
+    "imported_at",
+)
+
+
 def whatif_base_frames(t: Tables, *, now: datetime, maturity_days: int, crm: bool = False) -> WhatIfBase:
     """Score every lead, fit the propensity models on the decided ones and attach the estimates.
 
     crm: replay on the CRM's own score (imported leads that carry one) instead of Handoff's scoring model."""
     models = live_rules(t.scoring_models)
-    base = whatif.whatif_base(component_scores(t.leads.lazy()), t.journeys.lazy(), t.latest.lazy(), models).collect()
+    journeys = t.journeys.lazy().join(t.external_ids.lazy(), on="lead_id", how="left")
+    leads = t.lead_columns(WHATIF_LEAD_COLUMNS).lazy()
+    base = whatif.whatif_base(component_scores(leads), journeys, t.latest.lazy(), models).collect()
     top, reproduced = 100, None
     if crm:
         top = max(100, math.ceil(base["crm_score"].max() or 0))

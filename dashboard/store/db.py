@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import functools
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import polars as pl
@@ -146,8 +147,10 @@ def adbc_connect(url: str):
         return driver.connect(adbc_uri(url))
 
 
-def _columns(table: type[SQLModel]) -> list[sa.Column]:
-    return list(table.__table__.columns)
+def _columns(table: type[SQLModel], names: Sequence[str] | None = None) -> list[sa.Column]:
+    """The table's columns, or the ones named (in that order; a name the table lacks is an error)."""
+    columns = table.__table__.columns
+    return list(columns) if names is None else [columns[name] for name in names]
 
 
 def sqlite_text(frame: pl.DataFrame) -> pl.DataFrame:
@@ -190,9 +193,9 @@ def _polars_type(column: sa.Column) -> pl.DataType:
     return pl.String()
 
 
-def _conformed(frame: pl.DataFrame, table: type[SQLModel]) -> pl.DataFrame:
+def _conformed(frame: pl.DataFrame, table: type[SQLModel], names: Sequence[str] | None = None) -> pl.DataFrame:
     exprs = []
-    for column in _columns(table):
+    for column in _columns(table, names):
         want = _polars_type(column)
         have = frame.schema[column.name]
         col = pl.col(column.name)
@@ -208,10 +211,48 @@ def _conformed(frame: pl.DataFrame, table: type[SQLModel]) -> pl.DataFrame:
     return frame.select(exprs)
 
 
-def read_table(table: type[SQLModel], *, url: str) -> pl.DataFrame:
-    """All rows of table as a polars frame with the schema's types, read in bulk over ADBC."""
-    names = ", ".join(c.name for c in _columns(table))
+def read_table(table: type[SQLModel], *, url: str, columns: Sequence[str] | None = None) -> pl.DataFrame:
+    """All rows of table (only the columns named, when given) as a polars frame with the schema's types, read in bulk
+    over ADBC."""
+    sqlite = make_url(url).get_backend_name() == "sqlite"
+    names = ", ".join(_selected(c, sqlite=sqlite) for c in _columns(table, columns))
     query = f"SELECT {names} FROM {table.__tablename__}"  # table and column names come from the schema
     with reporting(url, Exception):  # ADBC raises driver-specific errors; here all mean "cannot read"
         frame = pl.read_database_uri(query, adbc_uri(url), engine="adbc")
-    return _conformed(frame, table)
+    return _conformed(frame, table, columns)
+
+
+def _selected(column: sa.Column, *, sqlite: bool) -> str:
+    """The column as read: SQLite keeps a datetime as text, which is slow to parse by the million; it is read as the
+    microseconds since 1970 instead, exactly (whole seconds, plus the text's fraction padded to six digits)."""
+    if not (sqlite and isinstance(column.type, sa.DateTime)):
+        return column.name
+    name = column.name
+    return f"unixepoch({name}) * 1000000 + CAST(substr({name} || '000000', 21, 6) AS INTEGER) AS {name}"
+
+
+@dataclass(frozen=True)
+class ScoredLeads:
+    """How many leads carry something to score them by."""
+
+    any_score: int  # score inputs (profile, activity) or the CRM's own score
+    crm_score: int  # the CRM's own score
+    model_inputs: int  # inputs for Handoff's scoring model (profile, activity)
+
+
+def scored_leads(*, url: str, score_inputs: Sequence[str], activity_counts: Sequence[str]) -> ScoredLeads:
+    """Count the leads with score inputs (any of score_inputs set, or any of activity_counts above 0) and with the
+    CRM's own score, in the database: one pass, without reading the columns."""
+    lead = models.Lead.__table__.c
+    inputs = sa.or_(
+        *(lead[c].isnot(None) for c in score_inputs), *(sa.func.coalesce(lead[c], 0) > 0 for c in activity_counts)
+    )
+    crm = lead.crm_score.isnot(None)
+
+    def count(condition):
+        return sa.func.coalesce(sa.func.sum(sa.case((condition, 1), else_=0)), 0)
+
+    query = sa.select(count(sa.or_(inputs, crm)), count(crm), count(inputs))
+    with reporting(url), engine(url).connect() as conn:
+        any_score, crm_score, model_inputs = conn.execute(query).one()
+    return ScoredLeads(int(any_score), int(crm_score), int(model_inputs))
