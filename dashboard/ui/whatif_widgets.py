@@ -481,7 +481,6 @@ def _track_rows(frame: pl.DataFrame) -> pl.DataFrame:
 def track_record_panel(record_of, *, first: date, last: date) -> None:
     """Each past scoring-model change (and a cut-off the user picks) replayed as the forecast the page would have
     made then, against what happened after: how far to trust it before applying a new rule."""
-    st.subheader("Track record")
     st.caption(
         "Each scoring-model change replayed as a forecast made when it went live: the estimates fitted only on the "
         "leads decided by then, applied to the leads the new rule handed to sales afterwards, and set against what "
