@@ -111,8 +111,8 @@ def _long_fields() -> Iterator[None]:
         csv.field_size_limit(previous)
 
 
-def read_file(path: Path | str, *, mapping: Mapping, name: str | None = None) -> RawFile:
-    """Every column of a CSV (any common delimiter and encoding) or Excel file, as text."""
+def _opened(path: Path | str, name: str | None) -> tuple[Path, str, bytes]:
+    """The file, the name to call it by and its first bytes; refused when it is missing or empty."""
     path = Path(path)
     name = name or path.name
     if not path.is_file():
@@ -120,7 +120,12 @@ def read_file(path: Path | str, *, mapping: Mapping, name: str | None = None) ->
     if path.stat().st_size == 0:
         raise ImportRefused(f"{name} is empty.")
     with path.open("rb") as handle:
-        head = handle.read(HEAD_BYTES)
+        return path, name, handle.read(HEAD_BYTES)
+
+
+def read_file(path: Path | str, *, mapping: Mapping, name: str | None = None) -> RawFile:
+    """Every column of a CSV (any common delimiter and encoding) or Excel file, as text."""
+    path, name, head = _opened(path, name)
     if path.suffix.lower() in EXCEL_SUFFIXES:
         return _read_excel(path, name, mapping, head)
     return _read_csv(path, name, mapping, head)
@@ -308,14 +313,7 @@ def _record_end(data: bytes, tries: int = 64) -> int | None:
 def read_batches(path: Path | str, *, mapping: Mapping, batch_rows: int, name: str | None = None) -> Iterator[Batches]:
     """A CSV file's rows a batch at a time, read as read_file() reads them (the same refusals, the same text); an
     Excel sheet is read whole, then given in batches."""
-    path = Path(path)
-    name = name or path.name
-    if not path.is_file():
-        raise ImportRefused(f"There is no file {path}: check the path.")
-    if path.stat().st_size == 0:
-        raise ImportRefused(f"{name} is empty.")
-    with path.open("rb") as handle:
-        head = handle.read(HEAD_BYTES)
+    path, name, head = _opened(path, name)
     if path.suffix.lower() in EXCEL_SUFFIXES:
         raw = _read_excel(path, name, mapping, head)
         rows = raw.frame.with_row_index("row", offset=2).lazy()
