@@ -855,9 +855,21 @@ def tier_load_chart(frame: pl.DataFrame, *, tier: str, title: str, period: Perio
     if frame.is_empty():
         return empty_figure(title)
     weeks = frame["week"].to_list()
+    # the senior tier's SQLs include the estimated ones of leads sales never saw; the juniors' MQLs are counted
+    mark = "≈ " if tier == "senior" else ""
     lines = (
-        ("Live rule", frame[f"{tier}_baseline"].to_list(), {"color": ACTUAL_COLOR, "width": 2.5}, "lines+markers"),
-        ("Proposal", frame[f"{tier}_projected"].to_list(), {"color": PROJECTED_COLOR, "width": 2.5}, "lines+markers"),
+        (
+            f"{mark}Live rule",
+            frame[f"{tier}_baseline"].to_list(),
+            {"color": ACTUAL_COLOR, "width": 2.5},
+            "lines+markers",
+        ),
+        (
+            f"{mark}Proposal",
+            frame[f"{tier}_projected"].to_list(),
+            {"color": PROJECTED_COLOR, "width": 2.5},
+            "lines+markers",
+        ),
         (
             "Weekly capacity",
             frame[f"{tier}_capacity"].to_list(),
@@ -895,6 +907,8 @@ def tier_load_chart(frame: pl.DataFrame, *, tier: str, title: str, period: Perio
                 "hovertemplate": "Week of %{x|%d %b}: %{y:,.0f}, %{customdata:.0%} of capacity<extra></extra>",
             }
         )
+    if mark:
+        title = _subtitle(title, "≈ partly estimated")
     if any(partial):
         title = _subtitle(title, "hollow, dashed: partial weeks")
     if not any(frame[f"{tier}_capacity"]):
@@ -940,10 +954,10 @@ def tradeoff_chart(frame: pl.DataFrame, *, title: str, current: float, proposed:
             "type": "scatter",
             "x": x,
             "y": rate.to_list(),
-            "name": f"Acceptance rate (where ≥{SMALL_SAMPLE} decided)",
+            "name": f"≈ Acceptance rate (where ≥{SMALL_SAMPLE} decided)",
             "line": {"color": ACCEPTED_COLOR, "width": 2.5},
             "yaxis": "y",
-            "hovertemplate": "Threshold %{x}: %{y:.1%} accepted<extra></extra>",
+            "hovertemplate": "Threshold %{x}: ≈ %{y:.1%} accepted<extra></extra>",
         },
         {
             "type": "scatter",
@@ -958,10 +972,10 @@ def tradeoff_chart(frame: pl.DataFrame, *, title: str, current: float, proposed:
             "type": "scatter",
             "x": x,
             "y": frame["wins"].to_list(),
-            "name": "Wins kept (right axis)",
+            "name": "≈ Wins (right axis)",
             "line": {"color": WINS_COLOR, "width": 2, "dash": "dot"},
             "yaxis": "y3",
-            "hovertemplate": "Threshold %{x}: %{y:,.0f} wins<extra></extra>",
+            "hovertemplate": "Threshold %{x}: ≈ %{y:,.0f} wins<extra></extra>",
         },
     ]
     marks = [
@@ -978,7 +992,10 @@ def tradeoff_chart(frame: pl.DataFrame, *, title: str, current: float, proposed:
         for value, color, dash in ((current, "#555", "dot"), (proposed, PROJECTED_COLOR, "dash"))
     ]
     layout = _layout(
-        _subtitle(title, f"dotted: live {current:g} · dashed: proposed {proposed:g}"),
+        _subtitle(
+            title,
+            f"dotted: live {current:g} · dashed: proposed {proposed:g} · ≈ partly estimated: leads sales never saw",
+        ),
         520,
         shapes=marks,
         xaxis={"title": {"text": f"MQL threshold (score 0-{top})"}, "range": [0, top], "anchor": "y2"},
