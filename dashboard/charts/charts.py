@@ -907,8 +907,6 @@ def tier_load_chart(frame: pl.DataFrame, *, tier: str, title: str, period: Perio
                 "hovertemplate": "Week of %{x|%d %b}: %{y:,.0f}, %{customdata:.0%} of capacity<extra></extra>",
             }
         )
-    if mark:
-        title = _subtitle(title, "≈ partly estimated")
     if any(partial):
         title = _subtitle(title, "hollow, dashed: partial weeks")
     if not any(frame[f"{tier}_capacity"]):
@@ -992,10 +990,7 @@ def tradeoff_chart(frame: pl.DataFrame, *, title: str, current: float, proposed:
         for value, color, dash in ((current, "#555", "dot"), (proposed, PROJECTED_COLOR, "dash"))
     ]
     layout = _layout(
-        _subtitle(
-            title,
-            f"dotted: live {current:g} · dashed: proposed {proposed:g} · ≈ partly estimated: leads sales never saw",
-        ),
+        _subtitle(title, f"dotted: live {current:g} · dashed: proposed {proposed:g}"),
         520,
         shapes=marks,
         xaxis={"title": {"text": f"MQL threshold (score 0-{top})"}, "range": [0, top], "anchor": "y2"},

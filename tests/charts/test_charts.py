@@ -128,7 +128,7 @@ def test_tier_load_chart_draws_no_capacity_for_a_tier_without_reps():
     fig = charts.tier_load_chart(load.with_columns(senior_capacity=0), tier="senior", title="Seniors")
     # the seniors' SQLs include estimated ones (≈); the juniors' MQLs above are counted
     assert [t.name for t in fig.data] == ["≈ Live rule", "≈ Proposal"]
-    assert "no active reps of this tier" in fig.layout.title.text and "≈ partly estimated" in fig.layout.title.text
+    assert "no active reps of this tier" in fig.layout.title.text
 
 
 def test_tier_load_chart_marks_the_weeks_over_capacity_in_colour_and_words():
