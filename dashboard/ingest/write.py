@@ -291,7 +291,8 @@ def first_model(leads: pl.DataFrame) -> ScoringRule:
 
 def _first_model(scores: pl.Series, share: float) -> ScoringRule:
     """first_model from the leads' scores under the default model and the share the CRM handed to sales."""
-    if not scores.len() or not 0 < share < 1:
+    if scores.drop_nulls().is_empty() or share <= 0:
         return ScoringRule()
-    threshold = float(scores.quantile(1 - share, interpolation="lower"))
+    # every lead handed over (an export of MQLs only): the threshold that qualifies them all
+    threshold = float(scores.min()) if share >= 1 else float(scores.quantile(1 - share, interpolation="lower"))
     return ScoringRule(mql_threshold=float(int(threshold)))

@@ -301,3 +301,14 @@ def test_exports_neutralise_formulas_in_csv_and_excel(tmp_path):
     back = pl.read_excel(workbook)
     assert back["comment"].to_list() == ["'=cmd|' /C calc'!A0", "'+1+1", "'@SUM(A1)", "'-2", "fine"]
     assert back["n"].to_list() == [-1, 2, 3, 4, 5]
+
+
+def test_the_first_model_qualifies_every_lead_of_an_export_of_mqls_only():
+    from dashboard.ingest.write import _first_model
+    from queries.scoring import ScoringRule
+
+    scores = pl.Series([12.7, 30.0, 45.9, None])
+    everyone = _first_model(scores, 1.0)
+    assert all(score >= everyone.mql_threshold for score in scores.drop_nulls())
+    assert _first_model(scores, 0.0) == ScoringRule()  # none handed over: nothing to reproduce, the default rule
+    assert _first_model(pl.Series([None], dtype=pl.Float64), 0.5) == ScoringRule()
