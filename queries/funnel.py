@@ -22,17 +22,6 @@ STAGE_ORDER = pl.DataFrame(
 STAGE_RANK = {s.value: i for i, s in enumerate(MAIN_PATH)}
 
 
-def _main_path_events(leads: pl.LazyFrame, events: pl.LazyFrame) -> pl.LazyFrame:
-    """Events of leads on the main path, with the stage's order (detours dropped)."""
-    return (
-        events.join(leads.select("lead_id"), on="lead_id", how="semi")
-        .with_columns(
-            pl.col("stage").replace_strict(STAGE_RANK, default=None, return_dtype=pl.Int64).alias("stage_order")
-        )
-        .drop_nulls("stage_order")
-    )
-
-
 def _complete(counts: pl.LazyFrame) -> pl.LazyFrame:
     """Every main-path stage once, in order, with 0 where nothing reached it."""
     return (
@@ -40,17 +29,6 @@ def _complete(counts: pl.LazyFrame) -> pl.LazyFrame:
         .join(counts, on="stage", how="left")
         .with_columns(pl.col("count").fill_null(0).cast(pl.Int64))
         .sort("stage_order")
-    )
-
-
-def furthest_stage(leads: pl.LazyFrame, events: pl.LazyFrame, *, keep: tuple[str, ...] = ()) -> pl.LazyFrame:
-    """lead_id, created_at (and the columns in keep) with the order of the furthest main-path stage each lead
-    reached (0 = inquiry)."""
-    reached = _main_path_events(leads, events).group_by("lead_id").agg(pl.col("stage_order").max().alias("furthest"))
-    return (
-        leads.select("lead_id", "created_at", *keep)
-        .join(reached, on="lead_id", how="left")
-        .with_columns(pl.col("furthest").fill_null(0))
     )
 
 
@@ -104,7 +82,7 @@ def with_reach(leads: pl.LazyFrame, reach: pl.LazyFrame) -> pl.LazyFrame:
 
 def furthest_by(as_of: datetime | None) -> pl.Expr:
     """The furthest main-path stage a lead had reached by as_of (every stage when None): the dated stages first
-    reached before as_of (<stage>_at, from the dated events) and the ones the data does not date (recorded_before)."""
+    reached before as_of (<stage>_at, from the dated events) and the ones the data does not date (furthest_undated)."""
     if as_of is None:
         return pl.col("furthest")
     dated = (pl.when(pl.col(f"{s.value}_at") < as_of).then(pl.lit(i, pl.Int8)) for i, s in enumerate(MAIN_PATH))
@@ -216,64 +194,10 @@ def lead_weekly_stage_counts(
     return _every_week(counted, start=start, end=end)
 
 
-def recorded_before(events: pl.LazyFrame, moment: datetime) -> pl.LazyFrame:
-    """The stage changes a lead had made before moment: the ones dated earlier, and the ones the data does not date
-    (reached, but when is unknown, so they cannot be set aside by age)."""
-    return events.filter((pl.col("occurred_at") < moment) | ~pl.col("timed"))
-
-
 def equal_age_moment(clock: datetime, period_days: int) -> datetime:
     """The moment the previous period's cohorts were as old as this period's are at clock: each lead of the
     previous period was created period_days earlier than its counterpart, so it is counted as it stood then."""
     return clock - timedelta(days=period_days)
-
-
-def cohort_stage_counts(leads: pl.LazyFrame, events: pl.LazyFrame, *, start: date, end: date) -> pl.LazyFrame:
-    """Leads created in the period counted at every stage they reached, wherever they got since."""
-    lo, hi = period_bounds(start, end)
-    cohort = leads.filter(pl.col("created_at").is_between(lo, hi, closed="left"))
-    counts = _reached_at_least(furthest_stage(cohort, events), by=[])
-    return _complete(counts.select("stage", "count"))
-
-
-def in_period_stage_counts(leads: pl.LazyFrame, events: pl.LazyFrame, *, start: date, end: date) -> pl.LazyFrame:
-    """Distinct leads that entered each stage in the period, whenever they were created."""
-    lo, hi = period_bounds(start, end)
-    moved = _main_path_events(leads, events).filter(pl.col("occurred_at").is_between(lo, hi, closed="left"))
-    return _complete(moved.group_by("stage").agg(pl.col("lead_id").n_unique().cast(pl.Int64).alias("count")))
-
-
-STAGE_COUNTS = {
-    CountingMode.COHORT: cohort_stage_counts,
-    CountingMode.IN_PERIOD: in_period_stage_counts,
-}
-
-
-def stage_counts(
-    leads: pl.LazyFrame, events: pl.LazyFrame, *, start: date, end: date, mode: CountingMode
-) -> pl.LazyFrame:
-    """Stage counts for the period in the chosen counting mode."""
-    return STAGE_COUNTS[mode](leads, events, start=start, end=end)
-
-
-def stage_counts_by(
-    leads: pl.LazyFrame, events: pl.LazyFrame, *, start: date, end: date, mode: CountingMode, by: str
-) -> pl.LazyFrame:
-    """One row per value of the column by (largest first): its count at every main-path stage (one column per
-    stage, named by the stage) in the chosen counting mode, and in the cohort mode the share of its leads won."""
-    lo, hi = period_bounds(start, end)
-    if mode is CountingMode.COHORT:
-        cohort = leads.filter(pl.col("created_at").is_between(lo, hi, closed="left"))
-        counted = _reached_at_least(furthest_stage(cohort, events, keep=(by,)), by=[by]).select(by, "stage", "count")
-    else:
-        counted = (
-            _main_path_events(leads, events)
-            .filter(pl.col("occurred_at").is_between(lo, hi, closed="left"))
-            .join(leads.select("lead_id", by), on="lead_id", how="inner")
-            .group_by(by, "stage")
-            .agg(pl.col("lead_id").n_unique().cast(pl.Int64).alias("count"))
-        )
-    return _wide_by_stage(counted, by=by, mode=mode)
 
 
 def _wide_by_stage(counted: pl.LazyFrame, *, by: str, mode: CountingMode) -> pl.LazyFrame:
@@ -311,27 +235,6 @@ def kpi_comparison(current: pl.LazyFrame, previous: pl.LazyFrame) -> pl.LazyFram
         )
         .sort("stage_order")
     )
-
-
-def weekly_stage_counts(
-    leads: pl.LazyFrame, events: pl.LazyFrame, *, start: date, end: date, mode: CountingMode
-) -> pl.LazyFrame:
-    """week (Monday), stage and count: cohorts by creation week, or stage entries by the week they happened."""
-    lo, hi = period_bounds(start, end)
-    if mode is CountingMode.COHORT:
-        cohort = leads.filter(pl.col("created_at").is_between(lo, hi, closed="left"))
-        weekly = furthest_stage(cohort, events).with_columns(
-            pl.col("created_at").dt.truncate("1w").dt.date().alias("week")
-        )
-        counted = _reached_at_least(weekly, by=["week"]).select("week", "stage", "count")
-    else:
-        counted = (
-            _main_path_events(leads, events)
-            .filter(pl.col("occurred_at").is_between(lo, hi, closed="left"))
-            .group_by(pl.col("occurred_at").dt.truncate("1w").dt.date().alias("week"), "stage")
-            .agg(pl.col("lead_id").n_unique().cast(pl.Int64).alias("count"))
-        )
-    return _every_week(counted, start=start, end=end)
 
 
 def _every_week(counted: pl.LazyFrame, *, start: date, end: date) -> pl.LazyFrame:

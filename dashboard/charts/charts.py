@@ -102,6 +102,14 @@ def _add_lines(fig: go.Figure, traces: list[dict], **where) -> None:
         fig.add_trace(go.Scatter(**{k: v for k, v in trace.items() if k != "type"}), **where)
 
 
+def _add_weekly_line(
+    fig: go.Figure, part: pl.DataFrame, value: str, period: Period | None, *, where: dict | None = None, **trace
+) -> None:
+    """Add part's weekly line of value (one row per week, sorted) to fig, its partial weeks drawn apart."""
+    weeks = part["week"].to_list()
+    _add_lines(fig, line_traces(weeks, part[value].to_list(), partial_weeks(weeks, period), **trace), **(where or {}))
+
+
 def _has_partial(frame: pl.DataFrame, period: Period | None) -> bool:
     return any(partial_weeks(frame["week"].unique().to_list(), period))
 
@@ -189,23 +197,18 @@ def weekly_trend_chart(
         horizontal_spacing=0.06,
     )
     for i, stage in enumerate(stages):
-        part = frame.filter(pl.col("stage") == stage.value).sort("week")
-        weeks = part["week"].to_list()
-        _add_lines(
+        _add_weekly_line(
             fig,
-            line_traces(
-                weeks,
-                part["count"].to_list(),
-                partial_weeks(weeks, period),
-                name=STAGE_LABELS[stage],
-                line={"color": STAGE_COLORS[stage.value], "width": 2},
-                mode="lines+markers",
-                marker={"size": 5},
-                hovertemplate="Week of %{x|%d %b %Y}: %{y:,} leads<extra>" + STAGE_LABELS[stage] + "</extra>",
-                showlegend=False,
-            ),
-            row=i // 3 + 1,
-            col=i % 3 + 1,
+            frame.filter(pl.col("stage") == stage.value).sort("week"),
+            "count",
+            period,
+            where={"row": i // 3 + 1, "col": i % 3 + 1},
+            name=STAGE_LABELS[stage],
+            line={"color": STAGE_COLORS[stage.value], "width": 2},
+            mode="lines+markers",
+            marker={"size": 5},
+            hovertemplate="Week of %{x|%d %b %Y}: %{y:,} leads<extra>" + STAGE_LABELS[stage] + "</extra>",
+            showlegend=False,
         )
     notes = []
     if immature_from is not None:
@@ -437,22 +440,19 @@ def _highlighted_lines(
             continue
         strong = name in colors
         color = colors.get(name, OTHERS_COLOR)
-        weeks = part["week"].to_list()
-        _add_lines(
+        _add_weekly_line(
             fig,
-            line_traces(
-                weeks,
-                part[value].to_list(),
-                partial_weeks(weeks, period),
-                name=name,
-                line={"color": color, "width": 2.5 if strong else 1},
-                mode="lines+markers" if strong else "lines",
-                marker={"size": 5},
-                legendgroup=name,
-                showlegend=False,
-                customdata=part.select(customdata).rows(),
-                hovertemplate=name + "<br>" + hovertemplate,
-            ),
+            part,
+            value,
+            period,
+            name=name,
+            line={"color": color, "width": 2.5 if strong else 1},
+            mode="lines+markers" if strong else "lines",
+            marker={"size": 5},
+            legendgroup=name,
+            showlegend=False,
+            customdata=part.select(customdata).rows(),
+            hovertemplate=name + "<br>" + hovertemplate,
         )
         ends[name] = part[value][-1]
     labels = [(name, ends[name], color) for name, color in colors.items() if name in ends]
@@ -629,19 +629,16 @@ def weekly_kind_chart(frame: pl.DataFrame, *, title: str, period: Period | None 
     for kind, color in KIND_COLORS.items():
         part = frame.filter(pl.col("reason_kind") == kind).sort("week")
         change = [("–" if c is None else f"{c:+,}") for c in part["change"]]
-        weeks = part["week"].to_list()
-        _add_lines(
+        _add_weekly_line(
             fig,
-            line_traces(
-                weeks,
-                part["count"].to_list(),
-                partial_weeks(weeks, period),
-                name=kind.capitalize(),
-                line={"color": color, "width": 2},
-                mode="lines+markers",
-                customdata=change,
-                hovertemplate=kind + " · week of %{x|%d %b}: %{y:,} (%{customdata} on the week before)<extra></extra>",
-            ),
+            part,
+            "count",
+            period,
+            name=kind.capitalize(),
+            line={"color": color, "width": 2},
+            mode="lines+markers",
+            customdata=change,
+            hovertemplate=kind + " · week of %{x|%d %b}: %{y:,} (%{customdata} on the week before)<extra></extra>",
         )
     if _has_partial(frame, period):
         _note(fig, PARTIAL_NOTE, x=0, y=1.1, anchor="left")

@@ -406,7 +406,7 @@ class Overview:
     immature_share: float
     immature_since: datetime
     undated_leads: int  # leads of the cohort imported from a file without dates
-    by_attribute: dict[str, pl.DataFrame]  # per lead attribute: stage counts per value (funnel.stage_counts_by)
+    by_attribute: dict[str, pl.DataFrame]  # per lead attribute: stage counts per value (funnel.lead_stage_counts_by)
 
 
 def overview_frames(t: Tables, filters: Filters, *, now: datetime, maturity_days: int) -> Overview:

@@ -566,7 +566,7 @@ def attribute_coverage(breakdown: Breakdown, *, count: str) -> str:
 
 
 def attribute_funnel_table(breakdown: Breakdown, *, file_stem: str) -> None:
-    """Stage counts per value of one lead attribute (funnel.stage_counts_by), with its downloads."""
+    """Stage counts per value of one lead attribute (funnel.lead_stage_counts_by), with its downloads."""
     labels = {
         breakdown.column: breakdown.name,
         **{s.value: STAGE_LABELS[s] for s in MAIN_PATH},

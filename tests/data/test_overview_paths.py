@@ -18,6 +18,7 @@ from dashboard.data.data import _filtered, _per_attribute, data_clock, overview_
 from dashboard.domain import CountingMode
 from dashboard.filters import Filters, default_filters
 from queries import funnel
+from tests.queries import funnel_events
 
 EXPORTS = Path(__file__).resolve().parent.parent / "fixtures" / "exports"
 NOW = datetime(2026, 12, 2, 12, 0)
@@ -37,24 +38,24 @@ def by_events(t, filters: Filters, now: datetime) -> EventPath:
     dims = _filtered(t.journeys, filters)
     events = t.events.lazy() if filters.mode is CountingMode.COHORT else t.events.lazy().filter("timed")
     period = {"start": filters.start, "end": filters.end, "mode": filters.mode}
-    current = funnel.stage_counts(dims, events, **period)
+    current = funnel_events.stage_counts(dims, events, **period)
     prev = filters.previous()
     if filters.mode is CountingMode.COHORT:
-        events_then = funnel.recorded_before(
+        events_then = funnel_events.recorded_before(
             events, funnel.equal_age_moment(data_clock(now, t.facts.last_moment), filters.days)
         )
     else:
         events_then = events
-    previous = funnel.stage_counts(dims, events_then, start=prev.start, end=prev.end, mode=filters.mode)
+    previous = funnel_events.stage_counts(dims, events_then, start=prev.start, end=prev.end, mode=filters.mode)
     kpis, conversion, weekly = pl.collect_all(
         [
             funnel.kpi_comparison(current, previous),
             funnel.funnel_conversion(current),
-            funnel.weekly_stage_counts(dims, events, **period),
+            funnel_events.weekly_stage_counts(dims, events, **period),
         ]
     )
     by_attribute = _per_attribute(
-        t, dims, lambda frame, column: funnel.stage_counts_by(frame, events, by=column, **period)
+        t, dims, lambda frame, column: funnel_events.stage_counts_by(frame, events, by=column, **period)
     )
     return EventPath(kpis, conversion, weekly, by_attribute)
 

@@ -31,6 +31,7 @@ from dashboard.ui.text import plain
 from queries import review
 from queries.review import IsoWeek
 from queries.scoring import ScoringRule
+from tests.apps import app_on
 from tests.ingest.exports_truth import truth
 
 ROOT = Path(__file__).resolve().parent.parent.parent
@@ -245,15 +246,9 @@ def test_the_whatif_replays_on_the_crms_own_score(imported):
 
 
 def test_pages_on_an_imported_export_break_down_and_replay(monkeypatch, tmp_path):
-    from streamlit.runtime.pages_manager import PagesManager
-
-    from dashboard.apptest import app_test
 
     _, _, t = _import("hubspot", tmp_path)
-    monkeypatch.setattr(PagesManager, "__init__", PagesManager.__init__)  # restored after the test
-    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'import.db'}")
-    monkeypatch.setenv("HANDOFF_SEED_DEMO", "0")
-    at = app_test().run()
+    at = app_on(monkeypatch, f"sqlite:///{tmp_path / 'import.db'}").run()
     assert not at.exception
     main = " ".join(s.value for s in at.subheader)
     assert "By lead attribute" in main

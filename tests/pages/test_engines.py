@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import sqlalchemy as sa
-from streamlit.runtime.pages_manager import PagesManager
 
 from dashboard.apptest import app_test
 from dashboard.store import db
+from tests.apps import app_on
 
 
 def _waiting(at) -> int:
@@ -22,12 +22,7 @@ def test_the_queue_page_run_twice_and_a_decision_make_one_engine(monkeypatch, de
         return create_engine(url, *args, **kwargs)
 
     monkeypatch.setattr(sa, "create_engine", counted)
-    monkeypatch.setattr(PagesManager, "__init__", PagesManager.__init__)  # restored after the test
-    monkeypatch.setenv("DATABASE_URL", demo_copy)
-    monkeypatch.setenv("HANDOFF_SEED_DEMO", "0")
-    at = app_test()
-    at.run()
-    at.switch_page("pages/queue.py").run()
+    at = app_on(monkeypatch, demo_copy, page="queue")
     assert not at.exception
     rep, waiting = at.selectbox(key="queue_rep").value, _waiting(at)
     at.session_state["queue_table"] = {"selection": {"rows": [0], "columns": [], "cells": []}}

@@ -7,12 +7,11 @@ import io
 
 import polars as pl
 import xlsxwriter
-from streamlit.runtime.pages_manager import PagesManager
 
-from dashboard.apptest import app_test
 from dashboard.models import AuditEntry, Lead
 from dashboard.store import db
 from dashboard.ui.text import plain
+from tests.apps import app_on
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
@@ -37,12 +36,7 @@ def _workbook() -> bytes:
 
 def test_a_workbook_of_two_sheets_asks_which_and_imports_the_one_picked(monkeypatch, tmp_path):
     url = f"sqlite:///{tmp_path / 'sheets.db'}"
-    monkeypatch.setattr(PagesManager, "__init__", PagesManager.__init__)  # restored after the test
-    monkeypatch.setenv("DATABASE_URL", url)
-    monkeypatch.setenv("HANDOFF_SEED_DEMO", "0")
-    at = app_test()
-    at.run()
-    at.switch_page("pages/imports.py").run()
+    at = app_on(monkeypatch, url, page="imports")
     at.file_uploader(key="import_leads").upload("export.xlsx", _workbook(), XLSX).run()
     assert not at.exception
     picker = at.selectbox(key="import_sheet")

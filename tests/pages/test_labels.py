@@ -8,16 +8,15 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
-from streamlit.runtime.pages_manager import PagesManager
 from streamlit.testing.v1 import AppTest
 
-from dashboard.apptest import app_test
 from dashboard.auth import Role
 from dashboard.data.data import read_tables
 from dashboard.domain import CHANNELS, REJECTION_REASONS, STAGE_LABELS, Stage
 from dashboard.ingest.cli import import_files
 from dashboard.ingest.mapping import Mapping
 from dashboard.ui import whatif_widgets
+from tests.apps import app_on
 from tests.pages.screen_text import (
     LABEL,
     TITLE,
@@ -195,11 +194,7 @@ def database(request, tmp_path) -> tuple[str, str]:
     return request.param, _imported(request.param, tmp_path)
 
 
-def _app(monkeypatch, url: str) -> AppTest:
-    monkeypatch.setattr(PagesManager, "__init__", PagesManager.__init__)  # restored after the test
-    monkeypatch.setenv("DATABASE_URL", url)
-    monkeypatch.setenv("HANDOFF_SEED_DEMO", "0")
-    return app_test()
+_app = app_on
 
 
 def _states(at: AppTest, page: str):

@@ -5,22 +5,14 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 import pytest
-from streamlit.runtime.pages_manager import PagesManager
 from streamlit.testing.v1 import AppTest
 
-from dashboard.apptest import app_test
 from dashboard.ui.text import plain
 from dashboard.ui.whatif_widgets import SCENARIOS, SECTION_KEY
+from tests.apps import app_on
 from tests.conftest import in_transaction
 
-
-def _app(monkeypatch, url: str, **env: str) -> AppTest:
-    monkeypatch.setattr(PagesManager, "__init__", PagesManager.__init__)  # restored after the test
-    monkeypatch.setenv("DATABASE_URL", url)
-    monkeypatch.setenv("HANDOFF_SEED_DEMO", env.pop("seed", "0"))
-    for key, value in env.items():
-        monkeypatch.setenv(key, value)
-    return app_test()
+_app = app_on
 
 
 def _kpis(at: AppTest) -> dict[str, str]:

@@ -10,10 +10,8 @@ from datetime import date, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
-from streamlit.runtime.pages_manager import PagesManager
 from streamlit.testing.v1 import AppTest
 
-from dashboard.apptest import app_test
 from dashboard.models import Lead, LeadAttribute, Rep, SalesDecision
 from dashboard.store import db, queue, review
 from dashboard.ui.text import JOINER, plain
@@ -21,6 +19,7 @@ from dashboard.ui.whatif_widgets import SCENARIOS, SECTION_KEY
 from queries.review import IsoWeek
 from seed import populate
 from seed.generator import today_plan
+from tests.apps import app_on
 from tests.conftest import in_transaction
 
 LINK, IMAGE, HEADER = "[click](http://evil.example)", "![x](http://evil.example/x.png)", "# big"
@@ -96,11 +95,7 @@ def url(template, tmp_path) -> str:
     return f"sqlite:///{tmp_path / 'plain.db'}"
 
 
-def _app(monkeypatch, url: str) -> AppTest:
-    monkeypatch.setattr(PagesManager, "__init__", PagesManager.__init__)  # restored after the test
-    monkeypatch.setenv("DATABASE_URL", url)
-    monkeypatch.setenv("HANDOFF_SEED_DEMO", "0")
-    return app_test()
+_app = app_on
 
 
 def _click(at: AppTest, label: str) -> None:

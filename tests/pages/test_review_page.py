@@ -6,16 +6,15 @@ import json
 from datetime import datetime
 
 import polars as pl
-from streamlit.runtime.pages_manager import PagesManager
 from streamlit.testing.v1 import AppTest
 
-from dashboard.apptest import app_test
 from dashboard.data import review_data
 from dashboard.models import AuditEntry, Rep
 from dashboard.store import db, users
 from dashboard.ui.text import plain
 from queries import review
 from queries.review import IsoWeek
+from tests.apps import app_on
 from tests.conftest import DEMO_PLAN, in_transaction
 from tests.data import test_review_snapshot as snapshot_data
 
@@ -26,13 +25,7 @@ W = IsoWeek.parse
 
 
 def _app(monkeypatch, url: str) -> AppTest:
-    monkeypatch.setattr(PagesManager, "__init__", PagesManager.__init__)  # restored after the test
-    monkeypatch.setenv("DATABASE_URL", url)
-    monkeypatch.setenv("HANDOFF_SEED_DEMO", "0")
-    at = app_test()
-    at.run()
-    at.switch_page("pages/review.py").run()
-    return at
+    return app_on(monkeypatch, url, page="review")
 
 
 def _metrics(at: AppTest) -> dict[str, str]:

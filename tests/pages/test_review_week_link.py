@@ -5,10 +5,9 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
-from streamlit.runtime.pages_manager import PagesManager
 
-from dashboard.apptest import app_test
 from queries.review import IsoWeek
+from tests.apps import app_on
 
 
 @pytest.fixture(scope="module")
@@ -22,10 +21,7 @@ def seeded_url(tmp_path_factory) -> str:
 
 
 def _review(monkeypatch, url: str, **params: str):
-    monkeypatch.setattr(PagesManager, "__init__", PagesManager.__init__)  # restored after the test
-    monkeypatch.setenv("DATABASE_URL", url)
-    monkeypatch.setenv("HANDOFF_SEED_DEMO", "0")
-    at = app_test()
+    at = app_on(monkeypatch, url)
     at.query_params.update(params)
     at.run()
     at.switch_page("pages/review.py").run()

@@ -2,21 +2,14 @@
 
 from __future__ import annotations
 
-from streamlit.runtime.pages_manager import PagesManager
-
-from dashboard.apptest import app_test
 from dashboard.auth import Role
 from dashboard.ui.text import plain
+from tests.apps import app_on
 
 
 def test_saving_a_user_shows_them_in_the_table_and_the_audit_log(monkeypatch, demo_copy):
     url = demo_copy
-    monkeypatch.setattr(PagesManager, "__init__", PagesManager.__init__)  # restored after the test
-    monkeypatch.setenv("DATABASE_URL", url)
-    monkeypatch.setenv("HANDOFF_SEED_DEMO", "0")
-    at = app_test()
-    at.run()
-    at.switch_page("pages/users.py").run()
+    at = app_on(monkeypatch, url, page="users")
     assert not at.exception
     assert at.dataframe[0].value.empty
     at.text_input(key="users_email").set_value("  ann@example.com ")

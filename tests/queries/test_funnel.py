@@ -13,6 +13,7 @@ from polars.testing import assert_frame_equal
 from dashboard.domain import MAIN_PATH, CountingMode
 from queries import funnel
 from queries.leads import filter_dimensions
+from tests.queries import funnel_events
 
 STAGES = [s.value for s in MAIN_PATH]
 
@@ -66,7 +67,7 @@ EVENTS = events(
     ],
 )
 def test_cohort_stage_counts(start, end, expected):
-    result = funnel.cohort_stage_counts(LEADS, EVENTS, start=start, end=end).collect()
+    result = funnel_events.cohort_stage_counts(LEADS, EVENTS, start=start, end=end).collect()
     assert result["stage"].to_list() == STAGES
     assert result["count"].to_list() == expected
 
@@ -81,17 +82,20 @@ def test_cohort_stage_counts(start, end, expected):
     ],
 )
 def test_in_period_stage_counts(start, end, expected):
-    assert counts(funnel.in_period_stage_counts(LEADS, EVENTS, start=start, end=end)) == expected
+    assert counts(funnel_events.in_period_stage_counts(LEADS, EVENTS, start=start, end=end)) == expected
 
 
 def test_a_lead_counts_once_per_stage_in_period_even_with_repeated_events():
     again = pl.concat([EVENTS, events([(1, "mql", D(2026, 3, 20, 9))])])
-    assert counts(funnel.in_period_stage_counts(LEADS, again, start=date(2026, 3, 1), end=date(2026, 3, 31)))[1] == 3
+    assert (
+        counts(funnel_events.in_period_stage_counts(LEADS, again, start=date(2026, 3, 1), end=date(2026, 3, 31)))[1]
+        == 3
+    )
 
 
 @pytest.mark.parametrize("mode", list(CountingMode))
 def test_empty_input_gives_every_stage_with_zero(mode):
-    empty = funnel.stage_counts(leads([]), events([]), start=date(2026, 3, 1), end=date(2026, 3, 31), mode=mode)
+    empty = funnel_events.stage_counts(leads([]), events([]), start=date(2026, 3, 1), end=date(2026, 3, 31), mode=mode)
     result = funnel.funnel_conversion(empty).collect()
     assert result["stage"].to_list() == STAGES
     assert result["count"].to_list() == [0] * 6
@@ -115,7 +119,7 @@ def test_kpi_comparison():
 
 
 def test_weekly_cohort_counts_by_creation_week():
-    result = funnel.weekly_stage_counts(
+    result = funnel_events.weekly_stage_counts(
         LEADS, EVENTS, start=date(2026, 3, 1), end=date(2026, 3, 15), mode=CountingMode.COHORT
     ).collect()
     # weeks start on Monday: 23 Feb (1 Mar is a Sunday), 2 Mar, 9 Mar
@@ -127,7 +131,7 @@ def test_weekly_cohort_counts_by_creation_week():
 
 
 def test_weekly_in_period_counts_by_event_week():
-    result = funnel.weekly_stage_counts(
+    result = funnel_events.weekly_stage_counts(
         LEADS, EVENTS, start=date(2026, 3, 2), end=date(2026, 3, 15), mode=CountingMode.IN_PERIOD
     ).collect()
     by_week = {w: g.sort("stage_order")["count"].to_list() for (w,), g in result.group_by("week")}
@@ -186,7 +190,9 @@ def test_cohort_counts_never_grow_down_the_funnel(furthest_and_day):
         # only the furthest stage is recorded: the count must still cover the stages before it
         event_rows.append((lead_id, STAGES[furthest], created))
     result = funnel.funnel_conversion(
-        funnel.cohort_stage_counts(leads(lead_rows), events(event_rows), start=date(2026, 1, 1), end=date(2026, 3, 1))
+        funnel_events.cohort_stage_counts(
+            leads(lead_rows), events(event_rows), start=date(2026, 1, 1), end=date(2026, 3, 1)
+        )
     ).collect()
     values = result["count"].to_list()
     assert all(a >= b for a, b in zip(values, values[1:], strict=False))
@@ -220,10 +226,10 @@ def test_cohorts_compared_at_equal_age_read_no_change_in_a_steady_business():
     all_leads, all_events = steady_business(days, now=now)
     start, end = (now - timedelta(days=days)).date(), (now - timedelta(days=1)).date()
     prev_start, prev_end = start - timedelta(days=days), start - timedelta(days=1)
-    current = counts(funnel.cohort_stage_counts(all_leads, all_events, start=start, end=end))
-    naive = counts(funnel.cohort_stage_counts(all_leads, all_events, start=prev_start, end=prev_end))
-    aged = funnel.recorded_before(all_events, funnel.equal_age_moment(now, days))
-    equal_age = counts(funnel.cohort_stage_counts(all_leads, aged, start=prev_start, end=prev_end))
+    current = counts(funnel_events.cohort_stage_counts(all_leads, all_events, start=start, end=end))
+    naive = counts(funnel_events.cohort_stage_counts(all_leads, all_events, start=prev_start, end=prev_end))
+    aged = funnel_events.recorded_before(all_events, funnel.equal_age_moment(now, days))
+    equal_age = counts(funnel_events.cohort_stage_counts(all_leads, aged, start=prev_start, end=prev_end))
     assert equal_age == current
     # counted to today, the older cohorts look better at every stage after MQL: the decline is only their age
     assert all(old > new for old, new in zip(naive[1:], current[1:], strict=True) if old)
@@ -233,7 +239,7 @@ def test_cohorts_compared_at_equal_age_read_no_change_in_a_steady_business():
 def test_recorded_before_keeps_what_the_data_does_not_date():
     moment = D(2026, 3, 4, 9)
     frame = EVENTS.with_columns((pl.col("lead_id") != 4).alias("timed"))  # lead 4's stages are undated
-    kept = funnel.recorded_before(frame, moment).collect()
+    kept = funnel_events.recorded_before(frame, moment).collect()
     expected = [(r[0], r[1]) for r in frame.collect().iter_rows() if r[2] < moment or r[0] == 4]
     assert sorted(zip(kept["lead_id"], kept["stage"], strict=True)) == sorted(expected)
     assert (4, "mql") in expected and (1, "sal") not in expected

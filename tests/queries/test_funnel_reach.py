@@ -12,6 +12,7 @@ from polars.testing import assert_frame_equal
 
 from dashboard.domain import MAIN_PATH, CountingMode
 from queries import funnel, sla
+from tests.queries import funnel_events
 
 STAGES = [s.value for s in MAIN_PATH] + ["rejected", "recycled"]
 BASE = datetime(2026, 1, 1)
@@ -77,8 +78,8 @@ def test_cohort_counts_from_the_reach_equal_the_event_counts(case):
     leads, events = frames(lead_rows_, event_rows)
     journeys, _ = per_lead(leads, events)
     for moment in (None, as_of):
-        then = events if moment is None else funnel.recorded_before(events, moment)
-        expected = funnel.cohort_stage_counts(leads, then, start=start, end=end).collect()
+        then = events if moment is None else funnel_events.recorded_before(events, moment)
+        expected = funnel_events.cohort_stage_counts(leads, then, start=start, end=end).collect()
         result = funnel.reached_stage_counts(journeys, start=start, end=end, as_of=moment).collect()
         assert_frame_equal(result, expected)
 
@@ -90,7 +91,7 @@ def test_in_period_counts_from_the_entries_equal_the_event_counts(case):
     leads, events = frames(lead_rows_, event_rows)
     _, entries = per_lead(leads, events)
     dated = events.filter("timed")
-    expected = funnel.in_period_stage_counts(leads, dated, start=start, end=end).collect()
+    expected = funnel_events.in_period_stage_counts(leads, dated, start=start, end=end).collect()
     assert_frame_equal(funnel.entered_stage_counts(entries, start=start, end=end).collect(), expected)
 
 
@@ -105,11 +106,11 @@ def test_weekly_and_per_value_counts_equal_the_event_counts(case):
         period = {"start": start, "end": end, "mode": mode}
         assert_frame_equal(
             funnel.lead_weekly_stage_counts(journeys, entries, **period).collect(),
-            funnel.weekly_stage_counts(leads, counted, **period).collect(),
+            funnel_events.weekly_stage_counts(leads, counted, **period).collect(),
         )
         assert_frame_equal(
             funnel.lead_stage_counts_by(journeys, entries, by="segment", **period).collect(),
-            funnel.stage_counts_by(leads, counted, by="segment", **period).collect(),
+            funnel_events.stage_counts_by(leads, counted, by="segment", **period).collect(),
         )
 
 
