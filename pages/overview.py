@@ -3,10 +3,12 @@
 from dataclasses import replace
 from datetime import date
 
+import polars as pl
 import streamlit as st
 
 from dashboard.charts import charts
 from dashboard.data import data
+from dashboard.domain import MAIN_PATH, STAGE_LABELS
 from dashboard.ui import components
 from dashboard.ui.text import plain
 
@@ -24,8 +26,8 @@ if overview.kpis["count"].sum() == 0 and overview.kpis["previous"].sum() == 0:
     )
     st.stop()
 
-components.kpi_row(overview.kpis, filters.previous(), as_of=overview.previous_as_of)
 facts = data.facts(settings.database_url)
+components.kpi_row(overview.kpis, filters.previous(), facts, as_of=overview.previous_as_of)
 components.facts_summary(facts)
 
 cohort = mode == "cohort"
@@ -51,14 +53,24 @@ if cohort and overview.immature_share > 0:
         f"were created in the last {settings.cohort_maturity_days} days: their later stages are still filling, "
         "so their conversion is still rising (the funnel below shows them as they stand today)."
     )
+recorded = [s.value for s in MAIN_PATH if facts.stage_recorded(s)]
+if len(recorded) < len(MAIN_PATH):
+    first_missing, last_kept = STAGE_LABELS[MAIN_PATH[len(recorded)]], STAGE_LABELS[MAIN_PATH[len(recorded) - 1]]
+    st.caption(
+        f":material/block: No lead in this data reached {first_missing} or beyond: the export does not record those "
+        f"stages, so the funnel stops at {last_kept}."
+    )
 st.plotly_chart(
-    charts.funnel_chart(overview.funnel, title="Funnel: count, % of previous stage, % of first stage"),
+    charts.funnel_chart(
+        overview.funnel.filter(pl.col("stage").is_in(recorded)),
+        title="Funnel: count, % of previous stage, % of first stage",
+    ),
     key="overview_funnel",
 )
 trend_title = "Leads per week by creation week (cohorts)" if cohort else "Stage entries per week"
 st.plotly_chart(
     charts.weekly_trend_chart(
-        overview.weekly,
+        overview.weekly.filter(pl.col("stage").is_in(recorded)),
         title=trend_title,
         immature_from=overview.immature_since.date() if cohort else None,
         period=charts.complete_period(filters.start, filters.end, date.today()),

@@ -187,9 +187,10 @@ def weekly_trend_chart(
     """Leads per week at each stage, one panel per stage so small stages stay readable; partial weeks drawn apart."""
     if frame.is_empty() or frame["count"].sum() == 0:
         return empty_figure(title)
-    stages = [s for s in MAIN_PATH]
+    shown = set(frame["stage"])  # the stages the data records (the page leaves out the ones it never does)
+    stages = [s for s in MAIN_PATH if s.value in shown]
     fig = make_subplots(
-        rows=2,
+        rows=(len(stages) + 2) // 3,
         cols=3,
         shared_xaxes=True,
         subplot_titles=[STAGE_LABELS[s] for s in stages],
@@ -223,7 +224,7 @@ def weekly_trend_chart(
               anchor="right", color="#a15c00")  # fmt: skip
     fig.update_yaxes(rangemode="tozero", title_text=None)
     fig.update_xaxes(tickformat="%d %b", nticks=6)
-    return _base(fig, title=title, height=480)
+    return _base(fig, title=title, height=120 + 180 * ((len(stages) + 2) // 3))
 
 
 SMALL_SAMPLE_COLOR = "#c9ced6"

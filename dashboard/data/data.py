@@ -16,7 +16,7 @@ import streamlit as st
 from sqlmodel import select
 
 from dashboard.config import Settings
-from dashboard.domain import ACTIVITY_COUNTS, CountingMode
+from dashboard.domain import ACTIVITY_COUNTS, MAIN_PATH, CountingMode, Stage
 from dashboard.filters import FilterOptions, Filters
 from dashboard.models import (
     Campaign,
@@ -54,6 +54,12 @@ class Facts:
     first_day: date | None  # the first and last creation date of the dated leads
     last_day: date | None
     last_moment: datetime | None  # the newest moment the data records: a dated lead, stage change or decision
+    furthest_reached: int  # the furthest main-path stage any lead reached (its order in MAIN_PATH; 0: inquiry)
+
+    def stage_recorded(self, stage: Stage) -> bool:
+        """Some lead of the data reached stage: an export that holds no opportunity or won deal at all says nothing
+        about them (a count of 0 would be a false statement, not a result)."""
+        return MAIN_PATH.index(stage) <= self.furthest_reached
 
     @property
     def rejections_recorded(self) -> bool:
@@ -76,12 +82,13 @@ def data_facts(
     last_event: datetime | None,
     last_decision: datetime | None,
     scored: db.ScoredLeads,
+    furthest_reached: int,
 ) -> Facts:
     """Which facts the data holds (decisions, decision times, stage times, score inputs) and for how many leads.
 
     leads needs created_at and imported_at; stage_timed_leads counts the leads with a dated stage after creation,
     last_event and last_decision are the newest dated stage change and decision, scored counts the leads with score
-    inputs."""
+    inputs, furthest_reached is the furthest main-path stage any lead reached."""
     dated = leads.filter(pl.col("imported_at").is_null() | (pl.col("imported_at") != pl.col("created_at")))
     handed = mqls.unique("lead_id", keep="last")
     return Facts(
@@ -103,6 +110,7 @@ def data_facts(
             (moment for moment in (dated["created_at"].max(), last_event, last_decision) if moment is not None),
             default=None,
         ),
+        furthest_reached=furthest_reached,
     )
 
 
@@ -272,6 +280,7 @@ class Tables:
             last_event=self.last_event,
             last_decision=self.decisions.filter("timed")["decided_at"].max(),
             scored=db.scored_leads(url=self.url, score_inputs=SCORE_INPUTS, activity_counts=ACTIVITY_COUNTS),
+            furthest_reached=int(self.dims["furthest"].max() or 0),
         )
 
     def lead_columns(self, columns: Sequence[str]) -> pl.DataFrame:

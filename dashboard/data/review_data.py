@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import polars as pl
 
 from dashboard.auth import Actor, signed_name
-from dashboard.domain import TIER_LABELS
+from dashboard.domain import TIER_LABELS, Stage
 from dashboard.filters import Filters
 from dashboard.models import ActionItem, MeetingNote, ReviewSnapshot
 from dashboard.store import db
@@ -77,6 +77,10 @@ def unsupported(facts) -> dict[str, str]:
     if not facts.decision_times_recorded:
         why = "No decision times are recorded in this data: there is no SLA figure or time to decision."
         reasons |= {"sla_compliance": why, "median_hours": why}
+    if not facts.stage_recorded(Stage.SQL):
+        reasons["sqls"] = "No SQL is recorded in this data: there is no SQL figure."
+    if not facts.stage_recorded(Stage.CUSTOMER):
+        reasons["wins"] = "No won deal is recorded in this data: there is no win figure."
     return reasons
 
 

@@ -22,6 +22,7 @@ from dashboard.domain import (
     STAGE_LABELS,
     TIER_LABELS,
     CountingMode,
+    Stage,
 )
 from dashboard.filters import FilterOptions, Filters, parse_params, to_params
 from dashboard.ui.columns import columns
@@ -162,14 +163,22 @@ def counting_mode_toggle() -> CountingMode:
     return CountingMode(value)
 
 
-def kpi_row(kpis: pl.DataFrame, previous: Filters, *, as_of: datetime | None = None) -> None:
+def kpi_row(kpis: pl.DataFrame, previous: Filters, facts: Facts, *, as_of: datetime | None = None) -> None:
     """One metric per stage with its change against the previous period of the same length (its leads counted as
-    they stood at as_of, when given: the same age as this period's)."""
+    they stood at as_of, when given: the same age as this period's); a stage the data never records reads "–"."""
     period = f"{previous.start:%d %b %Y} – {previous.end:%d %b %Y}"
     against = f"the previous period ({period}"
     if as_of is not None:
         against = f"the leads created {period}, counted as they stood on {as_of:%d %b %Y} (the same age as these"
     for column, row in zip(st.columns(kpis.height), kpis.iter_rows(named=True), strict=False):
+        if not facts.stage_recorded(Stage(row["stage"])):
+            column.metric(
+                row["stage_label"],
+                "–",
+                help="No lead in this data reached this stage: the export does not record it, so there is no count.",
+                border=True,
+            )
+            continue
         delta = None
         if row["previous"]:
             relative = f" ({row['relative_change']:+.0%})" if row["relative_change"] is not None else ""

@@ -456,3 +456,11 @@ def test_bars_leave_room_for_their_text():
         ends = value / reach + charts.CHAR_SHARE * len(label)
         assert ends <= 1 + charts.MARGIN_SHARE + 1e-9, (label, ends)
     assert reach < 3 * max(frame["share"])  # and not so far that the bars shrink to nothing
+
+
+def test_the_weekly_trend_draws_a_panel_only_for_the_stages_it_is_given():
+    stages = funnel.STAGE_ORDER["stage"].to_list()[:4]  # an export that records nothing beyond SQLs
+    fig = charts.weekly_trend_chart(WEEKLY.filter(pl.col("stage").is_in(stages)), title="t")
+    titles = [a.text for a in fig.layout.annotations if a.text in set(WEEKLY["stage_label"])]
+    assert titles == WEEKLY.filter(pl.col("stage").is_in(stages))["stage_label"].unique(maintain_order=True).to_list()
+    assert len(titles) == 4

@@ -43,3 +43,18 @@ def test_in_period_counts_are_not_aged(demo_tables):
     filters = replace(default_filters(today), mode=CountingMode.IN_PERIOD)
     result = overview_frames(demo_tables, filters, now=datetime.combine(today, time()), maturity_days=56)
     assert result.previous_as_of is None
+
+
+def test_stages_no_lead_of_the_data_reached_are_not_recorded(demo_tables):
+    from dashboard.data import review_data
+    from dashboard.domain import Stage
+
+    furthest = int(demo_tables.dims["furthest"].max())
+    assert demo_tables.facts.furthest_reached == furthest == len(MAIN_PATH) - 1  # the demo data has won deals
+    assert all(demo_tables.facts.stage_recorded(s) for s in MAIN_PATH)
+    assert not {"sqls", "wins"} & set(review_data.unsupported(demo_tables.facts))
+    # an export whose furthest stage is SQL holds no opportunity or won deal: no win figure, not "0 wins"
+    export = replace(demo_tables.facts, furthest_reached=MAIN_PATH.index(Stage.SQL))
+    assert export.stage_recorded(Stage.SQL) and not export.stage_recorded(Stage.CUSTOMER)
+    gaps = review_data.unsupported(export)
+    assert "wins" in gaps and "sqls" not in gaps
